@@ -1,0 +1,60 @@
+#pragma once
+/// The macro-space child for a fixed architecture (final training), after the authors'
+/// general_child.py `_model` / `_fixed_layer` with whole_channels. Unlike their fixed path, ops 1
+/// and 3 are true separable convs and ops 4 and 5 (pooling) can be built (docs/differences.md).
+#include <torch/torch.h>
+
+#include "enas/child/image_child.h"
+#include "enas/child/layers.h"
+#include "enas/space/macro.h"
+
+namespace enas {
+
+struct MacroFixedOptions {
+  explicit MacroFixedOptions(macro::Arc arc) : arc_(std::move(arc)) {}
+  TORCH_ARG(macro::Arc, arc);
+  TORCH_ARG(ImageShape, input) = {};
+  TORCH_ARG(int64_t, out_filters) = 96;  // child_out_filters, doubled at each pooling
+  TORCH_ARG(double, keep_prob) = 0.5;    // child_keep_prob: dropout before the FC layer
+};
+
+/// The op of one layer: conv ops are ReLU -> 1x1 -> BN -> ReLU -> kxk (or depthwise kxk +
+/// pointwise 1x1) -> BN; pooling ops follow the search-time `_pool_branch`: 1x1 -> BN -> ReLU ->
+/// 3x3 pool at stride 1.
+class MacroBranchImpl : public torch::nn::Module {
+ public:
+  MacroBranchImpl(int op, int64_t cin, int64_t cout);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, cin, H, W) -> (B, cout, H, W)
+
+ private:
+  int op_;
+  torch::nn::Conv2d inp_conv_{nullptr}, depthwise_{nullptr}, out_conv_{nullptr};
+  torch::nn::BatchNorm2d inp_bn_{nullptr}, out_bn_{nullptr};
+};
+TORCH_MODULE(MacroBranch);
+
+class MacroFixedImpl : public ImageChildImpl {
+ public:
+  explicit MacroFixedImpl(MacroFixedOptions options);
+  ChildOutput forward(const torch::Tensor& images) override;
+  std::string summary() const override;
+
+ private:
+  /// Layer `slot - 1`'s output (slot 0: the stem) at pooling stage `stage`, reducing lazily.
+  torch::Tensor get(std::vector<std::vector<torch::Tensor>>& versions, int slot, int stage);
+
+  MacroFixedOptions options_;
+  std::vector<int64_t> pool_layers_;
+  torch::nn::Conv2d stem_conv_{nullptr};
+  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  std::vector<MacroBranch> branches_;
+  std::vector<ReluConvBn> skip_convs_;  // (num_layers), undefined for layer 0
+  // reductions_[s][slot]: factorised reduction of slot at the s-th pooling. The authors reduce
+  // every earlier layer and count all of them; only the ones a later layer reads are run.
+  std::vector<std::vector<FactorizedReduction>> reductions_;
+  torch::nn::Dropout dropout_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+};
+TORCH_MODULE(MacroFixed);
+
+}  // namespace enas

@@ -1,0 +1,30 @@
+#pragma once
+/// The authors' training augmentation (models.py `_pre_process`): normalise, zero-pad 4, random
+/// crop back to the original size, random horizontal flip, then cutout, all seeded.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <random>
+
+#include "enas/data/image_dataset.h"
+
+namespace enas {
+
+struct AugmentOptions {
+  bool enabled = true;     // false: normalise only (validation / test)
+  int64_t pad = 4;         // zero padding (after normalisation) before the random crop
+  bool flip = true;        // random horizontal flip with probability 1/2
+  int64_t cutout_size = 0;  // child_cutout_size; 0 = no cutout
+};
+
+/// Builds one normalised, augmented batch from the uint8 images `split.images[indices]`.
+/// Output (B, C, H, W) float32, contiguous NCHW. `rng` drives crops, flips and cutout.
+///
+/// Cutout as the authors: a cutout_size square whose top-left corner is uniform in [0, H) x
+/// [0, W), clipped at the border, set to 0 (the mean, after normalisation), applied after the
+/// crop and flip.
+torch::Tensor make_batch(const ImageSplit& split, const std::vector<int64_t>& indices,
+                         const ChannelStats& stats, const AugmentOptions& options,
+                         std::mt19937_64& rng);
+
+}  // namespace enas

@@ -1,0 +1,63 @@
+#pragma once
+/// Runs loading and augmentation ahead of the model on a background thread, so the model never
+/// waits on data. The order and the augmentation of an epoch depend only on (seed, epoch), so a
+/// resumed run sees exactly the batches the uninterrupted run would have seen.
+#include <torch/torch.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "enas/data/augment.h"
+#include "enas/data/image_dataset.h"
+
+namespace enas {
+
+struct Batch {
+  torch::Tensor images;  // (B, C, H, W) float32, on the loader's device
+  torch::Tensor labels;  // (B) int64, on the loader's device
+};
+
+struct BatchLoaderOptions {
+  int64_t batch_size = 128;
+  bool shuffle = true;          // a fresh permutation per epoch
+  AugmentOptions augment = {};  // augment.enabled = false for evaluation
+  uint64_t seed = 0;
+  int64_t prefetch = 4;         // batches prepared ahead
+  torch::Device device = torch::kCPU;
+  bool channels_last = false;   // deliver images in channels-last memory
+};
+
+/// Batches of one epoch of `split`: ceil(N / batch_size) of them, the last one smaller when N is
+/// not a multiple of the batch size.
+class BatchLoader {
+ public:
+  BatchLoader(ImageSplit split, ChannelStats stats, BatchLoaderOptions options);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  int64_t batches_per_epoch() const;
+  /// Starts producing the batches of `epoch` (stops any epoch in flight).
+  void start_epoch(int64_t epoch);
+  /// The next batch of the current epoch, or nullopt at its end.
+  std::optional<Batch> next();
+
+ private:
+  void produce(int64_t epoch);
+  void stop();
+
+  ImageSplit split_;
+  ChannelStats stats_;
+  BatchLoaderOptions options_;
+  std::thread worker_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Batch> queue_;
+  bool done_ = true, cancel_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace enas

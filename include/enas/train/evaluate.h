@@ -1,0 +1,29 @@
+#pragma once
+/// Accuracy of an image child on a whole split, in inference mode.
+#include <torch/torch.h>
+
+#include "enas/child/image_child.h"
+#include "enas/data/image_dataset.h"
+
+namespace enas {
+
+/// A split normalised once and kept on the device, so evaluation never waits on the host.
+struct DeviceSplit {
+  torch::Tensor images;  // (N, C, H, W) float32 on the device
+  torch::Tensor labels;  // (N) int64 on the device
+  int64_t size() const { return images.defined() ? images.size(0) : 0; }
+};
+
+DeviceSplit to_device(const ImageSplit& split, const ChannelStats& stats,
+                      const torch::Device& device, bool channels_last);
+
+struct Accuracy {
+  int64_t correct = 0, total = 0;
+  double value() const { return total ? static_cast<double>(correct) / total : 0.0; }
+};
+
+/// Runs `model` in eval mode (running BN statistics, no dropout) over `split` in batches; puts
+/// the model back into its previous mode.
+Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch_size);
+
+}  // namespace enas

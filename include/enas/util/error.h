@@ -1,0 +1,29 @@
+#pragma once
+/// The one error type the library throws for bad input or an impossible request.
+/// It is caught once, in the CLI's main(), and printed as a single `error:` line.
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace enas {
+
+/// Bad input (data, architecture, flag value, file system) that the user can fix.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+/// Throws enas::Error with a fmt-formatted message when `cond` is false.
+template <typename... Args>
+inline void require(bool cond, fmt::format_string<Args...> format, Args&&... args) {
+  if (!cond) throw Error(fmt::format(format, std::forward<Args>(args)...));
+}
+
+/// Throws enas::Error with a fmt-formatted message.
+template <typename... Args>
+[[noreturn]] inline void fail(fmt::format_string<Args...> format, Args&&... args) {
+  throw Error(fmt::format(format, std::forward<Args>(args)...));
+}
+
+}  // namespace enas

@@ -1,0 +1,38 @@
+#include "enas/child/factory.h"
+
+#include "enas/child/macro_fixed.h"
+#include "enas/child/micro_fixed.h"
+#include "enas/space/arc_text.h"
+#include "enas/train/config.h"
+#include "enas/util/error.h"
+
+namespace enas {
+
+std::string fixed_arc_text(const Config& c) {
+  if (!c.child_fixed_arc_file.empty()) return read_arc_file(c.child_fixed_arc_file);
+  require(!c.child_fixed_arc.empty(),
+          "no architecture: pass --child_fixed_arc=\"...\", --child_fixed_arc_file or a preset");
+  return c.child_fixed_arc;
+}
+
+ImageChild make_fixed_child(const Config& c, const ImageShape& shape) {
+  const std::string text = fixed_arc_text(c);
+  if (c.search_for == "micro") {
+    auto arc = micro::parse_arc(text, c.child_num_cells);
+    return std::make_shared<MicroFixedImpl>(
+        MicroFixedOptions(arc)
+            .input(shape)
+            .num_layers(c.child_num_layers)
+            .out_filters(c.child_out_filters)
+            .keep_prob(c.child_keep_prob)
+            .drop_path_keep_prob(c.child_drop_path_keep_prob)
+            .use_aux_heads(c.child_use_aux_heads));
+  }
+  auto arc = macro::parse_arc(text, c.child_num_layers);
+  return std::make_shared<MacroFixedImpl>(MacroFixedOptions(arc)
+                                              .input(shape)
+                                              .out_filters(c.child_out_filters)
+                                              .keep_prob(c.child_keep_prob));
+}
+
+}  // namespace enas

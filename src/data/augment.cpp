@@ -1,0 +1,88 @@
+#include "enas/data/augment.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "enas/util/error.h"
+#include "normalize_table.h"
+
+namespace enas {
+
+// Random numbers per sample, always in this order, each drawn only when its step is on:
+//   oy, ox  uniform in [0, 2 * pad]   (pad > 0)
+//   flip    uniform in {0, 1}         (flip)
+//   sy, sx  uniform in [0, H), [0, W) (cutout_size > 0)
+// The whole batch is drawn from the one `rng`, sample 0 first, so a batch is a pure function
+// of (split, indices, stats, options, rng state).
+torch::Tensor make_batch(const ImageSplit& split, const std::vector<int64_t>& indices,
+                         const ChannelStats& stats, const AugmentOptions& options,
+                         std::mt19937_64& rng) {
+  require(split.images.dim() == 4 && split.images.scalar_type() == torch::kUInt8,
+          "make_batch needs (N, C, H, W) uint8 images, got {}", detail::describe(split.images));
+  require(options.pad >= 0, "augmentation padding must be >= 0, got {}", options.pad);
+  require(split.images.size(2) > 0 && split.images.size(3) > 0,
+          "make_batch needs non-empty images, got {}", detail::describe(split.images));
+  require(options.cutout_size >= 0, "cutout size must be >= 0, got {}", options.cutout_size);
+  const torch::Tensor images = split.images.contiguous();  // no copy when already contiguous
+  const int64_t n = images.size(0), channels = images.size(1);
+  const int64_t height = images.size(2), width = images.size(3), plane = height * width;
+  const auto batch = static_cast<int64_t>(indices.size());
+  const auto table = detail::normalize_table(stats, channels);
+
+  torch::Tensor out = torch::empty({batch, channels, height, width}, torch::kFloat32);
+  const uint8_t* src_data = images.data_ptr<uint8_t>();
+  float* out_data = out.data_ptr<float>();
+  const bool augment = options.enabled;
+  const int64_t pad = augment ? options.pad : 0;
+  std::uniform_int_distribution<int64_t> offset(0, 2 * pad);
+  std::uniform_int_distribution<int> coin(0, 1);
+  std::uniform_int_distribution<int64_t> start_y(0, height - 1), start_x(0, width - 1);
+
+  for (int64_t i = 0; i < batch; ++i) {
+    const int64_t index = indices[i];
+    require(0 <= index && index < n, "batch index {} out of range for a split of {} images", index,
+            n);
+    // Crop offset relative to the unpadded image: source pixel = output pixel + (oy, ox) - pad.
+    int64_t dy = 0, dx = 0;
+    bool flip = false;
+    if (augment && pad > 0) {
+      dy = offset(rng) - pad;
+      dx = offset(rng) - pad;
+    }
+    if (augment && options.flip) flip = coin(rng) == 1;
+    int64_t cut_y0 = 0, cut_y1 = 0, cut_x0 = 0, cut_x1 = 0;  // empty unless cutout is on
+    if (augment && options.cutout_size > 0) {
+      cut_y0 = start_y(rng);
+      cut_x0 = start_x(rng);
+      cut_y1 = std::min(cut_y0 + options.cutout_size, height);
+      cut_x1 = std::min(cut_x0 + options.cutout_size, width);
+    }
+
+    for (int64_t c = 0; c < channels; ++c) {
+      const auto& lut = table[c];
+      const uint8_t* src = src_data + (index * channels + c) * plane;
+      float* dst = out_data + (i * channels + c) * plane;
+      for (int64_t y = 0; y < height; ++y) {
+        float* row = dst + y * width;
+        const int64_t sy = y + dy;
+        if (sy < 0 || sy >= height) {  // padding rows: 0 in normalised space
+          std::fill(row, row + width, 0.0f);
+          continue;
+        }
+        const uint8_t* src_row = src + sy * width;
+        for (int64_t x = 0; x < width; ++x) {
+          // Flip after the crop: output column x shows crop column W - 1 - x.
+          const int64_t sx = (flip ? width - 1 - x : x) + dx;
+          row[x] = (sx < 0 || sx >= width) ? 0.0f : lut[src_row[sx]];
+        }
+      }
+      for (int64_t y = cut_y0; y < cut_y1; ++y) {
+        std::fill(dst + y * width + cut_x0, dst + y * width + cut_x1, 0.0f);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace enas

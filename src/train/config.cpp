@@ -1,0 +1,140 @@
+#include "enas/train/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <type_traits>
+
+#include "enas/util/error.h"
+
+namespace enas {
+
+namespace {
+
+std::string primary(const char* names) {
+  std::string s(names);
+  return s.substr(0, s.find(','));
+}
+
+template <typename T>
+std::string value_string(const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v ? "true" : "false";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return v;
+  } else {
+    return fmt::format("{}", v);
+  }
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Config& config) {
+  Config copy = config;
+  nlohmann::json j = nlohmann::json::object();
+  copy.visit([&](const char* names, auto& field, const char*) { j[primary(names)] = field; });
+  return j;
+}
+
+void apply_json(Config& config, const nlohmann::json& j, const std::string& source) {
+  require(j.is_object(), "{}: expected a JSON object of flag names and values", source);
+  std::map<std::string, bool> seen;
+  for (auto it = j.begin(); it != j.end(); ++it) seen[it.key()] = false;
+  config.visit([&](const char* names, auto& field, const char*) {
+    using T = std::decay_t<decltype(field)>;
+    auto key = primary(names);
+    auto it = j.find(key);
+    if (it == j.end()) return;
+    seen[key] = true;
+    bool ok;
+    if constexpr (std::is_same_v<T, bool>) {
+      ok = it->is_boolean();
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      ok = it->is_string();
+    } else if constexpr (std::is_integral_v<T>) {
+      ok = it->is_number_integer();
+    } else {
+      ok = it->is_number();
+    }
+    require(ok, "{}: '{}' has the wrong type ({})", source, key, it->dump());
+    field = it->template get<T>();
+  });
+  for (const auto& [key, used] : seen) {
+    require(used, "{}: unknown flag '{}'", source, key);
+  }
+}
+
+void apply_config_file(Config& config, const std::string& path) {
+  std::ifstream in(path);
+  require(in.good(), "cannot read config file {}", path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not valid JSON ({})", path, e.what());
+  }
+  apply_json(config, j, path);
+}
+
+std::string format_config(const Config& config) {
+  Config copy = config;
+  std::vector<std::pair<std::string, std::string>> rows;
+  copy.visit([&](const char* names, auto& field, const char*) {
+    rows.emplace_back(primary(names), value_string(field));
+  });
+  std::sort(rows.begin(), rows.end());
+  std::string s;
+  for (const auto& [name, value] : rows) {
+    // The authors' print_user_flags: name, dots, value on 80 columns.
+    size_t used = name.size() + value.size();
+    s += name + std::string(used < 80 ? 80 - used : 1, '.') + value + "\n";
+  }
+  return s;
+}
+
+void validate(const Config& c) {
+  require(c.dataset == "cifar10" || c.dataset == "fashion_mnist",
+          "--dataset is '{}', allowed: cifar10, fashion_mnist", c.dataset);
+  require(c.search_for == "macro" || c.search_for == "micro",
+          "--search_for is '{}', allowed: macro, micro", c.search_for);
+  require(c.batch_size > 0, "--batch_size must be > 0, got {}", c.batch_size);
+  require(c.eval_batch_size > 0, "--eval_batch_size must be > 0, got {}", c.eval_batch_size);
+  require(c.num_epochs >= 0, "--num_epochs must be >= 0, got {}", c.num_epochs);
+  require(c.log_every > 0, "--log_every must be > 0, got {}", c.log_every);
+  require(c.eval_every_epochs > 0, "--eval_every_epochs must be > 0, got {}", c.eval_every_epochs);
+  require(c.threads >= 0, "--threads must be >= 0, got {}", c.threads);
+  require(c.train_limit >= 0 && c.test_limit >= 0, "--train_limit and --test_limit must be >= 0");
+  require(c.child_num_layers >= 1, "--child_num_layers must be >= 1, got {}", c.child_num_layers);
+  require(c.child_num_cells >= 1, "--child_num_cells must be >= 1, got {}", c.child_num_cells);
+  require(c.child_out_filters >= 2 && c.child_out_filters % 2 == 0,
+          "--child_out_filters must be even and >= 2, got {}", c.child_out_filters);
+  require(c.child_out_filters_scale == 1, "--child_out_filters_scale: only 1 is supported, got {}",
+          c.child_out_filters_scale);
+  require(c.child_cutout_size >= 0, "--child_cutout_size must be >= 0, got {}",
+          c.child_cutout_size);
+  require(c.child_keep_prob > 0 && c.child_keep_prob <= 1,
+          "--child_keep_prob must be in (0, 1], got {}", c.child_keep_prob);
+  require(c.child_drop_path_keep_prob > 0 && c.child_drop_path_keep_prob <= 1,
+          "--child_drop_path_keep_prob must be in (0, 1], got {}", c.child_drop_path_keep_prob);
+  require(c.child_l2_reg >= 0, "--child_l2_reg must be >= 0, got {}", c.child_l2_reg);
+  require(c.child_clip_mode == "none" || c.child_clip_mode == "norm" ||
+              c.child_clip_mode == "global",
+          "--child_clip_mode is '{}', allowed: none, norm, global", c.child_clip_mode);
+  require(c.child_grad_bound > 0, "--child_grad_bound must be > 0, got {}", c.child_grad_bound);
+  if (c.child_lr_cosine) {
+    require(c.child_lr_T_0 >= 1, "--child_lr_T_0 must be >= 1, got {}", c.child_lr_T_0);
+    require(c.child_lr_T_mul >= 1, "--child_lr_T_mul must be >= 1, got {}", c.child_lr_T_mul);
+    require(c.child_lr_max >= c.child_lr_min && c.child_lr_min >= 0,
+            "--child_lr_max ({}) must be >= --child_lr_min ({}) >= 0", c.child_lr_max,
+            c.child_lr_min);
+  } else {
+    require(c.child_lr_dec_every >= 1, "--child_lr_dec_every must be >= 1, got {}",
+            c.child_lr_dec_every);
+  }
+  require(c.device == "cpu" || c.device.rfind("cuda", 0) == 0,
+          "--device is '{}', allowed: cpu, cuda, cuda:N", c.device);
+}
+
+}  // namespace enas

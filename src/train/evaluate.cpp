@@ -1,0 +1,34 @@
+#include "enas/train/evaluate.h"
+
+namespace enas {
+
+DeviceSplit to_device(const ImageSplit& split, const ChannelStats& stats,
+                      const torch::Device& device, bool channels_last) {
+  DeviceSplit out;
+  if (split.size() == 0) return out;
+  auto images = normalize(split, stats);
+  if (channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
+  out.images = images.to(device);
+  out.labels = split.labels.to(device);
+  return out;
+}
+
+Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch_size) {
+  Accuracy acc;
+  if (split.size() == 0) return acc;
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  torch::Tensor correct = torch::zeros({}, split.labels.options());
+  for (int64_t start = 0; start < split.size(); start += batch_size) {
+    int64_t len = std::min(batch_size, split.size() - start);
+    auto logits = model.forward(split.images.narrow(0, start, len)).logits;
+    correct += logits.argmax(1).eq(split.labels.narrow(0, start, len)).sum();
+  }
+  acc.correct = correct.item<int64_t>();  // one host sync per evaluation
+  acc.total = split.size();
+  model.train(was_training);
+  return acc;
+}
+
+}  // namespace enas

@@ -1,0 +1,184 @@
+#include "enas/train/final_trainer.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "enas/data/batch_loader.h"
+#include "enas/train/evaluate.h"
+#include "enas/train/lr_schedule.h"
+#include "enas/train/sgd.h"
+#include "enas/util/error.h"
+#include "enas/util/runtime.h"
+
+namespace enas {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// The aux head's loss weight in micro_child.py _build_train.
+constexpr double kAuxLossWeight = 0.4;
+
+}  // namespace
+
+FinalTrainer::FinalTrainer(const Config& config, ImageChild model, const ImageDataset& data,
+                           const RunDir& run, Reporter& reporter, torch::Device device)
+    : config_(config),
+      model_(std::move(model)),
+      data_(data),
+      run_(run),
+      reporter_(reporter),
+      device_(device) {
+  SgdOptions o;
+  o.l2_reg = config_.child_l2_reg;
+  o.clip_mode = config_.child_clip_mode;
+  o.grad_bound = config_.child_grad_bound;
+  // Every trainable weight, the aux head's included: the authors leave the aux head at its random
+  // initialisation (docs/differences.md), we train it.
+  sgd_ = std::make_unique<Sgd>(model_->parameters(), o);
+}
+
+FinalTrainer::~FinalTrainer() = default;
+
+int64_t FinalTrainer::batches_per_epoch() const {
+  return (data_.train.size() + config_.batch_size - 1) / config_.batch_size;
+}
+
+void FinalTrainer::save(int64_t epochs_done, int64_t step, double seconds, double test_acc) {
+  nlohmann::json meta = {{"epoch", epochs_done}, {"step", step},          {"seconds", seconds},
+                         {"test_acc", test_acc}, {"kind", "final"},       {"arc", ""}};
+  run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& archive) {
+    torch::serialize::OutputArchive model_archive, optim_archive;
+    model_->save(model_archive);
+    sgd_->save(optim_archive);
+    archive.write("model", model_archive);
+    archive.write("optimizer", optim_archive);
+  });
+}
+
+TrainResult FinalTrainer::run(bool resume) {
+  TrainResult result;
+  int64_t start_epoch = 0, step = 0;
+  double seconds_before = 0;
+  if (resume) {
+    auto path = run_.latest_checkpoint();
+    require(path.has_value(), "--resume: {} holds no checkpoint", run_.path());
+    auto meta = load_checkpoint(*path, [&](torch::serialize::InputArchive& archive) {
+      torch::serialize::InputArchive model_archive, optim_archive;
+      archive.read("model", model_archive);
+      archive.read("optimizer", optim_archive);
+      try {
+        model_->load(model_archive);
+      } catch (const c10::Error& e) {
+        fail("checkpoint {} does not match this model (was the architecture or a size changed?): "
+             "{}",
+             *path, e.what_without_backtrace());
+      }
+      sgd_->load(optim_archive);
+    });
+    start_epoch = meta.at("epoch").get<int64_t>();
+    step = meta.at("step").get<int64_t>();
+    seconds_before = meta.value("seconds", 0.0);
+    result.test_acc = meta.value("test_acc", -1.0);
+    reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, start_epoch, step));
+  }
+  model_->to(device_);
+
+  BatchLoaderOptions lo;
+  lo.batch_size = config_.batch_size;
+  lo.shuffle = true;
+  lo.augment.cutout_size = config_.child_cutout_size;
+  lo.seed = static_cast<uint64_t>(config_.seed);
+  lo.device = device_;
+  lo.channels_last = config_.channels_last;
+  BatchLoader loader(data_.train, data_.stats, lo);
+  const DeviceSplit test = to_device(data_.test, data_.stats, device_, config_.channels_last);
+  const DeviceSplit valid = to_device(data_.valid, data_.stats, device_, config_.channels_last);
+
+  const LrSchedule schedule = child_lr_schedule(config_);
+  const int64_t batches = loader.batches_per_epoch();
+  const auto t_start = Clock::now();
+  model_->train();
+  for (int64_t epoch = start_epoch; epoch < config_.num_epochs; ++epoch) {
+    // Dropout and drop-path draw from torch's generator: reseeding per epoch makes a resumed run
+    // draw what the uninterrupted one would have.
+    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
+    const double lr = schedule.at_epoch(epoch);
+    const auto t_epoch = Clock::now();
+    loader.start_epoch(epoch);
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
+    auto correct_sum = torch::zeros({}, torch::TensorOptions().device(device_).dtype(torch::kLong));
+    int64_t seen = 0;
+    while (auto batch = loader.next()) {
+      const int64_t b = batch->labels.size(0);
+      model_->set_progress(step, batches * config_.num_epochs);
+      auto out = model_->forward(batch->images);
+      auto loss = torch::nn::functional::cross_entropy(out.logits, batch->labels);
+      auto total = loss;
+      if (out.aux_logits.defined()) {
+        total = total + kAuxLossWeight *
+                            torch::nn::functional::cross_entropy(out.aux_logits, batch->labels);
+      }
+      sgd_->zero_grad();
+      total.backward();
+      ++step;
+      const bool log_now = step % config_.log_every == 0;
+      auto norm = sgd_->step(lr, log_now);
+      auto correct = out.logits.detach().argmax(1).eq(batch->labels).sum();
+      loss_sum += loss.detach() * b;
+      correct_sum += correct;
+      seen += b;
+      if (log_now) {
+        StepEvent e;
+        e.epoch = step / batches;
+        e.step = step;
+        e.loss = loss.item<double>();
+        require(std::isfinite(e.loss), "the loss became {} at step {}: lower --child_lr_max",
+                e.loss, step);
+        e.lr = lr;
+        e.grad_norm = norm.item<double>();
+        e.correct = correct.item<int64_t>();
+        e.batch = b;
+        e.minutes = (seconds_before + seconds_since(t_start)) / 60.0;
+        reporter_.step(e);
+      }
+    }
+    const double epoch_seconds = seconds_since(t_epoch);
+    EpochEvent ee;
+    ee.epoch = epoch + 1;
+    ee.step = step;
+    ee.train_loss = loss_sum.item<double>() / std::max<int64_t>(1, seen);
+    require(std::isfinite(ee.train_loss), "the loss became non-finite in epoch {}", epoch + 1);
+    ee.train_acc = static_cast<double>(correct_sum.item<int64_t>()) / std::max<int64_t>(1, seen);
+    ee.lr = lr;
+    ee.seconds = epoch_seconds;
+    ee.images_per_s = seen / std::max(1e-9, epoch_seconds);
+    reporter_.epoch(ee);
+    result.train_loss = ee.train_loss;
+    result.images_per_s = ee.images_per_s;
+
+    const bool last = epoch + 1 == config_.num_epochs;
+    if ((epoch + 1) % config_.eval_every_epochs == 0 || last) {
+      reporter_.message(fmt::format("Epoch {}: Eval", epoch + 1));
+      for (const auto* split : {&valid, &test}) {
+        if (split->size() == 0) continue;
+        auto acc = evaluate(*model_, *split, config_.eval_batch_size);
+        EvalEvent ev{epoch + 1, step, split == &valid ? "valid" : "test", acc.value(),
+                     acc.correct, acc.total};
+        reporter_.eval(ev);
+        if (split == &test) result.test_acc = acc.value();
+      }
+    }
+    save(epoch + 1, step, seconds_before + seconds_since(t_start), result.test_acc);
+  }
+  result.epochs = std::max<int64_t>(start_epoch, config_.num_epochs);
+  result.steps = step;
+  result.seconds = seconds_before + seconds_since(t_start);
+  return result;
+}
+
+}  // namespace enas

@@ -1,0 +1,74 @@
+#include "enas/util/runtime.h"
+
+#include <sched.h>
+
+#include <fstream>
+#include <set>
+
+#include "enas/util/error.h"
+
+namespace enas {
+
+int available_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+int set_threads(int threads) {
+  // libtorch 1.13 starts with half the cores; we want all of them unless told otherwise.
+  int n = threads > 0 ? threads : available_cores();
+  torch::set_num_threads(n);
+  return n;
+}
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  require(name.rfind("cuda", 0) == 0, "--device is '{}', allowed: cpu, cuda, cuda:N", name);
+  require(torch::cuda::is_available(),
+          "--device {}: this build of libtorch has no CUDA or no GPU is visible; use --device cpu",
+          name);
+  try {
+    torch::Device device(name);
+    require(device.index() < static_cast<int>(torch::cuda::device_count()),
+            "--device {}: only {} CUDA device(s) visible", name, torch::cuda::device_count());
+    return device;
+  } catch (const c10::Error&) {
+    fail("--device '{}' is not a device name (cpu, cuda, cuda:N)", name);
+  }
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b) {
+  auto splitmix = [](uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  return splitmix(splitmix(splitmix(seed) ^ a) ^ b);
+}
+
+std::string blas_library() {
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> libs;
+  std::string line;
+  while (std::getline(maps, line)) {
+    auto slash = line.rfind('/');
+    if (slash == std::string::npos) continue;
+    std::string name = line.substr(slash + 1);
+    if (name.find("blas") != std::string::npos) libs.insert(name);
+  }
+  std::string out;
+  for (const auto& l : libs) out += (out.empty() ? "" : ",") + l;
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace enas

@@ -1,0 +1,34 @@
+#pragma once
+/// Helpers shared by the tests: temporary folders, the optional real data sets, seeding.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+
+namespace enas::test {
+
+/// A fresh empty folder under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+/// $ENAS_DATA_DIR (the folder holding cifar10/ and ptb/), or "" when unset or missing.
+std::string data_dir();
+
+/// Seeds torch and sets one thread: results independent of the machine's cores.
+class SeededTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(0);
+    torch::set_num_threads(1);
+  }
+};
+
+}  // namespace enas::test

@@ -1,0 +1,96 @@
+#include "cli.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <type_traits>
+
+#include "enas/train/presets.h"
+#include "enas/util/error.h"
+
+namespace enas::cli {
+
+namespace {
+
+/// Value of `--name value` or `--name=value` in argv (the last one wins), or "".
+std::string scan(int argc, char** argv, const std::vector<std::string>& names) {
+  std::string found;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    for (const auto& n : names) {
+      if (a == n && i + 1 < argc) found = argv[i + 1];
+      if (a.rfind(n + "=", 0) == 0) found = a.substr(n.size() + 1);
+    }
+  }
+  return found;
+}
+
+bool has_flag(int argc, char** argv, const std::string& name) {
+  for (int i = 1; i < argc; ++i)
+    if (argv[i] == name) return true;
+  return false;
+}
+
+/// "data,data_path" -> "--data,--data_path"; bools also get the authors' "--noNAME".
+std::string flag_names(const char* names, bool negatable) {
+  std::string in(names), out, neg;
+  size_t start = 0;
+  while (start <= in.size()) {
+    size_t comma = in.find(',', start);
+    std::string n = in.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    out += (out.empty() ? "--" : ",--") + n;
+    if (negatable) neg += ",!--no" + n;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out + neg;
+}
+
+}  // namespace
+
+State prescan(int argc, char** argv) {
+  State s;
+  std::string preset = scan(argc, argv, {"--preset"});
+  if (!preset.empty()) find_preset(preset).apply(s.config);
+  s.config.preset = preset;
+  if (has_flag(argc, argv, "--resume")) {
+    std::string out = scan(argc, argv, {"--out", "--output_dir"});
+    require(!out.empty(), "--resume needs --out <run folder>");
+    std::string saved = out + "/config.json";
+    require(std::filesystem::exists(saved), "--resume: {} has no config.json", out);
+    apply_config_file(s.config, saved);
+  }
+  s.config_file = scan(argc, argv, {"--config"});
+  if (!s.config_file.empty()) apply_config_file(s.config, s.config_file);
+  return s;
+}
+
+void bind_config(CLI::App* sub, State& state, bool with_resume) {
+  state.config.visit([&](const char* names, auto& field, const char* help) {
+    using T = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<T, bool>) {
+      sub->add_flag(flag_names(names, true), field, help)->capture_default_str();
+    } else {
+      sub->add_option(flag_names(names, false), field, help)->capture_default_str();
+    }
+  });
+  sub->add_option("--config", state.config_file, "JSON file of flag values (after --preset)");
+  if (with_resume) {
+    sub->add_flag("--resume", state.resume,
+                  "continue the run in --out from its newest checkpoint (its config.json, then "
+                  "flags)");
+  }
+  sub->add_flag("--dry-run,--dry_run", state.dry_run, "build the model, report it and exit");
+  sub->add_flag("--json", state.json, "end standard output with one JSON line of results");
+  // In the authors' macro scripts but unknown to their main.py (tf.app.flags ignored it).
+  static int ignored = 0;
+  sub->add_option("--child_num_cell_layers", ignored, "accepted and ignored, as the authors' "
+                                                       "main.py does");
+}
+
+void print_json_line(const nlohmann::json& j) {
+  std::fflush(stdout);
+  std::printf("%s\n", j.dump().c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace enas::cli

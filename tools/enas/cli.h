@@ -1,0 +1,38 @@
+#pragma once
+// Shared pieces of the `enas` command line: the configuration every subcommand binds to, and
+// the subcommands' registration functions (one file each).
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "enas/train/config.h"
+
+namespace enas::cli {
+
+/// What the command line decided: the effective configuration and our non-config switches.
+struct State {
+  Config config;
+  std::string config_file;  // --config FILE
+  bool resume = false;      // --resume
+  bool dry_run = false;     // --dry-run
+  bool json = false;        // --json
+  std::function<int()> run;  // set by the subcommand that was chosen
+};
+
+/// Builds the configuration from defaults, --preset, a resumed run's config.json and --config
+/// FILE, before the flags are parsed on top of it (so --help shows the effective defaults).
+State prescan(int argc, char** argv);
+
+/// Registers every Config field as a flag of `sub` under the authors' names, plus --config,
+/// --resume (when `with_resume`), --dry-run and --json.
+void bind_config(CLI::App* sub, State& state, bool with_resume);
+
+void add_train_command(CLI::App& app, State& state);
+void add_presets_command(CLI::App& app, State& state);
+void add_bench_command(CLI::App& app, State& state);
+
+/// Prints the final JSON line of a command to stdout.
+void print_json_line(const nlohmann::json& j);
+
+}  // namespace enas::cli

@@ -1,0 +1,159 @@
+// `enas bench`: training throughput of the fixed children at the authors' search sizes and of
+// the data loader, as one JSON line. bench/compare_reference.sh runs the PyTorch reference beside
+// it.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "cli.h"
+#include "enas/child/factory.h"
+#include "enas/child/layers.h"
+#include "enas/data/batch_loader.h"
+#include "enas/data/cifar10.h"
+#include "enas/space/arc_text.h"
+#include "enas/space/authors_arcs.h"
+#include "enas/space/macro.h"
+#include "enas/train/sgd.h"
+#include "enas/util/runtime.h"
+
+namespace enas::cli {
+
+namespace {
+
+struct BenchOptions {
+  int threads = 0;
+  int steps = 10;
+  int warmup = 2;
+  std::string device = "cpu";
+  bool channels_last = true;
+  std::string data;  // CIFAR-10 folder for the loader benchmark ("" = synthetic images)
+  std::string only;  // micro | macro | loader ("" = all)
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+/// One training step as FinalTrainer does it, timed over `steps` after `warmup`.
+nlohmann::json bench_child(const Config& c, const BenchOptions& o, torch::Device device) {
+  torch::manual_seed(0);
+  const ImageShape shape{3, 32, 32, 10};
+  ImageChild model = make_fixed_child(c, shape);
+  if (o.channels_last) to_channels_last(*model);
+  model->to(device);
+  model->train();
+  SgdOptions so;
+  so.l2_reg = c.child_l2_reg;
+  Sgd sgd(model->parameters(), so);
+  auto x = torch::randn({c.batch_size, 3, 32, 32}, torch::TensorOptions().device(device));
+  if (o.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  auto y = torch::randint(0, 10, {c.batch_size}, torch::TensorOptions().device(device).dtype(torch::kLong));
+  std::vector<double> times;
+  torch::Tensor loss;
+  for (int i = 0; i < o.warmup + o.steps; ++i) {
+    synchronize(device);
+    auto t0 = std::chrono::steady_clock::now();
+    model->set_progress(i, 1000);
+    auto out = model->forward(x);
+    loss = torch::nn::functional::cross_entropy(out.logits, y);
+    if (out.aux_logits.defined()) loss = loss + 0.4 * torch::nn::functional::cross_entropy(out.aux_logits, y);
+    sgd.zero_grad();
+    loss.backward();
+    sgd.step(0.05, false);
+    synchronize(device);
+    if (i >= o.warmup)
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  double med = median(times);
+  return {{"layers", c.child_num_layers}, {"filters", c.child_out_filters},
+          {"batch", c.batch_size},        {"median_step_s", med},
+          {"min_step_s", *std::min_element(times.begin(), times.end())},
+          {"images_per_s", c.batch_size / med}, {"params", model->num_params()},
+          {"params_aux", model->num_aux_params()}, {"final_loss", loss.item<double>()}};
+}
+
+nlohmann::json bench_loader(const BenchOptions& o) {
+  ImageSplit split;
+  std::string source = "synthetic";
+  if (!o.data.empty()) {
+    ImageDataset d = load_cifar10(find_cifar10_dir(o.data));
+    split = d.train;
+    source = "cifar10";
+  } else {
+    split.images = torch::randint(0, 256, {50000, 3, 32, 32}, torch::kUInt8);
+    split.labels = torch::randint(0, 10, {50000}, torch::kLong);
+  }
+  BatchLoaderOptions lo;
+  lo.batch_size = 128;
+  lo.augment.cutout_size = 16;
+  lo.channels_last = o.channels_last;
+  BatchLoader loader(split, channel_stats(split), lo);
+  auto t0 = std::chrono::steady_clock::now();
+  loader.start_epoch(0);
+  int64_t n = 0;
+  while (auto b = loader.next()) n += b->labels.size(0);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {{"images", n}, {"seconds", s}, {"images_per_s", n / s}, {"source", source},
+          {"augment", "pad4-crop-flip-cutout16"}};
+}
+
+int run_bench(const BenchOptions& o) {
+  const int threads = set_threads(o.threads);
+  const torch::Device device = parse_device(o.device);
+  nlohmann::json j = {{"threads", threads},          {"torch", TORCH_VERSION},
+                      {"blas", blas_library()},      {"device", device.str()},
+                      {"channels_last", o.channels_last}, {"steps", o.steps},
+                      {"warmup", o.warmup}};
+  if (o.only.empty() || o.only == "micro") {
+    // The micro final architecture at the search script's size.
+    Config c;
+    c.search_for = "micro";
+    c.child_fixed_arc = kMicroFinalArc;
+    c.child_num_layers = 6;
+    c.child_out_filters = 20;
+    c.batch_size = 160;
+    c.child_keep_prob = 0.9f;
+    c.child_drop_path_keep_prob = 0.6f;
+    c.child_l2_reg = 1e-4f;
+    j["micro"] = bench_child(c, o, device);
+    fmt::print(stderr, "micro: {:.1f} images/s\n", j["micro"]["images_per_s"].get<double>());
+  }
+  if (o.only.empty() || o.only == "macro") {
+    // The macro search size; the architecture is the first 12 layers of the authors' final one.
+    Config c;
+    c.search_for = "macro";
+    auto flat = parse_int_list(kMacroFinalArc, "macro");
+    flat.resize(macro::arc_length(12));
+    c.child_fixed_arc = join_ints(flat);
+    c.child_num_layers = 12;
+    c.child_out_filters = 36;
+    c.batch_size = 128;
+    c.child_keep_prob = 0.9f;
+    c.child_l2_reg = 2.5e-4f;
+    j["macro"] = bench_child(c, o, device);
+    fmt::print(stderr, "macro: {:.1f} images/s\n", j["macro"]["images_per_s"].get<double>());
+  }
+  if (o.only.empty() || o.only == "loader") j["loader"] = bench_loader(o);
+  print_json_line(j);
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, State& state) {
+  auto* sub = app.add_subcommand("bench", "training throughput of the children and the loader");
+  static BenchOptions o;
+  sub->add_option("--threads", o.threads, "intra-op threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--steps", o.steps, "timed steps")->capture_default_str();
+  sub->add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str();
+  sub->add_option("--device", o.device, "cpu | cuda")->capture_default_str();
+  sub->add_flag("--channels_last,!--nochannels_last", o.channels_last, "channels-last layout")
+      ->capture_default_str();
+  sub->add_option("--data", o.data, "CIFAR-10 folder for the loader benchmark");
+  sub->add_option("--only", o.only, "micro | macro | loader");
+  sub->callback([&state] { state.run = [] { return run_bench(o); }; });
+}
+
+}  // namespace enas::cli
