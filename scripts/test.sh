@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up (scripts/setup.sh) and runs every test, the slow end-to-end ones included: what CI runs.
+# Tests that need the real data sets read $ENAS_DATA_DIR; when it is unset, the shared data beside
+# the checkout (../shared/data) is used if present, else those tests are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ -z "${ENAS_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
+  ENAS_DATA_DIR="$(cd ../shared/data && pwd)"
+  export ENAS_DATA_DIR
+fi
+echo "test: ENAS_DATA_DIR=${ENAS_DATA_DIR:-<unset>}"
+ctest --test-dir build --output-on-failure "$@"
