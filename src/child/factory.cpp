@@ -1,7 +1,9 @@
 #include "enas/child/factory.h"
 
 #include "enas/child/macro_fixed.h"
+#include "enas/child/macro_shared.h"
 #include "enas/child/micro_fixed.h"
+#include "enas/child/micro_shared.h"
 #include "enas/space/arc_text.h"
 #include "enas/train/config.h"
 #include "enas/util/error.h"
@@ -33,6 +35,25 @@ ImageChild make_fixed_child(const Config& c, const ImageShape& shape) {
                                               .input(shape)
                                               .out_filters(c.child_out_filters)
                                               .keep_prob(c.child_keep_prob));
+}
+
+SharedChild make_shared_child(const Config& c, const ImageShape& shape) {
+  if (c.search_for == "micro") {
+    return std::make_shared<MicroSharedImpl>(MicroSharedOptions()
+                                                 .input(shape)
+                                                 .num_layers(c.child_num_layers)
+                                                 .num_cells(c.child_num_cells)
+                                                 .out_filters(c.child_out_filters)
+                                                 .keep_prob(c.child_keep_prob)
+                                                 .use_aux_heads(c.child_use_aux_heads));
+  }
+  require(c.search_for == "macro", "search_for must be macro or micro, got \"{}\"", c.search_for);
+  return std::make_shared<MacroSharedImpl>(MacroSharedOptions()
+                                               .input(shape)
+                                               .num_layers(c.child_num_layers)
+                                               .out_filters(c.child_out_filters)
+                                               .num_branches(c.child_num_branches)
+                                               .keep_prob(c.child_keep_prob));
 }
 
 }  // namespace enas

@@ -38,22 +38,23 @@ torch::nn::BatchNorm2d make_bn(int64_t channels, bool affine, bool track_stats) 
                                     .track_running_stats(track_stats));
 }
 
-ReluConvBnImpl::ReluConvBnImpl(int64_t cin, int64_t cout) {
+ReluConvBnImpl::ReluConvBnImpl(int64_t cin, int64_t cout, bool track_stats) {
   conv_ = register_module("conv", make_conv(cin, cout, 1));
-  bn_ = register_module("bn", make_bn(cout));
+  bn_ = register_module("bn", make_bn(cout, true, track_stats));
 }
 
 torch::Tensor ReluConvBnImpl::forward(const torch::Tensor& x) {
   return bn_->forward(conv_->forward(torch::relu(x)));
 }
 
-FactorizedReductionImpl::FactorizedReductionImpl(int64_t cin, int64_t cout, bool relu_first)
+FactorizedReductionImpl::FactorizedReductionImpl(int64_t cin, int64_t cout, bool relu_first,
+                                                 bool track_stats)
     : relu_first_(relu_first) {
   TORCH_CHECK(cout % 2 == 0, "factorized reduction needs an even number of filters, got ", cout);
   // A 1x1 conv at stride 2 equals TF's 1x1 average pool at stride 2 followed by a 1x1 conv.
   path1_ = register_module("path1", make_conv(cin, cout / 2, 1, 2));
   path2_ = register_module("path2", make_conv(cin, cout / 2, 1, 2));
-  bn_ = register_module("bn", make_bn(cout));
+  bn_ = register_module("bn", make_bn(cout, true, track_stats));
 }
 
 torch::Tensor FactorizedReductionImpl::forward(const torch::Tensor& input) {

@@ -97,7 +97,9 @@ torch::Tensor MicroFixedCellImpl::forward(const torch::Tensor& s0, const torch::
     for (int side = 0; side < 2; ++side) {
       h[side] = ops_[2 * b + side].forward(nodes[cell_.index(b, side)]);
       // Drop-path on every op but identity (and never on the identity's reduction).
-      if (keep < 1.0 && cell_.op(b, side) != micro::kIdentity) h[side] = drop_path(h[side], keep);
+      if (keep > 0.0 && keep < 1.0 && cell_.op(b, side) != micro::kIdentity) {
+        h[side] = drop_path(h[side], keep);
+      }
     }
     nodes.push_back(h[0] + h[1]);
   }

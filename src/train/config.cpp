@@ -133,6 +133,18 @@ void validate(const Config& c) {
     require(c.child_lr_dec_every >= 1, "--child_lr_dec_every must be >= 1, got {}",
             c.child_lr_dec_every);
   }
+  require(c.controller_type == "lstm" || c.controller_type == "random",
+          "--controller_type is '{}', allowed: lstm, random", c.controller_type);
+  require(c.derive_samples >= 1, "--derive_samples must be >= 1, got {}", c.derive_samples);
+  require(c.num_valids >= 1, "--num_valids must be >= 1, got {}", c.num_valids);
+  require(c.controller_num_aggregate >= 1, "--controller_num_aggregate must be >= 1, got {}",
+          c.controller_num_aggregate);
+  require(c.controller_train_steps >= 0, "--controller_train_steps must be >= 0, got {}",
+          c.controller_train_steps);
+  require(c.controller_train_every >= 1, "--controller_train_every must be >= 1, got {}",
+          c.controller_train_every);
+  require(c.controller_bl_dec >= 0 && c.controller_bl_dec <= 1,
+          "--controller_bl_dec must be in [0, 1], got {}", c.controller_bl_dec);
   require(c.device == "cpu" || c.device.rfind("cuda", 0) == 0,
           "--device is '{}', allowed: cpu, cuda, cuda:N", c.device);
 }

@@ -13,7 +13,8 @@ DeviceSplit to_device(const ImageSplit& split, const ChannelStats& stats,
   return out;
 }
 
-Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch_size) {
+Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch_size,
+                  const std::function<void(int64_t)>& before_batch) {
   Accuracy acc;
   if (split.size() == 0) return acc;
   const bool was_training = model.is_training();
@@ -22,6 +23,7 @@ Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch
   torch::Tensor correct = torch::zeros({}, split.labels.options());
   for (int64_t start = 0; start < split.size(); start += batch_size) {
     int64_t len = std::min(batch_size, split.size() - start);
+    if (before_batch) before_batch(start);
     auto logits = model.forward(split.images.narrow(0, start, len)).logits;
     correct += logits.argmax(1).eq(split.labels.narrow(0, start, len)).sum();
   }

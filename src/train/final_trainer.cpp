@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "enas/data/batch_loader.h"
 #include "enas/train/evaluate.h"
@@ -22,6 +25,14 @@ double seconds_since(Clock::time_point t) {
 
 /// The aux head's loss weight in micro_child.py _build_train.
 constexpr double kAuxLossWeight = 0.4;
+
+/// Shapes of every parameter and buffer of `module`, by name.
+std::map<std::string, std::vector<int64_t>> tensor_shapes(const torch::nn::Module& module) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& p : module.named_parameters()) shapes[p.key()] = p.value().sizes().vec();
+  for (const auto& b : module.named_buffers()) shapes[b.key()] = b.value().sizes().vec();
+  return shapes;
+}
 
 }  // namespace
 
@@ -71,12 +82,21 @@ TrainResult FinalTrainer::run(bool resume) {
       torch::serialize::InputArchive model_archive, optim_archive;
       archive.read("model", model_archive);
       archive.read("optimizer", optim_archive);
+      // Module::load replaces each tensor by the checkpoint's whatever its shape, so a changed
+      // size (--child_out_filters) would only fail later, deep in a convolution: compare shapes.
+      const auto expected = tensor_shapes(*model_);
       try {
         model_->load(model_archive);
       } catch (const c10::Error& e) {
         fail("checkpoint {} does not match this model (was the architecture or a size changed?): "
              "{}",
              *path, e.what_without_backtrace());
+      }
+      for (const auto& [name, shape] : tensor_shapes(*model_)) {
+        require(expected.at(name) == shape,
+                "checkpoint {} does not match this model (was the architecture or a size "
+                "changed?): {} is [{}] there, [{}] here",
+                *path, name, fmt::join(shape, ", "), fmt::join(expected.at(name), ", "));
       }
       sgd_->load(optim_archive);
     });

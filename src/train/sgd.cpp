@@ -15,19 +15,34 @@ Sgd::Sgd(std::vector<torch::Tensor> params, SgdOptions options)
 void Sgd::zero_grad() {
   torch::NoGradGuard guard;
   for (auto& p : params_) {
-    if (p.grad().defined()) p.mutable_grad().zero_();
+    if (!p.grad().defined()) continue;
+    if (options_.skip_unused) {
+      p.mutable_grad().reset();
+    } else {
+      p.mutable_grad().zero_();
+    }
   }
 }
 
 torch::Tensor Sgd::step(double lr, bool want_norm) {
   torch::NoGradGuard guard;
-  std::vector<torch::Tensor> grads;
-  grads.reserve(params_.size());
-  for (auto& p : params_) {
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    grads.push_back(p.grad());
+  if (buffers_.empty()) {
+    for (auto& p : params_) buffers_.push_back(torch::zeros_like(p));  // TF: accum starts at 0
   }
-  if (options_.l2_reg > 0) torch::_foreach_add_(grads, params_, 2.0 * options_.l2_reg);
+  std::vector<torch::Tensor> params, grads, buffers;
+  params.reserve(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    if (!p.grad().defined()) {
+      if (options_.skip_unused) continue;
+      p.mutable_grad() = torch::zeros_like(p);
+    }
+    params.push_back(p);
+    grads.push_back(p.grad());
+    buffers.push_back(buffers_[i]);
+  }
+  if (params.empty()) return want_norm ? torch::zeros({}) : torch::Tensor();
+  if (options_.l2_reg > 0) torch::_foreach_add_(grads, params, 2.0 * options_.l2_reg);
   torch::Tensor norm;
   if (want_norm || options_.clip_mode == "global") norm = global_norm(grads);
   if (options_.clip_mode == "global") {
@@ -37,18 +52,14 @@ torch::Tensor Sgd::step(double lr, bool want_norm) {
   } else if (options_.clip_mode == "norm") {
     for (auto& g : grads) g.mul_(options_.grad_bound / torch::clamp_min(g.norm(), options_.grad_bound));
   }
-  if (buffers_.empty()) {
-    for (auto& g : grads) buffers_.push_back(g.clone());  // TF: accum = 0 * m + g
-  } else {
-    torch::_foreach_mul_(buffers_, options_.momentum);
-    torch::_foreach_add_(buffers_, grads);
-  }
+  torch::_foreach_mul_(buffers, options_.momentum);
+  torch::_foreach_add_(buffers, grads);
   if (options_.nesterov) {
     // TF use_nesterov: var -= lr * (g + m * accum).
-    torch::_foreach_add_(grads, buffers_, options_.momentum);
-    torch::_foreach_add_(params_, grads, -lr);
+    torch::_foreach_add_(grads, buffers, options_.momentum);
+    torch::_foreach_add_(params, grads, -lr);
   } else {
-    torch::_foreach_add_(params_, buffers_, -lr);
+    torch::_foreach_add_(params, buffers, -lr);
   }
   return norm;
 }

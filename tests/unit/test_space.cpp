@@ -164,8 +164,7 @@ TEST(MicroArc, LooseEndsCanIncludeACellInput) {
 
 TEST(MicroArc, DescribeNamesNodesAndOps) {
   micro::Cell cell{{0, 2, 1, 4, 2, 0, 0, 3}};
-  EXPECT_EQ(cell.describe(),
-            "node 2 = avgpool(0) + identity(1); node 3 = sep3x3(2) + maxpool(0)");
+  EXPECT_EQ(cell.describe(), "node 2 = avgpool(0) + identity(1); node 3 = sep3x3(2) + maxpool(0)");
 }
 
 TEST(MicroArcErrors, LengthNotMultipleOfEight) {
@@ -218,8 +217,7 @@ TEST(MicroArcErrors, EmptyString) {
 // ------------------------------------------------------------------------------------------- text
 
 TEST(ArcText, ParseIntListAcceptsCommasNewlinesAndTabs) {
-  EXPECT_EQ(parse_int_list("1,2\n3\t4 ,\r\n 5,,6", "test"),
-            (std::vector<int>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(parse_int_list("1,2\n3\t4 ,\r\n 5,,6", "test"), (std::vector<int>{1, 2, 3, 4, 5, 6}));
 }
 
 TEST(ArcText, ParseIntListNamesTheStringInErrors) {
@@ -231,7 +229,7 @@ TEST(ArcText, ParseIntListNamesTheStringInErrors) {
 
 TEST(ArcText, ParseIntListRejectsHugeNumbers) {
   EXPECT_PRED2(contains, error_of([] { parse_int_list("99999999999999999999", "x"); }),
-              "not an integer");
+               "not an integer");
 }
 
 TEST(ArcText, JoinIntsUsesSingleSpaces) {

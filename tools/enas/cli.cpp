@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <type_traits>
 
 #include "enas/train/presets.h"
@@ -45,6 +47,29 @@ std::string flag_names(const char* names, bool negatable) {
   return out + neg;
 }
 
+
+/// A best_arc.txt may start with "# enas search_for=micro child_num_layers=6 ..." naming the
+/// space and sizes the architecture belongs to: apply those.
+void apply_arc_header(Config& c, const std::string& path) {
+  std::ifstream in(path);
+  require(in.good(), "cannot read architecture file {}", path);
+  std::string line;
+  std::getline(in, line);
+  if (line.rfind("# enas ", 0) != 0) return;
+  std::istringstream words(line.substr(7));
+  std::string kv;
+  while (words >> kv) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    if (key == "search_for") c.search_for = value;
+    if (key == "dataset") c.dataset = value;
+    if (key == "child_num_cells") c.child_num_cells = std::stoi(value);
+    // A macro architecture fixes the number of layers; a micro one only the cell.
+    if (key == "child_num_layers" && c.search_for == "macro") c.child_num_layers = std::stoi(value);
+  }
+}
+
 }  // namespace
 
 State prescan(int argc, char** argv) {
@@ -52,6 +77,35 @@ State prescan(int argc, char** argv) {
   std::string preset = scan(argc, argv, {"--preset"});
   if (!preset.empty()) find_preset(preset).apply(s.config);
   s.config.preset = preset;
+  // Derivation continues a search: its configuration is the search's.
+  std::string checkpoint = scan(argc, argv, {"--checkpoint"});
+  if (!checkpoint.empty()) {
+    auto saved = std::filesystem::path(checkpoint).parent_path() / "config.json";
+    require(std::filesystem::exists(saved), "--checkpoint: no config.json beside {}", checkpoint);
+    apply_config_file(s.config, saved.string());
+  }
+  // Hand-off from a search: the matching final preset, the search's data and best_arc.txt.
+  std::string from = scan(argc, argv, {"--from_search"});
+  if (!from.empty()) {
+    require(std::filesystem::exists(from + "/config.json") &&
+                std::filesystem::exists(from + "/best_arc.txt"),
+            "--from_search {}: expected a search run folder with config.json and best_arc.txt",
+            from);
+    Config searched;
+    apply_config_file(searched, from + "/config.json");
+    if (preset.empty()) {
+      find_preset(searched.dataset == "cifar10" ? "cifar10_" + searched.search_for + "_final"
+                                                 : "default")
+          .apply(s.config);
+      s.config.preset = "from_search";
+    }
+    s.config.dataset = searched.dataset;
+    s.config.data = searched.data;
+    s.config.child_fixed_arc_file = from + "/best_arc.txt";
+  }
+  std::string arc_file = scan(argc, argv, {"--child_fixed_arc_file"});
+  if (arc_file.empty()) arc_file = s.config.child_fixed_arc_file;
+  if (!arc_file.empty()) apply_arc_header(s.config, arc_file);
   if (has_flag(argc, argv, "--resume")) {
     std::string out = scan(argc, argv, {"--out", "--output_dir"});
     require(!out.empty(), "--resume needs --out <run folder>");
@@ -70,14 +124,23 @@ void bind_config(CLI::App* sub, State& state, bool with_resume) {
     if constexpr (std::is_same_v<T, bool>) {
       sub->add_flag(flag_names(names, true), field, help)->capture_default_str();
     } else {
-      sub->add_option(flag_names(names, false), field, help)->capture_default_str();
+      // The last value wins, as with the authors' tf.app.flags and prescan(): scripts append
+      // overrides. (CLI11's default rejects a repeated option.)
+      sub->add_option(flag_names(names, false), field, help)
+          ->capture_default_str()
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     }
   });
-  sub->add_option("--config", state.config_file, "JSON file of flag values (after --preset)");
+  sub->add_option("--config", state.config_file, "JSON file of flag values (after --preset)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   if (with_resume) {
     sub->add_flag("--resume", state.resume,
                   "continue the run in --out from its newest checkpoint (its config.json, then "
                   "flags)");
+  }
+  if (with_resume) {
+    sub->add_option("--from_search", state.from_search,
+                    "train a search's best_arc.txt with the matching final preset");
   }
   sub->add_flag("--dry-run,--dry_run", state.dry_run, "build the model, report it and exit");
   sub->add_flag("--json", state.json, "end standard output with one JSON line of results");

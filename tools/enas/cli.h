@@ -17,6 +17,7 @@ struct State {
   bool resume = false;      // --resume
   bool dry_run = false;     // --dry-run
   bool json = false;        // --json
+  std::string from_search;  // --from_search RUN
   std::function<int()> run;  // set by the subcommand that was chosen
 };
 
@@ -31,6 +32,7 @@ void bind_config(CLI::App* sub, State& state, bool with_resume);
 void add_train_command(CLI::App& app, State& state);
 void add_presets_command(CLI::App& app, State& state);
 void add_bench_command(CLI::App& app, State& state);
+void add_search_command(CLI::App& app, State& state);
 
 /// Prints the final JSON line of a command to stdout.
 void print_json_line(const nlohmann::json& j);

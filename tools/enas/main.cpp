@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     CLI::App app{"enas: Efficient Neural Architecture Search via Parameter Sharing, on libtorch"};
     app.require_subcommand(1, 1);
     enas::cli::add_train_command(app, state);
+    enas::cli::add_search_command(app, state);
     enas::cli::add_presets_command(app, state);
     enas::cli::add_bench_command(app, state);
     try {
@@ -37,13 +38,16 @@ int main(int argc, char** argv) {
       return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
       return app.exit(e);
+    } catch (const CLI::ExtrasError&) {
+      // CLI11 2.1's own message lists the extras in reverse order ("3 --bogus_flag");
+      // remaining() has them as given.
+      std::string extras;
+      for (const auto& a : app.remaining(true)) extras += (extras.empty() ? "" : " ") + a;
+      std::fprintf(stderr, "error: unknown flag(s): %s (see `enas <command> --help`)\n",
+                   one_line(extras).c_str());
+      return 2;
     } catch (const CLI::ParseError& e) {
-      std::string what = e.what();
-      if (what.rfind("The following arguments were not expected", 0) == 0) {
-        what = "unknown flag(s): " + what.substr(what.find(':') + 1) +
-               " (see `enas <command> --help`)";
-      }
-      std::fprintf(stderr, "error: %s\n", one_line(what).c_str());
+      std::fprintf(stderr, "error: %s\n", one_line(e.what()).c_str());
       return 2;
     }
     return state.run ? state.run() : 0;

@@ -1,6 +1,7 @@
 #pragma once
 /// Builds the child a configuration asks for.
 #include "enas/child/image_child.h"
+#include "enas/child/shared_child.h"
 
 namespace enas {
 
@@ -9,6 +10,11 @@ struct Config;
 /// The fixed-architecture child of `config.search_for` for `config.child_fixed_arc` (or the
 /// file `child_fixed_arc_file`), initialised from torch's current generator.
 ImageChild make_fixed_child(const Config& config, const ImageShape& shape);
+
+/// The shared-weight child a search of `config.search_for` trains (macro: child_num_layers,
+/// child_out_filters, child_num_branches, child_keep_prob; micro: also child_num_cells and
+/// child_use_aux_heads), initialised from torch's current generator. No architecture is set.
+SharedChild make_shared_child(const Config& config, const ImageShape& shape);
 
 /// The architecture string a configuration names: child_fixed_arc_file's content when set, else
 /// child_fixed_arc.

@@ -18,9 +18,10 @@ torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride
 torch::nn::BatchNorm2d make_bn(int64_t channels, bool affine = true, bool track_stats = true);
 
 /// ReLU -> 1x1 conv -> BN: the micro child's calibration (`pool_x`, `pool_y`) and `layer_base`.
+/// `track_stats = false` makes the BN use batch statistics in eval mode too (the micro search).
 class ReluConvBnImpl : public torch::nn::Module {
  public:
-  ReluConvBnImpl(int64_t cin, int64_t cout);
+  ReluConvBnImpl(int64_t cin, int64_t cout, bool track_stats = true);
   torch::Tensor forward(const torch::Tensor& x);  // (B, cin, H, W) -> (B, cout, H, W)
 
  private:
@@ -32,10 +33,11 @@ TORCH_MODULE(ReluConvBn);
 /// `_factorized_reduction(stride=2)`: halves H and W without dropping pixels. Two 1x1 convs of
 /// cout/2 each, one on x[::2, ::2] and one on x shifted by one pixel (TF pads bottom/right and
 /// drops the first row and column), concatenated, then BN. `relu_first` adds the ReLU the callers
-/// put in front of it for calibration.
+/// put in front of it for calibration; `track_stats` as for ReluConvBn.
 class FactorizedReductionImpl : public torch::nn::Module {
  public:
-  FactorizedReductionImpl(int64_t cin, int64_t cout, bool relu_first = false);
+  FactorizedReductionImpl(int64_t cin, int64_t cout, bool relu_first = false,
+                          bool track_stats = true);
   torch::Tensor forward(const torch::Tensor& x);  // (B, cin, H, W) -> (B, cout, ceil(H/2), ...)
 
  private:

@@ -26,6 +26,10 @@ struct Config {
   std::string child_clip_mode = "none";  // none | norm | global (the authors' "norm" is a no-op)
   int eval_batch_size = 100;        // models.py: eval_batch_size
   std::string child_fixed_arc_file = "";  // read child_fixed_arc from a file (best_arc.txt)
+  std::string controller_type = "lstm";   // lstm (the authors') | random (uniform baseline)
+  int derive_samples = 100;               // architectures scored on the whole valid split
+  bool child_skip_unused_updates = false;  // search: leave weights off the sampled path alone
+  int num_valids = 5000;                  // search: last N training images held out
 
   // ---------------------------------------------------------------- the authors' flags
   bool reset_output_dir = false;    // start over in an existing run folder

@@ -21,6 +21,12 @@ void Config::visit(V&& v) {
     "gradient clipping: none | norm (each tensor) | global, bound child_grad_bound");
   v("eval_batch_size", eval_batch_size, "batch size of evaluation");
   v("child_fixed_arc_file", child_fixed_arc_file, "read child_fixed_arc from this file");
+  v("controller_type", controller_type, "search policy: lstm (the authors') | random (baseline)");
+  v("derive_samples", derive_samples, "search: architectures scored on the whole valid split");
+  v("child_skip_unused_updates", child_skip_unused_updates,
+    "search: weights off the sampled path get no update (default: zero gradient, so momentum "
+    "and L2 still move them, as the authors)");
+  v("num_valids", num_valids, "search: the last N training images form the validation split");
 
   v("reset_output_dir", reset_output_dir, "delete what the run folder holds and start over");
   v("data_format", data_format, "accepted for the authors' scripts; layout is --channels_last");

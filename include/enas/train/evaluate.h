@@ -2,6 +2,8 @@
 /// Accuracy of an image child on a whole split, in inference mode.
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "enas/child/image_child.h"
 #include "enas/data/image_dataset.h"
 
@@ -23,7 +25,9 @@ struct Accuracy {
 };
 
 /// Runs `model` in eval mode (running BN statistics, no dropout) over `split` in batches; puts
-/// the model back into its previous mode.
-Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch_size);
+/// the model back into its previous mode. `before_batch(start)`, when given, runs before each
+/// batch (a search resamples the shared child's architecture there).
+Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch_size,
+                  const std::function<void(int64_t)>& before_batch = {});
 
 }  // namespace enas

@@ -16,6 +16,7 @@ struct SgdOptions {
   double l2_reg = 0.0;             // the loss gains l2_reg * sum(w^2): gradient 2 l2_reg w
   std::string clip_mode = "none";  // none | norm (each tensor to grad_bound) | global
   double grad_bound = 5.0;
+  bool skip_unused = false;        // true: parameters without a gradient are not updated at all
 };
 
 class Sgd {
@@ -23,7 +24,8 @@ class Sgd {
   Sgd(std::vector<torch::Tensor> params, SgdOptions options);
 
   /// Sets every gradient to zero in place. A parameter the step did not use keeps a zero (not
-  /// absent) gradient, so momentum and L2 still move it, as in the authors' TF code.
+  /// absent) gradient, so momentum and L2 still move it, as in the authors' TF code. With
+  /// skip_unused, gradients are dropped instead and such parameters stay as they are.
   void zero_grad();
 
   /// One update at learning rate `lr`. Parameters whose gradient is undefined get a zero one

@@ -1,0 +1,72 @@
+#pragma once
+/// The macro-space shared-weight child of the search, after the authors' general_child.py with
+/// fixed_arc None and whole_channels: `_model`, `_enas_layer`, `_conv_branch` and `_pool_branch`
+/// (start_idx 0, count out_filters). Only the sampled op of each layer runs (the authors build
+/// every branch and pick one with tf.case).
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "enas/child/layers.h"
+#include "enas/child/shared_child.h"
+#include "enas/space/macro.h"
+
+namespace enas {
+
+struct MacroSharedOptions {
+  TORCH_ARG(ImageShape, input) = {};
+  TORCH_ARG(int64_t, num_layers) = 12;   // child_num_layers
+  TORCH_ARG(int64_t, out_filters) = 36;  // child_out_filters: constant, no doubling in search
+  TORCH_ARG(int64_t, num_branches) = 6;  // child_num_branches: ops 0..num_branches-1 are built
+  TORCH_ARG(double, keep_prob) = 0.9;    // child_keep_prob: dropout before the FC (training)
+};
+
+/// One op of one layer, `_conv_branch` (ops 0..3) or `_pool_branch` (4 avg, 5 max):
+/// conv ops: 1x1 -> BN -> ReLU -> kxk (or depthwise kxk + pointwise 1x1) -> BN (eps 1e-3, the
+/// authors' batch_norm_with_mask) -> ReLU; pool ops: 1x1 -> BN -> ReLU -> 3x3 pool at stride 1.
+/// Unlike the fixed path there is no ReLU in front of the 1x1 conv.
+class MacroSharedBranchImpl : public torch::nn::Module {
+ public:
+  MacroSharedBranchImpl(int op, int64_t channels);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, C, H, W) -> (B, C, H, W)
+
+ private:
+  int op_;
+  torch::nn::Conv2d inp_conv_{nullptr}, depthwise_{nullptr}, out_conv_{nullptr};
+  torch::nn::BatchNorm2d inp_bn_{nullptr}, out_bn_{nullptr};
+};
+TORCH_MODULE(MacroSharedBranch);
+
+class MacroSharedImpl : public SharedChildImpl {
+ public:
+  explicit MacroSharedImpl(MacroSharedOptions options);
+  /// flat: macro::Arc::flat() of num_layers layers; ops must be < num_branches.
+  void set_arc(const std::vector<int>& flat) override;
+  int64_t arc_length() const override { return macro::arc_length(options_.num_layers()); }
+  const macro::Arc& arc() const { return arc_; }
+  /// The logits; aux_logits is always undefined. Training-mode BN uses batch statistics and
+  /// updates the running ones, eval mode uses the running ones (the authors' valid graph).
+  ChildOutput forward(const torch::Tensor& images) override;
+  std::string summary() const override;
+  const MacroSharedOptions& options() const { return options_; }
+
+ private:
+  /// Slot `slot` (0: the stem, i: layer i-1's output) at pooling stage `stage`, reducing lazily.
+  torch::Tensor get(std::vector<std::vector<torch::Tensor>>& versions, int slot, int stage);
+
+  MacroSharedOptions options_;
+  macro::Arc arc_;
+  std::vector<int64_t> pool_layers_;
+  torch::nn::Conv2d stem_conv_{nullptr};
+  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  std::vector<std::vector<MacroSharedBranch>> branches_;  // [layer][op]
+  std::vector<torch::nn::BatchNorm2d> skip_bn_;           // [layer], undefined for layer 0
+  // reductions_[s][slot]: `pool_at_{layer}/from_{slot}`, C -> C at the s-th pooling.
+  std::vector<std::vector<FactorizedReduction>> reductions_;
+  torch::nn::Dropout dropout_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+};
+TORCH_MODULE(MacroShared);
+
+}  // namespace enas

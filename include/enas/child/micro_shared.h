@@ -1,0 +1,98 @@
+#pragma once
+/// The micro-space shared-weight child of the search, after the authors' micro_child.py with
+/// fixed_arc None: `_model`, `_enas_layer`, `_enas_cell`, `_enas_conv`, `_maybe_calibrate_size`,
+/// `_factorized_reduction` and the aux head. Only the sampled ops run.
+///
+/// Every batch norm of the search path uses batch statistics, in eval mode too: the authors set
+/// `is_training = True` whenever fixed_arc is None, so their validation (the controller's
+/// reward) normalises with the batch's statistics. Dropout before the FC layer, which they also
+/// leave on at validation, is on in training mode only here.
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "enas/child/layers.h"
+#include "enas/child/micro_fixed.h"
+#include "enas/child/shared_child.h"
+#include "enas/space/micro.h"
+
+namespace enas {
+
+struct MicroSharedOptions {
+  TORCH_ARG(ImageShape, input) = {};
+  TORCH_ARG(int64_t, num_layers) = 6;     // child_num_layers: N normal layers, N + 2 built
+  TORCH_ARG(int64_t, num_cells) = 5;      // child_num_cells: blocks per cell
+  TORCH_ARG(int64_t, out_filters) = 20;   // child_out_filters, doubled at each reduction
+  TORCH_ARG(double, keep_prob) = 0.9;     // child_keep_prob: dropout before the FC (training)
+  TORCH_ARG(bool, use_aux_heads) = true;  // child_use_aux_heads (training mode only)
+};
+
+/// `_enas_conv` of one (layer, block, side, filter size): two stacks of ReLU -> depthwise kxk ->
+/// pointwise 1x1 -> BN (batch statistics only), each weight stacked over the block's b + 2
+/// possible inputs. forward(x, idx) uses row idx of every stack.
+class MicroSharedConvImpl : public torch::nn::Module {
+ public:
+  MicroSharedConvImpl(int64_t num_inputs, int64_t channels, int64_t k, int stacks = 2);
+  torch::Tensor forward(torch::Tensor x, int64_t idx);  // (B, C, H, W) -> (B, C, H, W)
+
+ private:
+  int64_t k_;
+  std::vector<torch::Tensor> depthwise_;  // (num_inputs, C, 1, k, k)
+  std::vector<torch::Tensor> pointwise_;  // (num_inputs, C, C, 1, 1)
+  std::vector<torch::Tensor> scale_;      // (num_inputs, C), ones
+  std::vector<torch::Tensor> offset_;     // (num_inputs, C), zeros
+};
+TORCH_MODULE(MicroSharedConv);
+
+/// `_enas_layer`: calibrate both inputs (`_maybe_calibrate_size`, no `layer_base` in search),
+/// the blocks of the cell given to forward, then ReLU -> 1x1 conv over the concatenated loose
+/// ends (rows of a weight stacked over all num_cells + 2 nodes) -> BN.
+class MicroSharedLayerImpl : public torch::nn::Module {
+ public:
+  /// in0, in1: (channels, height) of the two inputs (in0 may be twice in1's size).
+  MicroSharedLayerImpl(std::pair<int64_t, int64_t> in0, std::pair<int64_t, int64_t> in1,
+                       int64_t out_filters, int64_t num_cells);
+  /// loose: cell.loose_ends(). Returns (B, out_filters, H1, W1).
+  torch::Tensor forward(const torch::Tensor& s0, const torch::Tensor& s1, const micro::Cell& cell,
+                        const std::vector<int>& loose);
+
+ private:
+  int64_t channels_;
+  FactorizedReduction reduce_x_{nullptr};  // inputs of different sizes: ReLU + FR
+  ReluConvBn calib_x_{nullptr}, calib_y_{nullptr};
+  std::vector<MicroSharedConv> convs_;  // [4 * block + 2 * side + (k == 5)]
+  torch::Tensor final_w_;               // (num_cells + 2, C_out, C_in)
+  torch::nn::BatchNorm2d final_bn_{nullptr};
+};
+TORCH_MODULE(MicroSharedLayer);
+
+class MicroSharedImpl : public SharedChildImpl {
+ public:
+  explicit MicroSharedImpl(MicroSharedOptions options);
+  /// flat: micro::Arc::flat() with num_cells blocks per cell.
+  void set_arc(const std::vector<int>& flat) override;
+  int64_t arc_length() const override { return 8 * options_.num_cells(); }
+  const micro::Arc& arc() const { return arc_; }
+  ChildOutput forward(const torch::Tensor& images) override;
+  std::string summary() const override;
+  const MicroSharedOptions& options() const { return options_; }
+
+ private:
+  MicroSharedOptions options_;
+  micro::Arc arc_;
+  std::vector<int> loose_normal_, loose_reduce_;
+  std::vector<int64_t> pool_layers_;
+  int64_t aux_index_ = -1;
+  torch::nn::Conv2d stem_conv_{nullptr};
+  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  std::vector<FactorizedReduction> reductions_;  // [layer], defined at the pool layers
+  std::vector<MicroSharedLayer> layers_;
+  AuxHead aux_head_{nullptr};
+  torch::nn::Dropout dropout_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+};
+TORCH_MODULE(MicroShared);
+
+}  // namespace enas

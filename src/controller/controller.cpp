@@ -1,0 +1,169 @@
+#include "enas/controller/controller.h"
+
+#include <sstream>
+
+#include "enas/controller/macro_controller.h"
+#include "enas/controller/micro_controller.h"
+#include "enas/space/macro.h"
+#include "enas/space/micro.h"
+#include "enas/train/config.h"
+#include "enas/util/error.h"
+
+namespace enas {
+
+ControllerImpl::ControllerImpl(ControllerOptions options)
+    : options_(std::move(options)), rng_(options_.seed) {}
+
+ArcBatch ControllerImpl::sample(int64_t batch) {
+  torch::NoGradGuard guard;
+  return run(batch, nullptr);
+}
+
+ArcBatch ControllerImpl::score(const std::vector<std::vector<int>>& arcs) {
+  for (const auto& a : arcs) {
+    require(static_cast<int64_t>(a.size()) == arc_length(),
+            "controller: an architecture of {} numbers, expected {}", a.size(), arc_length());
+  }
+  return run(static_cast<int64_t>(arcs.size()), &arcs);
+}
+
+std::string ControllerImpl::rng_state() const {
+  std::ostringstream out;
+  out << rng_;
+  return out.str();
+}
+
+void ControllerImpl::set_rng_state(const std::string& state) {
+  std::istringstream in(state);
+  in >> rng_;
+  require(!in.fail(), "checkpoint: the controller's random state is unreadable");
+}
+
+torch::Tensor ControllerImpl::shape_logits(torch::Tensor logits, double tanh_constant) const {
+  if (options_.temperature > 0) logits = logits / options_.temperature;
+  if (tanh_constant > 0) logits = tanh_constant * torch::tanh(logits);
+  return logits;
+}
+
+std::pair<torch::Tensor, torch::Tensor> ControllerImpl::choose(
+    const torch::Tensor& logits, const std::vector<std::vector<int>>* forced,
+    const std::vector<int>& positions, std::vector<std::vector<int>>& arcs) {
+  const int64_t rows = logits.size(0), k = logits.size(1);
+  const int64_t m = static_cast<int64_t>(positions.size());
+  auto log_p = torch::log_softmax(logits, 1);  // (R, K)
+  std::vector<int64_t> picks(rows);
+  if (forced) {
+    for (int64_t r = 0; r < rows; ++r) {
+      int v = (*forced)[r / m][positions[r % m]];
+      require(v >= 0 && v < k, "controller: decision {} is {}, allowed 0..{}", positions[r % m], v,
+              k - 1);
+      picks[r] = v;
+    }
+  } else {
+    // Inverse-CDF draws from our own generator: reproducible, and checkpointable as text.
+    auto probs = log_p.detach().exp().to(torch::kCPU, torch::kDouble).contiguous();
+    const double* p = probs.data_ptr<double>();
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      double u = uniform(rng_), acc = 0;
+      int64_t pick = k - 1;
+      for (int64_t j = 0; j < k; ++j) {
+        acc += p[r * k + j];
+        if (u < acc) {
+          pick = j;
+          break;
+        }
+      }
+      picks[r] = pick;
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) arcs[r / m][positions[r % m]] = static_cast<int>(picks[r]);
+  auto choice = torch::tensor(picks, torch::TensorOptions().dtype(torch::kLong))
+                    .to(logits.device());
+  return {choice, log_p.gather(1, choice.unsqueeze(1)).squeeze(1)};
+}
+
+namespace {
+
+/// `--controller_type random`: every architecture of the space equally likely (each decision
+/// uniform), never trained. The baseline that tells whether the controller helps.
+class RandomControllerImpl : public ControllerImpl {
+ public:
+  RandomControllerImpl(ControllerOptions o, bool macro) : ControllerImpl(std::move(o)), macro_(macro) {}
+  bool trainable() const override { return false; }
+  int64_t arc_length() const override {
+    return macro_ ? macro::arc_length(options_.num_layers) : 8 * options_.num_cells;
+  }
+
+ protected:
+  ArcBatch run(int64_t batch, const std::vector<std::vector<int>>* forced) override {
+    ArcBatch out;
+    out.log_prob = torch::zeros({batch});
+    out.entropy = torch::zeros({batch});
+    out.skip_penalty = torch::zeros({batch});
+    out.skip_count = torch::zeros({batch});
+    for (int64_t b = 0; b < batch; ++b) {
+      std::vector<int> arc(arc_length());
+      double lp = 0;
+      for (int64_t pos = 0; pos < arc_length(); ++pos) {
+        int k = choices_at(pos);
+        arc[pos] = forced ? (*forced)[b][pos]
+                          : std::uniform_int_distribution<int>(0, k - 1)(rng_);
+        lp -= std::log(static_cast<double>(k));
+        if (macro_ && !is_macro_op(pos)) out.skip_count[b] += arc[pos];
+      }
+      out.log_prob[b] = lp;
+      out.entropy[b] = -lp;
+      out.arcs.push_back(std::move(arc));
+    }
+    return out;
+  }
+
+ private:
+  bool is_macro_op(int64_t pos) const {
+    int64_t start = 0;
+    for (int64_t layer = 0; start <= pos; ++layer) {
+      if (pos == start) return true;
+      start += layer + 1;
+    }
+    return false;
+  }
+  int choices_at(int64_t pos) const {
+    if (macro_) return is_macro_op(pos) ? static_cast<int>(options_.num_branches) : 2;
+    int64_t in_cell = pos % (4 * options_.num_cells);
+    int64_t block = in_cell / 4;
+    return in_cell % 2 == 0 ? static_cast<int>(block + 2) : static_cast<int>(options_.num_branches);
+  }
+  bool macro_;
+};
+
+}  // namespace
+
+Controller make_controller(const Config& c) {
+  ControllerOptions o;
+  o.num_branches = c.child_num_branches;
+  o.tanh_constant = c.controller_tanh_constant;
+  o.op_tanh_reduce = c.controller_op_tanh_reduce;
+  o.temperature = c.controller_temperature;
+  o.skip_target = c.controller_skip_target;
+  o.num_layers = c.child_num_layers;
+  o.num_cells = c.child_num_cells;
+  o.seed = static_cast<uint64_t>(c.seed) * 0x2545F4914F6CDD1Dull + 17;
+  const bool macro = c.search_for == "macro";
+  require(c.child_num_branches >= 1 &&
+              c.child_num_branches <= (macro ? macro::kNumOps : micro::kNumOps),
+          "--child_num_branches is {}, allowed 1..{} for the {} space", c.child_num_branches,
+          macro ? macro::kNumOps : micro::kNumOps, c.search_for);
+  if (c.controller_type == "random") return std::make_shared<RandomControllerImpl>(o, macro);
+  require(c.controller_type == "lstm", "--controller_type is '{}', allowed: lstm, random",
+          c.controller_type);
+  if (macro) {
+    require(c.controller_search_whole_channels,
+            "--nocontroller_search_whole_channels (the authors' channel-slice macro search) is not "
+            "supported: their scripts always search whole channels");
+    return std::make_shared<MacroControllerImpl>(o);
+  }
+  return std::make_shared<MicroControllerImpl>(o);
+}
+
+}  // namespace enas

@@ -1,0 +1,319 @@
+#include "enas/train/search_trainer.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "enas/data/batch_loader.h"
+#include "enas/space/arc_text.h"
+#include "enas/train/lr_schedule.h"
+#include "enas/train/reinforce.h"
+#include "enas/train/sgd.h"
+#include "enas/util/error.h"
+#include "enas/util/runtime.h"
+
+namespace enas {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kAuxLossWeight = 0.4;  // micro_child.py _build_train
+
+/// The authors print a macro architecture one layer per line, a micro one as two cells.
+std::string arc_lines(const Config& c, const std::vector<int>& arc) {
+  if (c.search_for == "micro") {
+    std::vector<int> normal(arc.begin(), arc.begin() + arc.size() / 2);
+    std::vector<int> reduce(arc.begin() + arc.size() / 2, arc.end());
+    return "[" + join_ints(normal) + "]\n[" + join_ints(reduce) + "]";
+  }
+  std::string s;
+  size_t start = 0;
+  for (int layer = 0; start < arc.size(); ++layer) {
+    std::vector<int> row(arc.begin() + start, arc.begin() + start + layer + 1);
+    s += (s.empty() ? "[" : "\n[") + join_ints(row) + "]";
+    start += layer + 1;
+  }
+  return s;
+}
+
+}  // namespace
+
+SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller controller,
+                             const ImageDataset& data, const RunDir& run, Reporter& reporter,
+                             torch::Device device)
+    : config_(config),
+      child_(std::move(child)),
+      controller_(std::move(controller)),
+      data_(data),
+      run_(run),
+      reporter_(reporter),
+      device_(device),
+      valid_rng_(mix_seed(config.seed, 0x7a11d)) {
+  require(data_.valid.size() > 0, "search needs a validation split (--num_valids > 0)");
+  child_->to(device_);
+  SgdOptions so;
+  so.l2_reg = config_.child_l2_reg;
+  so.clip_mode = config_.child_clip_mode;
+  so.grad_bound = config_.child_grad_bound;
+  so.skip_unused = config_.child_skip_unused_updates;
+  sgd_ = std::make_unique<Sgd>(child_->parameters(), so);
+  ReinforceOptions ro;
+  ro.lr = config_.controller_lr;
+  ro.entropy_weight = config_.controller_entropy_weight;
+  ro.bl_dec = config_.controller_bl_dec;
+  ro.skip_weight = config_.search_for == "macro" ? config_.controller_skip_weight : 0.0;
+  ro.l2_reg = config_.controller_l2_reg;
+  reinforce_ = std::make_unique<Reinforce>(controller_, ro);
+  valid_ = to_device(data_.valid, data_.stats, device_, config_.channels_last);
+  test_ = to_device(data_.test, data_.stats, device_, config_.channels_last);
+  arcs_log_.open(run_.file("arcs.jsonl"), std::ios::app);
+  require(arcs_log_.good(), "cannot write {}", run_.file("arcs.jsonl"));
+}
+
+SearchTrainer::~SearchTrainer() = default;
+
+double SearchTrainer::minibatch_accuracy(const std::vector<int>& arc) {
+  // One validation minibatch of batch_size images, no augmentation (build_valid_rl).
+  const int64_t n = valid_.size(), b = std::min<int64_t>(config_.batch_size, n);
+  const int64_t start = std::uniform_int_distribution<int64_t>(0, n - b)(valid_rng_);
+  child_->set_arc(arc);
+  const bool was_training = child_->is_training();
+  child_->eval();
+  torch::NoGradGuard guard;
+  auto logits = child_->forward(valid_.images.narrow(0, start, b)).logits;
+  double acc = logits.argmax(1).eq(valid_.labels.narrow(0, start, b)).sum().item<double>() / b;
+  child_->train(was_training);
+  return acc;
+}
+
+void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, double seconds_before) {
+  // (The loader is rebuilt per epoch; its order depends on (seed, epoch) only.)
+  BatchLoaderOptions lo;
+  lo.batch_size = config_.batch_size;
+  lo.augment.cutout_size = config_.child_cutout_size;
+  lo.seed = static_cast<uint64_t>(config_.seed);
+  lo.device = device_;
+  lo.channels_last = config_.channels_last;
+  BatchLoader loader(data_.train, data_.stats, lo);
+  const int64_t batches = loader.batches_per_epoch();
+  const double lr = child_lr_schedule(config_).at_epoch(epoch);
+  const auto t0 = Clock::now();
+  loader.start_epoch(epoch);
+  child_->train();
+  auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
+  auto correct_sum = torch::zeros({}, torch::TensorOptions().device(device_).dtype(torch::kLong));
+  int64_t seen = 0;
+  while (auto batch = loader.next()) {
+    const int64_t b = batch->labels.size(0);
+    child_->set_arc(controller_->sample(1).arcs[0]);  // a fresh architecture per minibatch
+    auto out = child_->forward(batch->images);
+    auto loss = torch::nn::functional::cross_entropy(out.logits, batch->labels);
+    auto total = loss;
+    if (out.aux_logits.defined()) {
+      total = total + kAuxLossWeight *
+                          torch::nn::functional::cross_entropy(out.aux_logits, batch->labels);
+    }
+    sgd_->zero_grad();
+    total.backward();
+    ++step;
+    const bool log_now = step % config_.log_every == 0;
+    auto norm = sgd_->step(lr, log_now);
+    auto correct = out.logits.detach().argmax(1).eq(batch->labels).sum();
+    loss_sum += loss.detach() * b;
+    correct_sum += correct;
+    seen += b;
+    if (log_now) {
+      StepEvent e{step / batches, step, loss.item<double>(), lr, norm.item<double>(),
+                  correct.item<int64_t>(), b,
+                  seconds_before / 60.0 + std::chrono::duration<double>(Clock::now() - t0).count() / 60.0};
+      require(std::isfinite(e.loss), "the child's loss became {} at step {}", e.loss, step);
+      reporter_.step(e);
+    }
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  EpochEvent ee{epoch + 1, step, loss_sum.item<double>() / std::max<int64_t>(1, seen),
+                correct_sum.item<double>() / std::max<int64_t>(1, seen), lr, secs,
+                seen / std::max(1e-9, secs)};
+  require(std::isfinite(ee.train_loss), "the child's loss became non-finite in epoch {}",
+          epoch + 1);
+  reporter_.epoch(ee);
+}
+
+void SearchTrainer::train_controller(int64_t epoch) {
+  reporter_.message(fmt::format("Epoch {}: Training controller", epoch + 1));
+  const int64_t n = config_.child_num_layers;
+  const double skip_norm = std::max<int64_t>(1, n * (n - 1) / 2);
+  for (int t = 0; t < config_.controller_train_steps; ++t) {
+    ArcBatch samples = controller_->sample(config_.controller_num_aggregate);
+    std::vector<double> accs;
+    for (const auto& arc : samples.arcs) accs.push_back(minibatch_accuracy(arc));
+    ReinforceStats s = reinforce_->update(samples, accs);
+    for (size_t i = 0; i < samples.arcs.size(); ++i) {
+      arcs_log_ << nlohmann::json{{"kind", "controller"}, {"epoch", epoch + 1},
+                                  {"ctrl_step", s.step}, {"arc", join_ints(samples.arcs[i])},
+                                  {"acc", accs[i]},
+                                  {"reward", reinforce_->reward(accs[i],
+                                                                samples.entropy[i].item<double>())}}
+                       .dump()
+                << '\n';
+    }
+    arcs_log_.flush();
+    reporter_.message(fmt::format(
+        "ctrl_step={:<6d} loss={:<7.3f} ent={:<5.2f} lr={:<6.4f} |g|={:<8.4f} acc={:<6.4f} "
+        "bl={:<5.2f}{}",
+        s.step, s.loss, s.entropy, config_.controller_lr, s.grad_norm, s.accuracy, s.baseline,
+        config_.search_for == "macro" ? fmt::format(" skip_rate={:.3f}", s.skip_count / skip_norm)
+                                      : std::string()));
+    reporter_.record({{"kind", "controller"}, {"epoch", epoch + 1}, {"ctrl_step", s.step},
+                      {"loss", s.loss}, {"entropy", s.entropy}, {"grad_norm", s.grad_norm},
+                      {"acc", s.accuracy}, {"reward", s.reward}, {"baseline", s.baseline},
+                      {"skip_rate", s.skip_count / skip_norm}});
+  }
+}
+
+DerivedArc SearchTrainer::derive(int64_t samples) {
+  DerivedArc best;
+  best.valid_acc = -1;
+  ArcBatch arcs = controller_->sample(samples);
+  for (int64_t i = 0; i < samples; ++i) {
+    child_->set_arc(arcs.arcs[i]);
+    double acc = evaluate(*child_, valid_, config_.eval_batch_size).value();
+    arcs_log_ << nlohmann::json{{"kind", "derive"}, {"arc", join_ints(arcs.arcs[i])},
+                                {"valid_acc", acc}}
+                     .dump()
+              << '\n';
+    if (acc > best.valid_acc) {
+      best.valid_acc = acc;
+      best.arc = arcs.arcs[i];
+    }
+  }
+  arcs_log_.flush();
+  best.samples = samples;
+  return best;
+}
+
+void SearchTrainer::save(int64_t epochs_done, int64_t step, double seconds) {
+  nlohmann::json meta = {{"epoch", epochs_done}, {"step", step}, {"seconds", seconds},
+                         {"kind", "search"}, {"baseline", reinforce_->baseline()}};
+  run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& a) {
+    torch::serialize::OutputArchive child, sgd, controller, reinforce;
+    child_->save(child);
+    sgd_->save(sgd);
+    controller_->save(controller);
+    reinforce_->save(reinforce);
+    a.write("model", child);
+    a.write("optimizer", sgd);
+    a.write("controller", controller);
+    a.write("reinforce", reinforce);
+    a.write("controller_rng", c10::IValue(controller_->rng_state()));
+    a.write("valid_rng", c10::IValue([&] {
+              std::ostringstream o;
+              o << valid_rng_;
+              return o.str();
+            }()));
+  });
+}
+
+nlohmann::json SearchTrainer::restore(const std::string& checkpoint) {
+  return load_checkpoint(checkpoint, [&](torch::serialize::InputArchive& a) {
+    torch::serialize::InputArchive child, sgd, controller, reinforce;
+    a.read("model", child);
+    a.read("optimizer", sgd);
+    a.read("controller", controller);
+    a.read("reinforce", reinforce);
+    try {
+      child_->load(child);
+      controller_->load(controller);
+    } catch (const c10::Error& e) {
+      fail("checkpoint {} does not match this search (was a size changed?): {}", checkpoint,
+           e.what_without_backtrace());
+    }
+    sgd_->load(sgd);
+    reinforce_->load(reinforce);
+    c10::IValue rng, vrng;
+    a.read("controller_rng", rng);
+    controller_->set_rng_state(rng.toStringRef());
+    a.read("valid_rng", vrng);
+    std::istringstream in(vrng.toStringRef());
+    in >> valid_rng_;
+  });
+}
+
+SearchResult SearchTrainer::run(bool resume) {
+  SearchResult result;
+  int64_t start_epoch = 0, step = 0;
+  double seconds_before = 0;
+  if (resume) {
+    auto path = run_.latest_checkpoint();
+    require(path.has_value(), "--resume: {} holds no checkpoint", run_.path());
+    auto meta = restore(*path);
+    start_epoch = meta.at("epoch").get<int64_t>();
+    step = meta.at("step").get<int64_t>();
+    seconds_before = meta.value("seconds", 0.0);
+    reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, start_epoch, step));
+  }
+  const auto t0 = Clock::now();
+  auto elapsed = [&] {
+    return seconds_before + std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  for (int64_t epoch = start_epoch; epoch < config_.num_epochs; ++epoch) {
+    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
+    train_child_epoch(epoch, step, elapsed());
+    if (config_.controller_training && controller_->trainable() &&
+        (epoch + 1) % config_.controller_train_every == 0) {
+      train_controller(epoch);
+    }
+    reporter_.message("Here are 10 architectures");
+    ArcBatch shown = controller_->sample(10);
+    for (const auto& arc : shown.arcs) {
+      double acc = minibatch_accuracy(arc);
+      reporter_.message(fmt::format("{}\nval_acc={:<6.4f}\n{}", arc_lines(config_, arc), acc,
+                                    std::string(80, '-')));
+      arcs_log_ << nlohmann::json{{"kind", "shown"}, {"epoch", epoch + 1},
+                                  {"arc", join_ints(arc)}, {"acc", acc}}
+                       .dump()
+                << '\n';
+    }
+    if ((epoch + 1) % config_.eval_every_epochs == 0 || epoch + 1 == config_.num_epochs) {
+      reporter_.message(fmt::format("Epoch {}: Eval", epoch + 1));
+      // As the authors' eval_once: a freshly sampled architecture for every batch.
+      auto resample = [&](int64_t) { child_->set_arc(controller_->sample(1).arcs[0]); };
+      for (const auto* split : {&valid_, &test_}) {
+        if (split->size() == 0) continue;
+        auto acc = evaluate(*child_, *split, config_.eval_batch_size, resample);
+        reporter_.eval({epoch + 1, step, split == &valid_ ? "valid" : "test", acc.value(),
+                        acc.correct, acc.total});
+        (split == &valid_ ? result.valid_acc : result.test_acc) = acc.value();
+      }
+    }
+    save(epoch + 1, step, elapsed());
+  }
+  reporter_.message(fmt::format("Deriving: {} architectures on the whole validation split",
+                                config_.derive_samples));
+  result.best = derive(config_.derive_samples);
+  write_best_arc(run_, config_, result.best);
+  reporter_.message(fmt::format("Best architecture (valid_acc {:.4f}):\n{}",
+                                result.best.valid_acc, arc_lines(config_, result.best.arc)));
+  result.epochs = std::max<int64_t>(start_epoch, config_.num_epochs);
+  result.steps = step;
+  result.seconds = elapsed();
+  return result;
+}
+
+void write_best_arc(const RunDir& run, const Config& c, const DerivedArc& best) {
+  // The header lets `enas train --child_fixed_arc_file` pick the space and its sizes.
+  std::string header = fmt::format(
+      "# enas search_for={} child_num_layers={} child_num_cells={} dataset={} valid_acc={:.4f}\n",
+      c.search_for, c.child_num_layers, c.child_num_cells, c.dataset, best.valid_acc);
+  run.write_file("best_arc.txt", header + join_ints(best.arc) + "\n");
+  run.write_file("best_arc.json",
+                 nlohmann::json{{"arc", join_ints(best.arc)}, {"valid_acc", best.valid_acc},
+                                {"samples", best.samples}, {"search_for", c.search_for},
+                                {"child_num_layers", c.child_num_layers},
+                                {"child_num_cells", c.child_num_cells}, {"dataset", c.dataset}}
+                         .dump(2) +
+                     "\n");
+}
+
+}  // namespace enas

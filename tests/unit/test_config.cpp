@@ -1,0 +1,196 @@
+// The Config table (JSON, printing, validation) and the built-in presets of the authors' scripts.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "enas/space/authors_arcs.h"
+#include "enas/train/config.h"
+#include "enas/train/presets.h"
+#include "enas/util/error.h"
+#include "test_util.h"
+
+namespace enas {
+namespace {
+
+using test::TempDir;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Runs `fn`, expects an enas::Error and returns its message ("" when none was thrown).
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected enas::Error";
+  return "";
+}
+
+// -------------------------------------------------------------------------------------- config
+
+TEST(Config, JsonRoundTrip) {
+  Config a;
+  a.batch_size = 7;
+  a.seed = 42;
+  a.channels_last = false;
+  a.child_lr_max = 0.3f;
+  a.dataset = "cifar10";
+  a.child_fixed_arc = "0 1 0 1";
+  auto j = to_json(a);
+  EXPECT_EQ(j["batch_size"], 7);
+  EXPECT_EQ(j["dataset"], "cifar10");
+  Config b;
+  apply_json(b, j, "test");
+  EXPECT_EQ(to_json(b), j);
+  EXPECT_EQ(b.batch_size, 7);
+  EXPECT_EQ(b.seed, 42);
+  EXPECT_FALSE(b.channels_last);
+  EXPECT_FLOAT_EQ(b.child_lr_max, 0.3f);
+  EXPECT_EQ(b.child_fixed_arc, "0 1 0 1");
+}
+
+TEST(Config, ApplyJsonOnlyTouchesNamedFields) {
+  Config c;
+  apply_json(c, nlohmann::json{{"num_epochs", 3}, {"child_lr_max", 1}}, "test");
+  EXPECT_EQ(c.num_epochs, 3);
+  EXPECT_FLOAT_EQ(c.child_lr_max, 1.0f);  // an integer is a valid float
+  EXPECT_EQ(c.batch_size, Config{}.batch_size);
+}
+
+TEST(Config, ApplyJsonErrors) {
+  Config c;
+  std::string msg = error_of([&] { apply_json(c, nlohmann::json{{"nope", 1}}, "cfg.json"); });
+  EXPECT_PRED2(contains, msg, "cfg.json");
+  EXPECT_PRED2(contains, msg, "unknown flag 'nope'");
+  msg = error_of([&] { apply_json(c, nlohmann::json{{"batch_size", "x"}}, "cfg.json"); });
+  EXPECT_PRED2(contains, msg, "'batch_size' has the wrong type");
+  EXPECT_PRED2(contains, error_of([&] {
+                 apply_json(c, nlohmann::json{{"batch_size", 1.5}}, "f");
+               }),
+               "wrong type");
+  EXPECT_PRED2(contains, error_of([&] {
+                 apply_json(c, nlohmann::json{{"channels_last", 1}}, "f");
+               }),
+               "'channels_last'");
+  EXPECT_PRED2(contains, error_of([&] { apply_json(c, nlohmann::json::array(), "f"); }),
+               "JSON object");
+}
+
+TEST(Config, ConfigFileErrors) {
+  TempDir dir;
+  Config c;
+  { std::ofstream(dir.file("bad.json")) << "{ not json"; }
+  EXPECT_PRED2(contains, error_of([&] { apply_config_file(c, dir.file("bad.json")); }),
+               "not valid JSON");
+  { std::ofstream(dir.file("good.json")) << R"({"batch_size": 5})"; }
+  apply_config_file(c, dir.file("good.json"));
+  EXPECT_EQ(c.batch_size, 5);
+}
+
+TEST(Config, FormatConfigPrintsDottedSortedLines) {
+  Config c;
+  std::string text = format_config(c);
+  std::istringstream in(text);
+  std::vector<std::string> lines, names;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  EXPECT_EQ(lines.size(), to_json(c).size());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "batch_size" + std::string(67, '.') + "128"),
+            lines.end());
+  for (const auto& line : lines) {
+    names.push_back(line.substr(0, line.find('.')));
+    if (line.rfind("child_fixed_arc.", 0) != 0) {
+      EXPECT_EQ(line.size(), 80u) << line;
+    }
+  }
+  // The arc is longer than 80 columns with its name: one dot.
+  EXPECT_NE(std::find(lines.begin(), lines.end(), std::string("child_fixed_arc.") + kMicroFinalArc),
+            lines.end());
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+}
+
+TEST(Config, ValidateNamesTheBadFlag) {
+  EXPECT_NO_THROW(validate(Config{}));
+  auto bad = [](const std::function<void(Config&)>& change) {
+    Config c;
+    change(c);
+    return error_of([&] { validate(c); });
+  };
+  EXPECT_PRED2(contains, bad([](Config& c) { c.batch_size = 0; }), "--batch_size");
+  EXPECT_PRED2(contains, bad([](Config& c) { c.child_out_filters = 3; }), "--child_out_filters");
+  EXPECT_PRED2(contains, bad([](Config& c) { c.child_clip_mode = "bad"; }), "--child_clip_mode");
+  EXPECT_PRED2(contains, bad([](Config& c) { c.dataset = "mnist"; }), "--dataset");
+  EXPECT_PRED2(contains, bad([](Config& c) { c.child_keep_prob = 0; }), "--child_keep_prob");
+}
+
+// ------------------------------------------------------------------------------------- presets
+
+TEST(Presets, AllNamesAreListed) {
+  std::set<std::string> names;
+  for (const auto& p : all_presets()) names.insert(p.name);
+  for (const char* want : {"default", "cifar10_micro_final", "cifar10_macro_final",
+                           "cifar10_micro_search", "cifar10_macro_search"}) {
+    EXPECT_EQ(names.count(want), 1u) << want;
+  }
+}
+
+TEST(Presets, EveryPresetValidates) {
+  for (const auto& p : all_presets()) {
+    Config c;
+    p.apply(c);
+    EXPECT_NO_THROW(validate(c)) << p.name;
+  }
+}
+
+TEST(Presets, MicroFinalHasTheScriptsValues) {
+  Config c;
+  find_preset("cifar10_micro_final").apply(c);
+  EXPECT_EQ(c.dataset, "cifar10");
+  EXPECT_EQ(c.search_for, "micro");
+  EXPECT_EQ(c.batch_size, 144);
+  EXPECT_EQ(c.num_epochs, 630);
+  EXPECT_EQ(c.child_num_layers, 15);
+  EXPECT_EQ(c.child_out_filters, 36);
+  EXPECT_FLOAT_EQ(c.child_drop_path_keep_prob, 0.6f);
+  EXPECT_FLOAT_EQ(c.child_lr_min, 0.0001f);
+  EXPECT_EQ(c.child_fixed_arc, kMicroFinalArc);
+}
+
+TEST(Presets, MacroFinalHasTheScriptsValues) {
+  Config c;
+  find_preset("cifar10_macro_final").apply(c);
+  EXPECT_EQ(c.search_for, "macro");
+  EXPECT_EQ(c.batch_size, 100);
+  EXPECT_EQ(c.num_epochs, 310);
+  EXPECT_EQ(c.child_num_layers, 24);
+  EXPECT_EQ(c.child_out_filters, 96);
+  EXPECT_FLOAT_EQ(c.child_keep_prob, 0.5f);
+  EXPECT_FLOAT_EQ(c.child_lr_min, 0.001f);
+  EXPECT_EQ(c.child_num_branches, 4);
+  EXPECT_EQ(c.child_fixed_arc, kMacroFinalArc);
+}
+
+TEST(Presets, DefaultRestoresTheEmbeddedDefaults) {
+  Config c;
+  c.batch_size = 3;
+  c.dataset = "cifar10";
+  find_preset("default").apply(c);
+  EXPECT_EQ(to_json(c), to_json(Config{}));
+}
+
+TEST(Presets, UnknownNameListsKnownOnes) {
+  std::string msg = error_of([] { find_preset("nope"); });
+  EXPECT_PRED2(contains, msg, "'nope'");
+  for (const auto& p : all_presets()) EXPECT_PRED2(contains, msg, p.name);
+}
+
+}  // namespace
+}  // namespace enas

@@ -1,0 +1,129 @@
+// `enas search`: ENAS architecture search (shared child + controller), then derivation.
+// `enas derive`: derivation from a search checkpoint at any time.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "cli.h"
+#include "enas/child/factory.h"
+#include "enas/child/layers.h"
+#include "enas/controller/controller.h"
+#include "enas/data/datasets.h"
+#include "enas/space/arc_text.h"
+#include "enas/train/search_trainer.h"
+#include "enas/util/error.h"
+#include "enas/util/runtime.h"
+
+namespace enas::cli {
+
+namespace {
+
+struct SearchSetup {
+  SharedChild child;
+  Controller controller;
+};
+
+SearchSetup build(const Config& c) {
+  torch::manual_seed(c.seed);
+  SearchSetup s;
+  s.child = make_shared_child(c, dataset_shape(c.dataset));
+  s.controller = make_controller(c);
+  if (c.channels_last) to_channels_last(*s.child);
+  return s;
+}
+
+Reporter make_reporter(const RunDir& run) {
+  Reporter r;
+  r.add(std::make_shared<ConsoleListener>(run.file("log.txt")));
+  r.add(std::make_shared<MetricsListener>(run.file("metrics.jsonl")));
+  return r;
+}
+
+int run_search(State& s) {
+  Config& c = s.config;
+  validate(c);
+  const int threads = set_threads(c.threads);
+  const torch::Device device = parse_device(c.device);
+  SearchSetup setup = build(c);
+  if (s.dry_run) {
+    fmt::print("{}Shared child has {} params (aux head {}); controller {} params\n",
+               setup.child->summary(), setup.child->num_params(), setup.child->num_aux_params(),
+               count_params(setup.controller->parameters()));
+    if (s.json) {
+      print_json_line({{"params", setup.child->num_params()},
+                       {"params_aux", setup.child->num_aux_params()},
+                       {"controller_params", count_params(setup.controller->parameters())}});
+    }
+    return 0;
+  }
+  RunDir run = RunDir::open(c.out, "search", s.resume, c.reset_output_dir);
+  c.out = run.path();
+  Reporter reporter = make_reporter(run);
+  reporter.message(std::string(80, '-'));
+  reporter.message(format_config(c));
+  run.write_file("config.json", to_json(c).dump(2) + "\n");
+  ImageDataset data = load_image_dataset(c, c.num_valids);
+  reporter.message(fmt::format("{}: {} training, {} validation, {} test images", data.name,
+                               data.train.size(), data.valid.size(), data.test.size()));
+  reporter.message(fmt::format("Shared child has {} params (aux head {}), {} threads, device {}",
+                               setup.child->num_params(), setup.child->num_aux_params(), threads,
+                               device.str()));
+  SearchTrainer trainer(c, setup.child, setup.controller, data, run, reporter, device);
+  SearchResult r = trainer.run(s.resume);
+  nlohmann::json result = {{"best_arc", join_ints(r.best.arc)},
+                           {"valid_acc", r.best.valid_acc},
+                           {"shared_valid_acc", r.valid_acc},
+                           {"shared_test_acc", r.test_acc},
+                           {"epochs", r.epochs},
+                           {"steps", r.steps},
+                           {"params", setup.child->num_params()},
+                           {"seconds", r.seconds},
+                           {"best_arc_file", run.file("best_arc.txt")},
+                           {"run_dir", run.path()}};
+  run.write_file("result.json", result.dump(2) + "\n");
+  if (s.json) print_json_line(result);
+  return 0;
+}
+
+int run_derive(State& s, const std::string& checkpoint) {
+  namespace fs = std::filesystem;
+  require(fs::exists(checkpoint), "--checkpoint {} does not exist", checkpoint);
+  std::string dir = fs::path(checkpoint).parent_path().string();
+  if (dir.empty()) dir = ".";
+  Config& c = s.config;
+  validate(c);
+  set_threads(c.threads);
+  const torch::Device device = parse_device(c.device);
+  SearchSetup setup = build(c);
+  RunDir run = RunDir::open(dir, "search", /*resume=*/true, false);
+  Reporter reporter = make_reporter(run);
+  ImageDataset data = load_image_dataset(c, c.num_valids);
+  SearchTrainer trainer(c, setup.child, setup.controller, data, run, reporter, device);
+  trainer.restore(checkpoint);
+  DerivedArc best = trainer.derive(c.derive_samples);
+  write_best_arc(run, c, best);
+  reporter.message(fmt::format("Best of {} architectures: valid_acc {:.4f}: {}", best.samples,
+                               best.valid_acc, join_ints(best.arc)));
+  if (s.json) {
+    print_json_line({{"best_arc", join_ints(best.arc)}, {"valid_acc", best.valid_acc},
+                     {"samples", best.samples}, {"best_arc_file", run.file("best_arc.txt")}});
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_search_command(CLI::App& app, State& state) {
+  auto* sub = app.add_subcommand("search", "ENAS search: shared child + controller, then derive");
+  bind_config(sub, state, /*with_resume=*/true);
+  sub->callback([&state] { state.run = [&state] { return run_search(state); }; });
+
+  auto* derive = app.add_subcommand(
+      "derive", "score sampled architectures of a search checkpoint on the validation split");
+  bind_config(derive, state, /*with_resume=*/false);
+  static std::string checkpoint;
+  derive->add_option("--checkpoint", checkpoint, "a search's ckpt-<epoch>.pt")->required();
+  derive->callback([&state] { state.run = [&state] { return run_derive(state, checkpoint); }; });
+}
+
+}  // namespace enas::cli
