@@ -92,10 +92,19 @@ torch::Tensor MicroFixedCellImpl::forward(const torch::Tensor& s0, const torch::
   nodes.reserve(cell_.num_blocks() + 2);
   nodes.push_back(calib_x_.forward(s0));
   nodes.push_back(base_->forward(calib_y_.forward(s1)));
+  // relu(node), computed once however many separable convs read the node (the authors' arc
+  // reads input 0 six times): saves ReLU passes forward and backward.
+  std::vector<torch::Tensor> relu_nodes(cell_.num_blocks() + 2);
   for (int b = 0; b < cell_.num_blocks(); ++b) {
     torch::Tensor h[2];
     for (int side = 0; side < 2; ++side) {
-      h[side] = ops_[2 * b + side].forward(nodes[cell_.index(b, side)]);
+      const int idx = cell_.index(b, side), op = cell_.op(b, side);
+      if (op == micro::kSep3x3 || op == micro::kSep5x5) {
+        if (!relu_nodes[idx].defined()) relu_nodes[idx] = torch::relu(nodes[idx]);
+        h[side] = ops_[2 * b + side].get<SepConvStack>()->forward_relu(relu_nodes[idx]);
+      } else {
+        h[side] = ops_[2 * b + side].forward(nodes[idx]);
+      }
       // Drop-path on every op but identity (and never on the identity's reduction).
       if (keep > 0.0 && keep < 1.0 && cell_.op(b, side) != micro::kIdentity) {
         h[side] = drop_path(h[side], keep);

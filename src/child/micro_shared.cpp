@@ -45,10 +45,15 @@ MicroSharedConvImpl::MicroSharedConvImpl(int64_t num_inputs, int64_t c, int64_t 
 }
 
 torch::Tensor MicroSharedConvImpl::forward(torch::Tensor x, int64_t idx) {
+  return forward_relu(torch::relu(x), idx);
+}
+
+torch::Tensor MicroSharedConvImpl::forward_relu(torch::Tensor x, int64_t idx) {
   const int64_t c = x.size(1);
   for (size_t i = 0; i < depthwise_.size(); ++i) {
+    if (i > 0) x = torch::relu_(x);  // the BN output has no other reader
     // select() views one row: autograd gives that row a gradient and the others zeros.
-    x = F::conv2d(torch::relu(x), depthwise_[i].select(0, idx),
+    x = F::conv2d(x, depthwise_[i].select(0, idx),
                   F::Conv2dFuncOptions().padding(k_ / 2).groups(c));
     x = F::conv2d(x, pointwise_[i].select(0, idx));
     x = batch_stats_bn(x, scale_[i].select(0, idx), offset_[i].select(0, idx));
@@ -98,6 +103,11 @@ torch::Tensor MicroSharedLayerImpl::forward(const torch::Tensor& s0, const torch
   nodes.reserve(cell.num_blocks() + 2);
   nodes.push_back(reduce_x_ ? reduce_x_->forward(s0) : calib_x_ ? calib_x_->forward(s0) : s0);
   nodes.push_back(calib_y_ ? calib_y_->forward(s1) : s1);
+  std::vector<torch::Tensor> relu_nodes(cell.num_blocks() + 2);  // relu(node), computed once
+  auto relu_of = [&](int idx) -> const torch::Tensor& {
+    if (!relu_nodes[idx].defined()) relu_nodes[idx] = torch::relu(nodes[idx]);
+    return relu_nodes[idx];
+  };
   for (int b = 0; b < cell.num_blocks(); ++b) {
     torch::Tensor h[2];
     for (int side = 0; side < 2; ++side) {
@@ -105,10 +115,10 @@ torch::Tensor MicroSharedLayerImpl::forward(const torch::Tensor& s0, const torch
       const auto& x = nodes[idx];
       switch (cell.op(b, side)) {
         case micro::kSep3x3:
-          h[side] = convs_[4 * b + 2 * side]->forward(x, idx);
+          h[side] = convs_[4 * b + 2 * side]->forward_relu(relu_of(idx), idx);
           break;
         case micro::kSep5x5:
-          h[side] = convs_[4 * b + 2 * side + 1]->forward(x, idx);
+          h[side] = convs_[4 * b + 2 * side + 1]->forward_relu(relu_of(idx), idx);
           break;
         case micro::kAvgPool:
           h[side] = pool3x3(x, /*average=*/true, 1);

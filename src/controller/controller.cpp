@@ -159,8 +159,9 @@ Controller make_controller(const Config& c) {
           c.controller_type);
   if (macro) {
     require(c.controller_search_whole_channels,
-            "--nocontroller_search_whole_channels (the authors' channel-slice macro search) is not "
-            "supported: their scripts always search whole channels");
+            "a macro search needs --controller_search_whole_channels: the authors' channel-slice "
+            "search (--nocontroller_search_whole_channels) is not supported; their scripts "
+            "always search whole channels");
     return std::make_shared<MacroControllerImpl>(o);
   }
   return std::make_shared<MicroControllerImpl>(o);

@@ -94,7 +94,15 @@ std::string format_config(const Config& config) {
   return s;
 }
 
+bool use_channels_last(const Config& c) {
+  if (c.memory_format == "auto") return c.search_for == "micro";
+  return c.memory_format == "channels_last";
+}
+
 void validate(const Config& c) {
+  require(c.memory_format == "auto" || c.memory_format == "channels_last" ||
+              c.memory_format == "contiguous",
+          "--memory_format is '{}', allowed: auto, channels_last, contiguous", c.memory_format);
   require(c.dataset == "cifar10" || c.dataset == "fashion_mnist",
           "--dataset is '{}', allowed: cifar10, fashion_mnist", c.dataset);
   require(c.search_for == "macro" || c.search_for == "micro",

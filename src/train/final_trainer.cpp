@@ -114,10 +114,10 @@ TrainResult FinalTrainer::run(bool resume) {
   lo.augment.cutout_size = config_.child_cutout_size;
   lo.seed = static_cast<uint64_t>(config_.seed);
   lo.device = device_;
-  lo.channels_last = config_.channels_last;
+  lo.channels_last = use_channels_last(config_);
   BatchLoader loader(data_.train, data_.stats, lo);
-  const DeviceSplit test = to_device(data_.test, data_.stats, device_, config_.channels_last);
-  const DeviceSplit valid = to_device(data_.valid, data_.stats, device_, config_.channels_last);
+  const DeviceSplit test = to_device(data_.test, data_.stats, device_, use_channels_last(config_));
+  const DeviceSplit valid = to_device(data_.valid, data_.stats, device_, use_channels_last(config_));
 
   const LrSchedule schedule = child_lr_schedule(config_);
   const int64_t batches = loader.batches_per_epoch();

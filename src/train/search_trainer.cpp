@@ -65,8 +65,8 @@ SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller
   ro.skip_weight = config_.search_for == "macro" ? config_.controller_skip_weight : 0.0;
   ro.l2_reg = config_.controller_l2_reg;
   reinforce_ = std::make_unique<Reinforce>(controller_, ro);
-  valid_ = to_device(data_.valid, data_.stats, device_, config_.channels_last);
-  test_ = to_device(data_.test, data_.stats, device_, config_.channels_last);
+  valid_ = to_device(data_.valid, data_.stats, device_, use_channels_last(config_));
+  test_ = to_device(data_.test, data_.stats, device_, use_channels_last(config_));
   arcs_log_.open(run_.file("arcs.jsonl"), std::ios::app);
   require(arcs_log_.good(), "cannot write {}", run_.file("arcs.jsonl"));
 }
@@ -94,7 +94,7 @@ void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, double secon
   lo.augment.cutout_size = config_.child_cutout_size;
   lo.seed = static_cast<uint64_t>(config_.seed);
   lo.device = device_;
-  lo.channels_last = config_.channels_last;
+  lo.channels_last = use_channels_last(config_);
   BatchLoader loader(data_.train, data_.stats, lo);
   const int64_t batches = loader.batches_per_epoch();
   const double lr = child_lr_schedule(config_).at_epoch(epoch);
@@ -140,6 +140,10 @@ void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, double secon
   reporter_.epoch(ee);
 }
 
+double SearchTrainer::minutes() const {
+  return (seconds_before_ + std::chrono::duration<double>(Clock::now() - started_).count()) / 60.0;
+}
+
 void SearchTrainer::train_controller(int64_t epoch) {
   reporter_.message(fmt::format("Epoch {}: Training controller", epoch + 1));
   const int64_t n = config_.child_num_layers;
@@ -161,10 +165,11 @@ void SearchTrainer::train_controller(int64_t epoch) {
     arcs_log_.flush();
     reporter_.message(fmt::format(
         "ctrl_step={:<6d} loss={:<7.3f} ent={:<5.2f} lr={:<6.4f} |g|={:<8.4f} acc={:<6.4f} "
-        "bl={:<5.2f}{}",
+        "bl={:<5.2f}{} mins={:<.2f}",
         s.step, s.loss, s.entropy, config_.controller_lr, s.grad_norm, s.accuracy, s.baseline,
         config_.search_for == "macro" ? fmt::format(" skip_rate={:.3f}", s.skip_count / skip_norm)
-                                      : std::string()));
+                                      : std::string(),
+        minutes()));
     reporter_.record({{"kind", "controller"}, {"epoch", epoch + 1}, {"ctrl_step", s.step},
                       {"loss", s.loss}, {"entropy", s.entropy}, {"grad_norm", s.grad_norm},
                       {"acc", s.accuracy}, {"reward", s.reward}, {"baseline", s.baseline},
@@ -254,6 +259,8 @@ SearchResult SearchTrainer::run(bool resume) {
     reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, start_epoch, step));
   }
   const auto t0 = Clock::now();
+  started_ = t0;
+  seconds_before_ = seconds_before;
   auto elapsed = [&] {
     return seconds_before + std::chrono::duration<double>(Clock::now() - t0).count();
   };

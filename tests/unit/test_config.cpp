@@ -41,7 +41,7 @@ TEST(Config, JsonRoundTrip) {
   Config a;
   a.batch_size = 7;
   a.seed = 42;
-  a.channels_last = false;
+  a.memory_format = "contiguous";
   a.child_lr_max = 0.3f;
   a.dataset = "cifar10";
   a.child_fixed_arc = "0 1 0 1";
@@ -53,7 +53,7 @@ TEST(Config, JsonRoundTrip) {
   EXPECT_EQ(to_json(b), j);
   EXPECT_EQ(b.batch_size, 7);
   EXPECT_EQ(b.seed, 42);
-  EXPECT_FALSE(b.channels_last);
+  EXPECT_EQ(b.memory_format, "contiguous");
   EXPECT_FLOAT_EQ(b.child_lr_max, 0.3f);
   EXPECT_EQ(b.child_fixed_arc, "0 1 0 1");
 }
@@ -78,9 +78,9 @@ TEST(Config, ApplyJsonErrors) {
                }),
                "wrong type");
   EXPECT_PRED2(contains, error_of([&] {
-                 apply_json(c, nlohmann::json{{"channels_last", 1}}, "f");
+                 apply_json(c, nlohmann::json{{"memory_format", 1}}, "f");
                }),
-               "'channels_last'");
+               "'memory_format'");
   EXPECT_PRED2(contains, error_of([&] { apply_json(c, nlohmann::json::array(), "f"); }),
                "JSON object");
 }

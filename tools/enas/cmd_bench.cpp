@@ -26,7 +26,7 @@ struct BenchOptions {
   int steps = 10;
   int warmup = 2;
   std::string device = "cpu";
-  bool channels_last = true;
+  std::string memory_format = "auto";  // as enas train: auto | channels_last | contiguous
   std::string data;  // CIFAR-10 folder for the loader benchmark ("" = synthetic images)
   std::string only;  // micro | macro | loader ("" = all)
 };
@@ -37,18 +37,20 @@ double median(std::vector<double> v) {
 }
 
 /// One training step as FinalTrainer does it, timed over `steps` after `warmup`.
-nlohmann::json bench_child(const Config& c, const BenchOptions& o, torch::Device device) {
+nlohmann::json bench_child(Config c, const BenchOptions& o, torch::Device device) {
+  c.memory_format = o.memory_format;
+  const bool channels_last = use_channels_last(c);
   torch::manual_seed(0);
   const ImageShape shape{3, 32, 32, 10};
   ImageChild model = make_fixed_child(c, shape);
-  if (o.channels_last) to_channels_last(*model);
+  if (channels_last) to_channels_last(*model);
   model->to(device);
   model->train();
   SgdOptions so;
   so.l2_reg = c.child_l2_reg;
   Sgd sgd(model->parameters(), so);
   auto x = torch::randn({c.batch_size, 3, 32, 32}, torch::TensorOptions().device(device));
-  if (o.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   auto y = torch::randint(0, 10, {c.batch_size}, torch::TensorOptions().device(device).dtype(torch::kLong));
   std::vector<double> times;
   torch::Tensor loss;
@@ -71,7 +73,8 @@ nlohmann::json bench_child(const Config& c, const BenchOptions& o, torch::Device
           {"batch", c.batch_size},        {"median_step_s", med},
           {"min_step_s", *std::min_element(times.begin(), times.end())},
           {"images_per_s", c.batch_size / med}, {"params", model->num_params()},
-          {"params_aux", model->num_aux_params()}, {"final_loss", loss.item<double>()}};
+          {"params_aux", model->num_aux_params()}, {"final_loss", loss.item<double>()},
+          {"channels_last", channels_last}};
 }
 
 nlohmann::json bench_loader(const BenchOptions& o) {
@@ -88,7 +91,7 @@ nlohmann::json bench_loader(const BenchOptions& o) {
   BatchLoaderOptions lo;
   lo.batch_size = 128;
   lo.augment.cutout_size = 16;
-  lo.channels_last = o.channels_last;
+  lo.channels_last = o.memory_format == "channels_last";
   BatchLoader loader(split, channel_stats(split), lo);
   auto t0 = std::chrono::steady_clock::now();
   loader.start_epoch(0);
@@ -104,7 +107,7 @@ int run_bench(const BenchOptions& o) {
   const torch::Device device = parse_device(o.device);
   nlohmann::json j = {{"threads", threads},          {"torch", TORCH_VERSION},
                       {"blas", blas_library()},      {"device", device.str()},
-                      {"channels_last", o.channels_last}, {"steps", o.steps},
+                      {"memory_format", o.memory_format}, {"steps", o.steps},
                       {"warmup", o.warmup}};
   if (o.only.empty() || o.only == "micro") {
     // The micro final architecture at the search script's size.
@@ -149,7 +152,7 @@ void add_bench_command(CLI::App& app, State& state) {
   sub->add_option("--steps", o.steps, "timed steps")->capture_default_str();
   sub->add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str();
   sub->add_option("--device", o.device, "cpu | cuda")->capture_default_str();
-  sub->add_flag("--channels_last,!--nochannels_last", o.channels_last, "channels-last layout")
+  sub->add_option("--memory_format", o.memory_format, "auto | channels_last | contiguous")
       ->capture_default_str();
   sub->add_option("--data", o.data, "CIFAR-10 folder for the loader benchmark");
   sub->add_option("--only", o.only, "micro | macro | loader");

@@ -28,7 +28,7 @@ SearchSetup build(const Config& c) {
   SearchSetup s;
   s.child = make_shared_child(c, dataset_shape(c.dataset));
   s.controller = make_controller(c);
-  if (c.channels_last) to_channels_last(*s.child);
+  if (use_channels_last(c)) to_channels_last(*s.child);
   return s;
 }
 

@@ -52,7 +52,7 @@ int run_train(State& s) {
   reporter.message(fmt::format("{}: {} training, {} test images; mean {} std {}", data.name,
                                data.train.size(), data.test.size(),
                                fmt::join(data.stats.mean, ","), fmt::join(data.stats.std, ",")));
-  if (c.channels_last) to_channels_last(*model);
+  if (use_channels_last(c)) to_channels_last(*model);
   FinalTrainer trainer(c, model, data, run, reporter, device);
   reporter.message(fmt::format("{} steps per epoch, {} threads, device {}",
                                trainer.batches_per_epoch(), threads, device.str()));

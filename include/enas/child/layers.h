@@ -53,6 +53,8 @@ class SepConvStackImpl : public torch::nn::Module {
  public:
   SepConvStackImpl(int64_t channels, int64_t k, int64_t stride, int stacks = 2);
   torch::Tensor forward(torch::Tensor x);  // (B, C, H, W) -> (B, C, H/stride, W/stride)
+  /// The same, given relu(x): a cell computes relu(node) once for all its consumers.
+  torch::Tensor forward_relu(const torch::Tensor& relu_x);
 
  private:
   std::vector<torch::nn::Conv2d> depthwise_, pointwise_;

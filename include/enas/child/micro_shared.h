@@ -36,6 +36,8 @@ class MicroSharedConvImpl : public torch::nn::Module {
  public:
   MicroSharedConvImpl(int64_t num_inputs, int64_t channels, int64_t k, int stacks = 2);
   torch::Tensor forward(torch::Tensor x, int64_t idx);  // (B, C, H, W) -> (B, C, H, W)
+  /// The same given relu(x), which a layer computes once per node.
+  torch::Tensor forward_relu(torch::Tensor relu_x, int64_t idx);
 
  private:
   int64_t k_;

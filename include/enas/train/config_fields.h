@@ -16,7 +16,8 @@ void Config::visit(V&& v) {
   v("seed", seed, "seeds initialisation, data order, augmentation and dropout");
   v("train_limit", train_limit, "use only the first N training images (0 = all)");
   v("test_limit", test_limit, "use only the first N test images (0 = all)");
-  v("channels_last", channels_last, "channels-last activations (fastest on CPU)");
+  v("memory_format", memory_format,
+    "auto (channels-last for micro, contiguous for macro) | channels_last | contiguous");
   v("child_clip_mode", child_clip_mode,
     "gradient clipping: none | norm (each tensor) | global, bound child_grad_bound");
   v("eval_batch_size", eval_batch_size, "batch size of evaluation");

@@ -5,6 +5,10 @@
 /// the best of `derive_samples` sampled architectures on the whole validation split.
 #include <torch/torch.h>
 
+#include <chrono>
+#include <fstream>
+#include <random>
+
 #include "enas/child/shared_child.h"
 #include "enas/controller/controller.h"
 #include "enas/data/image_dataset.h"
@@ -54,6 +58,7 @@ class SearchTrainer {
   void train_controller(int64_t epoch);
   double minibatch_accuracy(const std::vector<int>& arc);
   void save(int64_t epochs_done, int64_t step, double seconds);
+  double minutes() const;  // since the run began, resumed time included
 
   Config config_;
   SharedChild child_;
@@ -67,7 +72,8 @@ class SearchTrainer {
   DeviceSplit valid_, test_;
   std::mt19937_64 valid_rng_;  // picks the reward minibatches
   std::ofstream arcs_log_;     // arcs.jsonl
-  double start_minutes_ = 0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  double seconds_before_ = 0;  // wall time of the run before a resume
 };
 
 /// Writes best_arc.txt (a header comment naming the space, then the architecture in the authors'
