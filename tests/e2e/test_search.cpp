@@ -115,7 +115,7 @@ json train_dry_run(const std::vector<std::string>& extra) {
 /// The authors' controller line (main.py train(), without their mins=); macro adds skip_rate.
 const std::regex kCtrlLine(
     R"(ctrl_step=\d+ +loss=-?\d+\.\d{3} +ent=\d+\.\d{2} +lr=\d+\.\d{4} +\|g\|=\d+\.\d{4} +)"
-    R"(acc=\d\.\d{4} +bl=-?\d+\.\d{2} *(skip_rate=\d\.\d{3})?)");
+    R"(acc=\d\.\d{4} +bl=-?\d+\.\d{2} *(skip_rate=\d\.\d{3} )?mins=\d+\.\d{2})");
 
 // ------------------------------------------------------------------ search, then train
 
