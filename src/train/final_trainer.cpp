@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "enas/data/batch_loader.h"
+#include "enas/train/child_step.h"
 #include "enas/train/evaluate.h"
 #include "enas/train/lr_schedule.h"
 #include "enas/train/sgd.h"
@@ -23,8 +24,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-/// The aux head's loss weight in micro_child.py _build_train.
-constexpr double kAuxLossWeight = 0.4;
 
 /// Shapes of every parameter and buffer of `module`, by name.
 std::map<std::string, std::vector<int64_t>> tensor_shapes(const torch::nn::Module& module) {
@@ -130,53 +129,19 @@ TrainResult FinalTrainer::run(bool resume) {
     const double lr = schedule.at_epoch(epoch);
     const auto t_epoch = Clock::now();
     loader.start_epoch(epoch);
-    auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
-    auto correct_sum = torch::zeros({}, torch::TensorOptions().device(device_).dtype(torch::kLong));
-    int64_t seen = 0;
+    EpochMeter meter(device_);
     while (auto batch = loader.next()) {
-      const int64_t b = batch->labels.size(0);
       model_->set_progress(step, batches * config_.num_epochs);
-      auto out = model_->forward(batch->images);
-      auto loss = torch::nn::functional::cross_entropy(out.logits, batch->labels);
-      auto total = loss;
-      if (out.aux_logits.defined()) {
-        total = total + kAuxLossWeight *
-                            torch::nn::functional::cross_entropy(out.aux_logits, batch->labels);
-      }
-      sgd_->zero_grad();
-      total.backward();
       ++step;
       const bool log_now = step % config_.log_every == 0;
-      auto norm = sgd_->step(lr, log_now);
-      auto correct = out.logits.detach().argmax(1).eq(batch->labels).sum();
-      loss_sum += loss.detach() * b;
-      correct_sum += correct;
-      seen += b;
+      ChildStep s = train_child_step(*model_, *sgd_, *batch, lr, log_now);
+      meter.add(s);
       if (log_now) {
-        StepEvent e;
-        e.epoch = step / batches;
-        e.step = step;
-        e.loss = loss.item<double>();
-        require(std::isfinite(e.loss), "the loss became {} at step {}: lower --child_lr_max",
-                e.loss, step);
-        e.lr = lr;
-        e.grad_norm = norm.item<double>();
-        e.correct = correct.item<int64_t>();
-        e.batch = b;
-        e.minutes = (seconds_before + seconds_since(t_start)) / 60.0;
-        reporter_.step(e);
+        reporter_.step(step_event(s, step, batches, lr,
+                                  (seconds_before + seconds_since(t_start)) / 60.0));
       }
     }
-    const double epoch_seconds = seconds_since(t_epoch);
-    EpochEvent ee;
-    ee.epoch = epoch + 1;
-    ee.step = step;
-    ee.train_loss = loss_sum.item<double>() / std::max<int64_t>(1, seen);
-    require(std::isfinite(ee.train_loss), "the loss became non-finite in epoch {}", epoch + 1);
-    ee.train_acc = static_cast<double>(correct_sum.item<int64_t>()) / std::max<int64_t>(1, seen);
-    ee.lr = lr;
-    ee.seconds = epoch_seconds;
-    ee.images_per_s = seen / std::max(1e-9, epoch_seconds);
+    const EpochEvent ee = meter.finish(epoch + 1, step, lr, seconds_since(t_epoch));
     reporter_.epoch(ee);
     result.train_loss = ee.train_loss;
     result.images_per_s = ee.images_per_s;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "enas/data/batch_loader.h"
+#include "enas/train/child_step.h"
 #include "enas/space/arc_text.h"
 #include "enas/train/lr_schedule.h"
 #include "enas/train/reinforce.h"
@@ -18,7 +19,6 @@ namespace enas {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr double kAuxLossWeight = 0.4;  // micro_child.py _build_train
 
 /// The authors print a macro architecture one layer per line, a micro one as two cells.
 std::string arc_lines(const Config& c, const std::vector<int>& arc) {
@@ -87,7 +87,7 @@ double SearchTrainer::minibatch_accuracy(const std::vector<int>& arc) {
   return acc;
 }
 
-void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, double seconds_before) {
+void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step) {
   // (The loader is rebuilt per epoch; its order depends on (seed, epoch) only.)
   BatchLoaderOptions lo;
   lo.batch_size = config_.batch_size;
@@ -101,42 +101,17 @@ void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, double secon
   const auto t0 = Clock::now();
   loader.start_epoch(epoch);
   child_->train();
-  auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
-  auto correct_sum = torch::zeros({}, torch::TensorOptions().device(device_).dtype(torch::kLong));
-  int64_t seen = 0;
+  EpochMeter meter(device_);
   while (auto batch = loader.next()) {
-    const int64_t b = batch->labels.size(0);
     child_->set_arc(controller_->sample(1).arcs[0]);  // a fresh architecture per minibatch
-    auto out = child_->forward(batch->images);
-    auto loss = torch::nn::functional::cross_entropy(out.logits, batch->labels);
-    auto total = loss;
-    if (out.aux_logits.defined()) {
-      total = total + kAuxLossWeight *
-                          torch::nn::functional::cross_entropy(out.aux_logits, batch->labels);
-    }
-    sgd_->zero_grad();
-    total.backward();
     ++step;
     const bool log_now = step % config_.log_every == 0;
-    auto norm = sgd_->step(lr, log_now);
-    auto correct = out.logits.detach().argmax(1).eq(batch->labels).sum();
-    loss_sum += loss.detach() * b;
-    correct_sum += correct;
-    seen += b;
-    if (log_now) {
-      StepEvent e{step / batches, step, loss.item<double>(), lr, norm.item<double>(),
-                  correct.item<int64_t>(), b,
-                  seconds_before / 60.0 + std::chrono::duration<double>(Clock::now() - t0).count() / 60.0};
-      require(std::isfinite(e.loss), "the child's loss became {} at step {}", e.loss, step);
-      reporter_.step(e);
-    }
+    ChildStep s = train_child_step(*child_, *sgd_, *batch, lr, log_now);
+    meter.add(s);
+    if (log_now) reporter_.step(step_event(s, step, batches, lr, minutes()));
   }
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  EpochEvent ee{epoch + 1, step, loss_sum.item<double>() / std::max<int64_t>(1, seen),
-                correct_sum.item<double>() / std::max<int64_t>(1, seen), lr, secs,
-                seen / std::max(1e-9, secs)};
-  require(std::isfinite(ee.train_loss), "the child's loss became non-finite in epoch {}",
-          epoch + 1);
+  const EpochEvent ee =
+      meter.finish(epoch + 1, step, lr, std::chrono::duration<double>(Clock::now() - t0).count());
   reporter_.epoch(ee);
 }
 
@@ -266,7 +241,7 @@ SearchResult SearchTrainer::run(bool resume) {
   };
   for (int64_t epoch = start_epoch; epoch < config_.num_epochs; ++epoch) {
     torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
-    train_child_epoch(epoch, step, elapsed());
+    train_child_epoch(epoch, step);
     if (config_.controller_training && controller_->trainable() &&
         (epoch + 1) % config_.controller_train_every == 0) {
       train_controller(epoch);

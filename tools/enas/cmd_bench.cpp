@@ -8,12 +8,16 @@
 
 #include "cli.h"
 #include "enas/child/factory.h"
+#include "enas/child/shared_child.h"
 #include "enas/child/layers.h"
 #include "enas/data/batch_loader.h"
 #include "enas/data/cifar10.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/authors_arcs.h"
 #include "enas/space/macro.h"
+#include "enas/controller/controller.h"
+#include "enas/train/presets.h"
+#include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
 #include "enas/util/runtime.h"
 
@@ -102,6 +106,84 @@ nlohmann::json bench_loader(const BenchOptions& o) {
           {"augment", "pad4-crop-flip-cutout16"}};
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+/// Controller speed at a search preset's settings: one architecture at a time (as the child
+/// phase samples), a batch of num_aggregate, and one REINFORCE update.
+nlohmann::json bench_controller(const std::string& preset, const BenchOptions& o) {
+  Config c;
+  find_preset(preset).apply(c);
+  Controller ctrl = make_controller(c);
+  ReinforceOptions ro;
+  ro.lr = c.controller_lr;
+  ro.entropy_weight = c.controller_entropy_weight;
+  ro.skip_weight = c.controller_skip_weight;
+  Reinforce reinforce(ctrl, ro);
+  const int n = std::max(20, 10 * o.steps);
+  ctrl->sample(1);  // warm-up
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) ctrl->sample(1);
+  const double single_ms = 1000.0 * seconds_since(t0) / n;
+  t0 = std::chrono::steady_clock::now();
+  const int batches = std::max(2, o.steps);
+  for (int i = 0; i < batches; ++i) ctrl->sample(c.controller_num_aggregate);
+  const double batched_ms =
+      1000.0 * seconds_since(t0) / (batches * c.controller_num_aggregate);
+  std::vector<double> accs(c.controller_num_aggregate, 0.5);
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < batches; ++i) reinforce.update(ctrl->sample(c.controller_num_aggregate), accs);
+  const double update_ms = 1000.0 * seconds_since(t0) / batches;
+  return {{"preset", preset},
+          {"sample_ms", single_ms},
+          {"samples_per_s", 1000.0 / single_ms},
+          {"batched_sample_ms", batched_ms},
+          {"num_aggregate", c.controller_num_aggregate},
+          {"update_ms", update_ms}};
+}
+
+/// Shared-child training steps at a search preset's size, a fresh controller sample per step.
+nlohmann::json bench_shared(const std::string& preset, const BenchOptions& o,
+                            torch::Device device) {
+  Config c;
+  find_preset(preset).apply(c);
+  c.memory_format = o.memory_format;
+  const bool channels_last = use_channels_last(c);
+  torch::manual_seed(0);
+  SharedChild child = make_shared_child(c, {3, 32, 32, 10});
+  Controller ctrl = make_controller(c);
+  if (channels_last) to_channels_last(*child);
+  child->to(device);
+  child->train();
+  SgdOptions so;
+  so.l2_reg = c.child_l2_reg;
+  Sgd sgd(child->parameters(), so);
+  auto x = torch::randn({c.batch_size, 3, 32, 32}, torch::TensorOptions().device(device));
+  if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  auto y = torch::randint(0, 10, {c.batch_size},
+                          torch::TensorOptions().device(device).dtype(torch::kLong));
+  std::vector<double> times;
+  for (int i = 0; i < o.warmup + o.steps; ++i) {
+    synchronize(device);
+    auto t0 = std::chrono::steady_clock::now();
+    child->set_arc(ctrl->sample(1).arcs[0]);
+    auto out = child->forward(x);
+    auto loss = torch::nn::functional::cross_entropy(out.logits, y);
+    if (out.aux_logits.defined())
+      loss = loss + 0.4 * torch::nn::functional::cross_entropy(out.aux_logits, y);
+    sgd.zero_grad();
+    loss.backward();
+    sgd.step(0.05, false);
+    synchronize(device);
+    if (i >= o.warmup) times.push_back(seconds_since(t0));
+  }
+  const double med = median(times);
+  return {{"preset", preset}, {"layers", c.child_num_layers}, {"filters", c.child_out_filters},
+          {"batch", c.batch_size}, {"median_step_s", med}, {"images_per_s", c.batch_size / med},
+          {"channels_last", channels_last}, {"params", child->num_params()}};
+}
+
 int run_bench(const BenchOptions& o) {
   const int threads = set_threads(o.threads);
   const torch::Device device = parse_device(o.device);
@@ -139,6 +221,14 @@ int run_bench(const BenchOptions& o) {
     fmt::print(stderr, "macro: {:.1f} images/s\n", j["macro"]["images_per_s"].get<double>());
   }
   if (o.only.empty() || o.only == "loader") j["loader"] = bench_loader(o);
+  if (o.only.empty() || o.only == "controller") {
+    j["controller"] = {{"micro", bench_controller("cifar10_micro_search", o)},
+                       {"macro", bench_controller("cifar10_macro_search", o)}};
+  }
+  if (o.only.empty() || o.only == "shared") {
+    j["shared"] = {{"micro", bench_shared("cifar10_micro_search", o, device)},
+                   {"macro", bench_shared("cifar10_macro_search", o, device)}};
+  }
   print_json_line(j);
   return 0;
 }
@@ -155,7 +245,7 @@ void add_bench_command(CLI::App& app, State& state) {
   sub->add_option("--memory_format", o.memory_format, "auto | channels_last | contiguous")
       ->capture_default_str();
   sub->add_option("--data", o.data, "CIFAR-10 folder for the loader benchmark");
-  sub->add_option("--only", o.only, "micro | macro | loader");
+  sub->add_option("--only", o.only, "micro | macro | loader | controller | shared");
   sub->callback([&state] { state.run = [] { return run_bench(o); }; });
 }
 

@@ -54,7 +54,7 @@ class SearchTrainer {
   nlohmann::json restore(const std::string& checkpoint);
 
  private:
-  void train_child_epoch(int64_t epoch, int64_t& step, double seconds_before);
+  void train_child_epoch(int64_t epoch, int64_t& step);
   void train_controller(int64_t epoch);
   double minibatch_accuracy(const std::vector<int>& arc);
   void save(int64_t epochs_done, int64_t step, double seconds);

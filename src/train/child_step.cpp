@@ -1,0 +1,69 @@
+#include "enas/train/child_step.h"
+
+#include <cmath>
+
+#include "enas/util/error.h"
+
+namespace enas {
+
+namespace F = torch::nn::functional;
+
+ChildStep train_child_step(ImageChildImpl& model, Sgd& sgd, const Batch& batch, double lr,
+                           bool want_norm) {
+  ChildStep s;
+  s.batch = batch.labels.size(0);
+  auto out = model.forward(batch.images);
+  s.loss = F::cross_entropy(out.logits, batch.labels);
+  auto total = s.loss;
+  if (out.aux_logits.defined()) {
+    total = total + kAuxLossWeight * F::cross_entropy(out.aux_logits, batch.labels);
+  }
+  sgd.zero_grad();
+  total.backward();
+  s.grad_norm = sgd.step(lr, want_norm);
+  s.loss = s.loss.detach();
+  s.correct = out.logits.detach().argmax(1).eq(batch.labels).sum();
+  return s;
+}
+
+StepEvent step_event(const ChildStep& s, int64_t step, int64_t batches_per_epoch, double lr,
+                     double minutes) {
+  StepEvent e;
+  e.epoch = step / batches_per_epoch;  // as the authors print it
+  e.step = step;
+  e.loss = s.loss.item<double>();
+  require(std::isfinite(e.loss), "the loss became {} at step {}: lower --child_lr_max", e.loss,
+          step);
+  e.lr = lr;
+  e.grad_norm = s.grad_norm.defined() ? s.grad_norm.item<double>() : 0.0;
+  e.correct = s.correct.item<int64_t>();
+  e.batch = s.batch;
+  e.minutes = minutes;
+  return e;
+}
+
+EpochMeter::EpochMeter(torch::Device device)
+    : loss_sum_(torch::zeros({}, torch::TensorOptions().device(device))),
+      correct_sum_(torch::zeros({}, torch::TensorOptions().device(device).dtype(torch::kLong))) {}
+
+void EpochMeter::add(const ChildStep& s) {
+  loss_sum_ += s.loss * s.batch;
+  correct_sum_ += s.correct;
+  seen_ += s.batch;
+}
+
+EpochEvent EpochMeter::finish(int64_t epochs_done, int64_t step, double lr, double seconds) const {
+  EpochEvent e;
+  e.epoch = epochs_done;
+  e.step = step;
+  const int64_t n = std::max<int64_t>(1, seen_);
+  e.train_loss = loss_sum_.item<double>() / n;
+  require(std::isfinite(e.train_loss), "the loss became non-finite in epoch {}", epochs_done);
+  e.train_acc = static_cast<double>(correct_sum_.item<int64_t>()) / n;
+  e.lr = lr;
+  e.seconds = seconds;
+  e.images_per_s = seen_ / std::max(1e-9, seconds);
+  return e;
+}
+
+}  // namespace enas
