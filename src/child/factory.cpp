@@ -21,14 +21,13 @@ ImageChild make_fixed_child(const Config& c, const ImageShape& shape) {
   const std::string text = fixed_arc_text(c);
   if (c.search_for == "micro") {
     auto arc = micro::parse_arc(text, c.child_num_cells);
-    return std::make_shared<MicroFixedImpl>(
-        MicroFixedOptions(arc)
-            .input(shape)
-            .num_layers(c.child_num_layers)
-            .out_filters(c.child_out_filters)
-            .keep_prob(c.child_keep_prob)
-            .drop_path_keep_prob(c.child_drop_path_keep_prob)
-            .use_aux_heads(c.child_use_aux_heads));
+    return std::make_shared<MicroFixedImpl>(MicroFixedOptions(arc)
+                                                .input(shape)
+                                                .num_layers(c.child_num_layers)
+                                                .out_filters(c.child_out_filters)
+                                                .keep_prob(c.child_keep_prob)
+                                                .drop_path_keep_prob(c.child_drop_path_keep_prob)
+                                                .use_aux_heads(c.child_use_aux_heads));
   }
   auto arc = macro::parse_arc(text, c.child_num_layers);
   return std::make_shared<MacroFixedImpl>(MacroFixedOptions(arc)

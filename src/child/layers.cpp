@@ -18,8 +18,7 @@ void he_normal_(torch::Tensor weight, int64_t tf_fan_in) {
   weight.clamp_(-2.0 * std, 2.0 * std);
 }
 
-torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride,
-                            int64_t groups) {
+torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t groups) {
   torch::nn::Conv2d conv(torch::nn::Conv2dOptions(cin, cout, k)
                              .stride(stride)
                              .padding(k / 2)
@@ -101,8 +100,8 @@ torch::Tensor drop_path(const torch::Tensor& x, double keep) {
 
 torch::Tensor pool3x3(const torch::Tensor& x, bool average, int64_t stride) {
   if (average) {
-    return F::avg_pool2d(x, F::AvgPool2dFuncOptions(3).stride(stride).padding(1).count_include_pad(
-                                false));
+    return F::avg_pool2d(
+        x, F::AvgPool2dFuncOptions(3).stride(stride).padding(1).count_include_pad(false));
   }
   return F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(stride).padding(1));
 }

@@ -58,8 +58,8 @@ MacroFixedImpl::MacroFixedImpl(MacroFixedOptions options) : options_(std::move(o
     if (std::find(pool_layers_.begin(), pool_layers_.end(), layer) != pool_layers_.end()) {
       std::vector<FactorizedReduction> stage;
       for (int64_t slot = 0; slot < layer + 2; ++slot) {
-        stage.push_back(register_module(
-            fmt::format("pool{}_from{}", reductions_.size(), slot), FactorizedReduction(c, 2 * c)));
+        stage.push_back(register_module(fmt::format("pool{}_from{}", reductions_.size(), slot),
+                                        FactorizedReduction(c, 2 * c)));
       }
       reductions_.push_back(std::move(stage));
       c *= 2;

@@ -52,8 +52,8 @@ MicroFixedCellImpl::MicroFixedCellImpl(const micro::Cell& cell, std::pair<int64_
   } else {
     calib_x_ = AnyModule(torch::nn::Identity());
   }
-  calib_y_ = c1 != out_filters ? AnyModule(ReluConvBn(c1, out_filters))
-                               : AnyModule(torch::nn::Identity());
+  calib_y_ =
+      c1 != out_filters ? AnyModule(ReluConvBn(c1, out_filters)) : AnyModule(torch::nn::Identity());
   register_module("calib_x", calib_x_.ptr());
   register_module("calib_y", calib_y_.ptr());
   base_ = register_module("layer_base", ReluConvBn(out_filters, out_filters));
@@ -125,11 +125,12 @@ AuxHeadImpl::AuxHeadImpl(int64_t in_channels, int64_t in_size, int64_t num_class
   pad_hi_ = k - 1 - pad_lo_;
   proj_ = register_module("proj", make_conv(in_channels, 128, 1));
   proj_bn_ = register_module("proj_bn", make_bn(128));
-  conv_ = register_module(
-      "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(128, 768, k).bias(false)));
+  conv_ =
+      register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(128, 768, k).bias(false)));
   he_normal_(conv_->weight, k * k * 128);
   bn_ = register_module("bn", make_bn(768));
-  fc_ = register_module("fc", torch::nn::Linear(torch::nn::LinearOptions(768, num_classes).bias(false)));
+  fc_ = register_module("fc",
+                        torch::nn::Linear(torch::nn::LinearOptions(768, num_classes).bias(false)));
   he_normal_(fc_->weight, 768);
 }
 
@@ -162,19 +163,20 @@ MicroFixedImpl::MicroFixedImpl(MicroFixedOptions options) : options_(std::move(o
   for (int64_t layer = 0; layer < o.num_layers() + 2; ++layer) {
     bool reduce = std::find(pool_layers_.begin(), pool_layers_.end(), layer) != pool_layers_.end();
     if (reduce) filters *= 2;
-    auto cell = MicroFixedCell(reduce ? arc.reduce : arc.normal, prev, cur, filters,
-                               reduce ? 2 : 1);
+    auto cell =
+        MicroFixedCell(reduce ? arc.reduce : arc.normal, prev, cur, filters, reduce ? 2 : 1);
     cells_.push_back(register_module(fmt::format("layer{}", layer), cell));
     prev = cur;
     cur = {cell->out_channels(), cell->out_size()};
     if (layer == aux_index_) {
-      aux_head_ = register_module("aux_head", AuxHead(cur.first, cur.second,
-                                                      o.input().num_classes));
+      aux_head_ =
+          register_module("aux_head", AuxHead(cur.first, cur.second, o.input().num_classes));
     }
   }
   dropout_ = register_module("dropout", torch::nn::Dropout(1.0 - o.keep_prob()));
   fc_ = register_module(
-      "fc", torch::nn::Linear(torch::nn::LinearOptions(cur.first, o.input().num_classes).bias(false)));
+      "fc",
+      torch::nn::Linear(torch::nn::LinearOptions(cur.first, o.input().num_classes).bias(false)));
   he_normal_(fc_->weight, cur.first);
 }
 
@@ -184,8 +186,8 @@ double MicroFixedImpl::drop_path_keep(int64_t layer_id) const {
   // _apply_drop_path: the drop grows linearly with depth, and is ramped in over all steps.
   double layer_ratio = static_cast<double>(layer_id + 1) / (options_.num_layers() + 2);
   double keep = 1.0 - layer_ratio * (1.0 - p);
-  double step_ratio = std::min(
-      1.0, static_cast<double>(global_step_ + 1) / std::max<int64_t>(1, total_steps_));
+  double step_ratio =
+      std::min(1.0, static_cast<double>(global_step_ + 1) / std::max<int64_t>(1, total_steps_));
   return 1.0 - step_ratio * (1.0 - keep);
 }
 

@@ -78,8 +78,8 @@ std::pair<torch::Tensor, torch::Tensor> ControllerImpl::choose(
     }
   }
   for (int64_t r = 0; r < rows; ++r) arcs[r / m][positions[r % m]] = static_cast<int>(picks[r]);
-  auto choice = torch::tensor(picks, torch::TensorOptions().dtype(torch::kLong))
-                    .to(logits.device());
+  auto choice =
+      torch::tensor(picks, torch::TensorOptions().dtype(torch::kLong)).to(logits.device());
   return {choice, log_p.gather(1, choice.unsqueeze(1)).squeeze(1)};
 }
 
@@ -89,7 +89,8 @@ namespace {
 /// uniform), never trained. The baseline that tells whether the controller helps.
 class RandomControllerImpl : public ControllerImpl {
  public:
-  RandomControllerImpl(ControllerOptions o, bool macro) : ControllerImpl(std::move(o)), macro_(macro) {}
+  RandomControllerImpl(ControllerOptions o, bool macro)
+      : ControllerImpl(std::move(o)), macro_(macro) {}
   bool trainable() const override { return false; }
   int64_t arc_length() const override {
     return macro_ ? macro::arc_length(options_.num_layers) : 8 * options_.num_cells;
@@ -107,8 +108,7 @@ class RandomControllerImpl : public ControllerImpl {
       double lp = 0;
       for (int64_t pos = 0; pos < arc_length(); ++pos) {
         int k = choices_at(pos);
-        arc[pos] = forced ? (*forced)[b][pos]
-                          : std::uniform_int_distribution<int>(0, k - 1)(rng_);
+        arc[pos] = forced ? (*forced)[b][pos] : std::uniform_int_distribution<int>(0, k - 1)(rng_);
         lp -= std::log(static_cast<double>(k));
         if (macro_ && !is_macro_op(pos)) out.skip_count[b] += arc[pos];
       }

@@ -31,7 +31,7 @@ ArcBatch MacroControllerImpl::run(int64_t batch, const std::vector<std::vector<i
   auto targets = torch::tensor({1.0 - options_.skip_target, options_.skip_target}, opts);
 
   LstmState state = core_->zeros(batch);
-  torch::Tensor inputs = core_->start(batch);  // (B, H)
+  torch::Tensor inputs = core_->start(batch);      // (B, H)
   std::vector<torch::Tensor> anchors, anchors_w1;  // each (B, H)
   int pos = 0;
   for (int64_t layer = 0; layer < n; ++layer) {
@@ -48,7 +48,7 @@ ArcBatch MacroControllerImpl::run(int64_t batch, const std::vector<std::vector<i
     if (layer > 0) {
       auto keys = torch::stack(anchors_w1, 1);  // (B, layer, H)
       auto query = torch::tanh(keys + state.h.mm(w_attn_2_).unsqueeze(1));
-      auto q = query.matmul(v_attn_);                       // (B, layer, 1)
+      auto q = query.matmul(v_attn_);  // (B, layer, 1)
       auto skip_logits = torch::cat({-q, q}, 2).reshape({batch * layer, 2});
       skip_logits = shape_logits(skip_logits, options_.tanh_constant);
       std::vector<int> positions(layer);
@@ -75,8 +75,8 @@ ArcBatch MacroControllerImpl::run(int64_t batch, const std::vector<std::vector<i
   out.log_prob = log_prob;
   out.entropy = entropy;
   out.skip_count = skip_count;
-  out.skip_penalty = penalties.empty() ? torch::zeros({batch}, opts)
-                                       : torch::stack(penalties, 1).mean(1);
+  out.skip_penalty =
+      penalties.empty() ? torch::zeros({batch}, opts) : torch::stack(penalties, 1).mean(1);
   return out;
 }
 

@@ -22,8 +22,7 @@ MicroControllerImpl::MicroControllerImpl(ControllerOptions options)
   b_soft_no_learn_ = register_buffer("b_soft_no_learn", torch::tensor(fixed).view({1, nb}));
 }
 
-void MicroControllerImpl::sample_cell(int64_t batch, int offset, bool normal_bias,
-                                      LstmState& state,
+void MicroControllerImpl::sample_cell(int64_t batch, int offset, bool normal_bias, LstmState& state,
                                       const std::vector<std::vector<int>>* forced, ArcBatch& out,
                                       torch::Tensor& log_prob, torch::Tensor& entropy) {
   const int64_t blocks = options_.num_cells, h = options_.lstm_size;
@@ -80,8 +79,8 @@ ArcBatch MicroControllerImpl::run(int64_t batch, const std::vector<std::vector<i
   LstmState state = core_->zeros(batch);
   // The normal cell's sampler adds the constant bias; the reduction cell's continues its state.
   sample_cell(batch, 0, /*normal_bias=*/true, state, forced, out, log_prob, entropy);
-  sample_cell(batch, 4 * static_cast<int>(options_.num_cells), false, state, forced, out,
-              log_prob, entropy);
+  sample_cell(batch, 4 * static_cast<int>(options_.num_cells), false, state, forced, out, log_prob,
+              entropy);
   out.log_prob = log_prob;
   out.entropy = entropy;
   out.skip_penalty = torch::zeros({batch}, opts);

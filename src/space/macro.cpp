@@ -63,8 +63,8 @@ Arc arc_from_flat(const std::vector<int>& flat, int num_layers) {
     std::vector<int> bits;
     for (int k = 0; k < i; ++k, ++pos) {
       require(flat[pos] == 0 || flat[pos] == 1,
-              "macro architecture: position {} (layer {} skip bit {}) is {}, allowed 0..1", pos,
-              i, k, flat[pos]);
+              "macro architecture: position {} (layer {} skip bit {}) is {}, allowed 0..1", pos, i,
+              k, flat[pos]);
       bits.push_back(flat[pos]);
     }
     arc.skips.push_back(std::move(bits));

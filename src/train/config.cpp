@@ -127,9 +127,9 @@ void validate(const Config& c) {
   require(c.child_drop_path_keep_prob > 0 && c.child_drop_path_keep_prob <= 1,
           "--child_drop_path_keep_prob must be in (0, 1], got {}", c.child_drop_path_keep_prob);
   require(c.child_l2_reg >= 0, "--child_l2_reg must be >= 0, got {}", c.child_l2_reg);
-  require(c.child_clip_mode == "none" || c.child_clip_mode == "norm" ||
-              c.child_clip_mode == "global",
-          "--child_clip_mode is '{}', allowed: none, norm, global", c.child_clip_mode);
+  require(
+      c.child_clip_mode == "none" || c.child_clip_mode == "norm" || c.child_clip_mode == "global",
+      "--child_clip_mode is '{}', allowed: none, norm, global", c.child_clip_mode);
   require(c.child_grad_bound > 0, "--child_grad_bound must be > 0, got {}", c.child_grad_bound);
   if (c.child_lr_cosine) {
     require(c.child_lr_T_0 >= 1, "--child_lr_T_0 must be >= 1, got {}", c.child_lr_T_0);

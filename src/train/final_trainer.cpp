@@ -24,7 +24,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-
 /// Shapes of every parameter and buffer of `module`, by name.
 std::map<std::string, std::vector<int64_t>> tensor_shapes(const torch::nn::Module& module) {
   std::map<std::string, std::vector<int64_t>> shapes;
@@ -59,8 +58,8 @@ int64_t FinalTrainer::batches_per_epoch() const {
 }
 
 void FinalTrainer::save(int64_t epochs_done, int64_t step, double seconds, double test_acc) {
-  nlohmann::json meta = {{"epoch", epochs_done}, {"step", step},          {"seconds", seconds},
-                         {"test_acc", test_acc}, {"kind", "final"},       {"arc", ""}};
+  nlohmann::json meta = {{"epoch", epochs_done}, {"step", step},    {"seconds", seconds},
+                         {"test_acc", test_acc}, {"kind", "final"}, {"arc", ""}};
   run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& archive) {
     torch::serialize::OutputArchive model_archive, optim_archive;
     model_->save(model_archive);
@@ -87,9 +86,10 @@ TrainResult FinalTrainer::run(bool resume) {
       try {
         model_->load(model_archive);
       } catch (const c10::Error& e) {
-        fail("checkpoint {} does not match this model (was the architecture or a size changed?): "
-             "{}",
-             *path, e.what_without_backtrace());
+        fail(
+            "checkpoint {} does not match this model (was the architecture or a size changed?): "
+            "{}",
+            *path, e.what_without_backtrace());
       }
       for (const auto& [name, shape] : tensor_shapes(*model_)) {
         require(expected.at(name) == shape,
@@ -103,7 +103,8 @@ TrainResult FinalTrainer::run(bool resume) {
     step = meta.at("step").get<int64_t>();
     seconds_before = meta.value("seconds", 0.0);
     result.test_acc = meta.value("test_acc", -1.0);
-    reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, start_epoch, step));
+    reporter_.message(
+        fmt::format("Resuming from {} (epoch {}, step {})", *path, start_epoch, step));
   }
   model_->to(device_);
 
@@ -116,7 +117,8 @@ TrainResult FinalTrainer::run(bool resume) {
   lo.channels_last = use_channels_last(config_);
   BatchLoader loader(data_.train, data_.stats, lo);
   const DeviceSplit test = to_device(data_.test, data_.stats, device_, use_channels_last(config_));
-  const DeviceSplit valid = to_device(data_.valid, data_.stats, device_, use_channels_last(config_));
+  const DeviceSplit valid =
+      to_device(data_.valid, data_.stats, device_, use_channels_last(config_));
 
   const LrSchedule schedule = child_lr_schedule(config_);
   const int64_t batches = loader.batches_per_epoch();
@@ -137,8 +139,8 @@ TrainResult FinalTrainer::run(bool resume) {
       ChildStep s = train_child_step(*model_, *sgd_, *batch, lr, log_now);
       meter.add(s);
       if (log_now) {
-        reporter_.step(step_event(s, step, batches, lr,
-                                  (seconds_before + seconds_since(t_start)) / 60.0));
+        reporter_.step(
+            step_event(s, step, batches, lr, (seconds_before + seconds_since(t_start)) / 60.0));
       }
     }
     const EpochEvent ee = meter.finish(epoch + 1, step, lr, seconds_since(t_epoch));
@@ -152,8 +154,8 @@ TrainResult FinalTrainer::run(bool resume) {
       for (const auto* split : {&valid, &test}) {
         if (split->size() == 0) continue;
         auto acc = evaluate(*model_, *split, config_.eval_batch_size);
-        EvalEvent ev{epoch + 1, step, split == &valid ? "valid" : "test", acc.value(),
-                     acc.correct, acc.total};
+        EvalEvent ev{epoch + 1,   step,        split == &valid ? "valid" : "test",
+                     acc.value(), acc.correct, acc.total};
         reporter_.eval(ev);
         if (split == &test) result.test_acc = acc.value();
       }

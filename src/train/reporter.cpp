@@ -50,9 +50,10 @@ void ConsoleListener::on_message(const std::string& text) {
 
 void ConsoleListener::on_step(const StepEvent& e) {
   // main.py's format, field for field.
-  line(fmt::format("epoch={:<6d}ch_step={:<6d} loss={:<8.6f} lr={:<8.4f} |g|={:<8.4f} "
-                   "tr_acc={:<3d}/{:>3d} mins={:<10.2f}",
-                   e.epoch, e.step, e.loss, e.lr, e.grad_norm, e.correct, e.batch, e.minutes));
+  line(
+      fmt::format("epoch={:<6d}ch_step={:<6d} loss={:<8.6f} lr={:<8.4f} |g|={:<8.4f} "
+                  "tr_acc={:<3d}/{:>3d} mins={:<10.2f}",
+                  e.epoch, e.step, e.loss, e.lr, e.grad_norm, e.correct, e.batch, e.minutes));
 }
 
 void ConsoleListener::on_eval(const EvalEvent& e) {
@@ -61,9 +62,10 @@ void ConsoleListener::on_eval(const EvalEvent& e) {
 }
 
 void ConsoleListener::on_epoch(const EpochEvent& e) {
-  line(fmt::format("Epoch {} done: train_loss={:.4f} train_acc={:.4f} lr={:.5f} {:.1f} s, {:.0f} "
-                   "images/s",
-                   e.epoch, e.train_loss, e.train_acc, e.lr, e.seconds, e.images_per_s));
+  line(
+      fmt::format("Epoch {} done: train_loss={:.4f} train_acc={:.4f} lr={:.5f} {:.1f} s, {:.0f} "
+                  "images/s",
+                  e.epoch, e.train_loss, e.train_acc, e.lr, e.seconds, e.images_per_s));
 }
 
 MetricsListener::MetricsListener(const std::string& path) : out_(path, std::ios::app) {
@@ -73,19 +75,34 @@ MetricsListener::MetricsListener(const std::string& path) : out_(path, std::ios:
 void MetricsListener::write(const nlohmann::json& j) { out_ << j.dump() << '\n' << std::flush; }
 
 void MetricsListener::on_step(const StepEvent& e) {
-  write({{"kind", "step"}, {"epoch", e.epoch}, {"step", e.step}, {"loss", e.loss}, {"lr", e.lr},
-         {"grad_norm", e.grad_norm}, {"train_acc", e.batch ? double(e.correct) / e.batch : 0.0},
+  write({{"kind", "step"},
+         {"epoch", e.epoch},
+         {"step", e.step},
+         {"loss", e.loss},
+         {"lr", e.lr},
+         {"grad_norm", e.grad_norm},
+         {"train_acc", e.batch ? double(e.correct) / e.batch : 0.0},
          {"minutes", e.minutes}});
 }
 
 void MetricsListener::on_eval(const EvalEvent& e) {
-  write({{"kind", "eval"}, {"epoch", e.epoch}, {"step", e.step}, {"split", e.split},
-         {"accuracy", e.accuracy}, {"correct", e.correct}, {"total", e.total}});
+  write({{"kind", "eval"},
+         {"epoch", e.epoch},
+         {"step", e.step},
+         {"split", e.split},
+         {"accuracy", e.accuracy},
+         {"correct", e.correct},
+         {"total", e.total}});
 }
 
 void MetricsListener::on_epoch(const EpochEvent& e) {
-  write({{"kind", "epoch"}, {"epoch", e.epoch}, {"step", e.step}, {"train_loss", e.train_loss},
-         {"train_acc", e.train_acc}, {"lr", e.lr}, {"seconds", e.seconds},
+  write({{"kind", "epoch"},
+         {"epoch", e.epoch},
+         {"step", e.step},
+         {"train_loss", e.train_loss},
+         {"train_acc", e.train_acc},
+         {"lr", e.lr},
+         {"seconds", e.seconds},
          {"images_per_s", e.images_per_s}});
 }
 

@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "enas/data/batch_loader.h"
-#include "enas/train/child_step.h"
 #include "enas/space/arc_text.h"
+#include "enas/train/child_step.h"
 #include "enas/train/lr_schedule.h"
 #include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
@@ -129,13 +129,16 @@ void SearchTrainer::train_controller(int64_t epoch) {
     for (const auto& arc : samples.arcs) accs.push_back(minibatch_accuracy(arc));
     ReinforceStats s = reinforce_->update(samples, accs);
     for (size_t i = 0; i < samples.arcs.size(); ++i) {
-      arcs_log_ << nlohmann::json{{"kind", "controller"}, {"epoch", epoch + 1},
-                                  {"ctrl_step", s.step}, {"arc", join_ints(samples.arcs[i])},
-                                  {"acc", accs[i]},
-                                  {"reward", reinforce_->reward(accs[i],
-                                                                samples.entropy[i].item<double>())}}
-                       .dump()
-                << '\n';
+      arcs_log_
+          << nlohmann::
+                 json{{"kind", "controller"},
+                      {"epoch", epoch + 1},
+                      {"ctrl_step", s.step},
+                      {"arc", join_ints(samples.arcs[i])},
+                      {"acc", accs[i]},
+                      {"reward", reinforce_->reward(accs[i], samples.entropy[i].item<double>())}}
+                     .dump()
+          << '\n';
     }
     arcs_log_.flush();
     reporter_.message(fmt::format(
@@ -145,9 +148,15 @@ void SearchTrainer::train_controller(int64_t epoch) {
         config_.search_for == "macro" ? fmt::format(" skip_rate={:.3f}", s.skip_count / skip_norm)
                                       : std::string(),
         minutes()));
-    reporter_.record({{"kind", "controller"}, {"epoch", epoch + 1}, {"ctrl_step", s.step},
-                      {"loss", s.loss}, {"entropy", s.entropy}, {"grad_norm", s.grad_norm},
-                      {"acc", s.accuracy}, {"reward", s.reward}, {"baseline", s.baseline},
+    reporter_.record({{"kind", "controller"},
+                      {"epoch", epoch + 1},
+                      {"ctrl_step", s.step},
+                      {"loss", s.loss},
+                      {"entropy", s.entropy},
+                      {"grad_norm", s.grad_norm},
+                      {"acc", s.accuracy},
+                      {"reward", s.reward},
+                      {"baseline", s.baseline},
                       {"skip_rate", s.skip_count / skip_norm}});
   }
 }
@@ -159,7 +168,8 @@ DerivedArc SearchTrainer::derive(int64_t samples) {
   for (int64_t i = 0; i < samples; ++i) {
     child_->set_arc(arcs.arcs[i]);
     double acc = evaluate(*child_, valid_, config_.eval_batch_size).value();
-    arcs_log_ << nlohmann::json{{"kind", "derive"}, {"arc", join_ints(arcs.arcs[i])},
+    arcs_log_ << nlohmann::json{{"kind", "derive"},
+                                {"arc", join_ints(arcs.arcs[i])},
                                 {"valid_acc", acc}}
                      .dump()
               << '\n';
@@ -174,8 +184,11 @@ DerivedArc SearchTrainer::derive(int64_t samples) {
 }
 
 void SearchTrainer::save(int64_t epochs_done, int64_t step, double seconds) {
-  nlohmann::json meta = {{"epoch", epochs_done}, {"step", step}, {"seconds", seconds},
-                         {"kind", "search"}, {"baseline", reinforce_->baseline()}};
+  nlohmann::json meta = {{"epoch", epochs_done},
+                         {"step", step},
+                         {"seconds", seconds},
+                         {"kind", "search"},
+                         {"baseline", reinforce_->baseline()}};
   run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& a) {
     torch::serialize::OutputArchive child, sgd, controller, reinforce;
     child_->save(child);
@@ -231,7 +244,8 @@ SearchResult SearchTrainer::run(bool resume) {
     start_epoch = meta.at("epoch").get<int64_t>();
     step = meta.at("step").get<int64_t>();
     seconds_before = meta.value("seconds", 0.0);
-    reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, start_epoch, step));
+    reporter_.message(
+        fmt::format("Resuming from {} (epoch {}, step {})", *path, start_epoch, step));
   }
   const auto t0 = Clock::now();
   started_ = t0;
@@ -252,8 +266,10 @@ SearchResult SearchTrainer::run(bool resume) {
       double acc = minibatch_accuracy(arc);
       reporter_.message(fmt::format("{}\nval_acc={:<6.4f}\n{}", arc_lines(config_, arc), acc,
                                     std::string(80, '-')));
-      arcs_log_ << nlohmann::json{{"kind", "shown"}, {"epoch", epoch + 1},
-                                  {"arc", join_ints(arc)}, {"acc", acc}}
+      arcs_log_ << nlohmann::json{{"kind", "shown"},
+                                  {"epoch", epoch + 1},
+                                  {"arc", join_ints(arc)},
+                                  {"acc", acc}}
                        .dump()
                 << '\n';
     }
@@ -275,8 +291,8 @@ SearchResult SearchTrainer::run(bool resume) {
                                 config_.derive_samples));
   result.best = derive(config_.derive_samples);
   write_best_arc(run_, config_, result.best);
-  reporter_.message(fmt::format("Best architecture (valid_acc {:.4f}):\n{}",
-                                result.best.valid_acc, arc_lines(config_, result.best.arc)));
+  reporter_.message(fmt::format("Best architecture (valid_acc {:.4f}):\n{}", result.best.valid_acc,
+                                arc_lines(config_, result.best.arc)));
   result.epochs = std::max<int64_t>(start_epoch, config_.num_epochs);
   result.steps = step;
   result.seconds = elapsed();
@@ -289,13 +305,15 @@ void write_best_arc(const RunDir& run, const Config& c, const DerivedArc& best) 
       "# enas search_for={} child_num_layers={} child_num_cells={} dataset={} valid_acc={:.4f}\n",
       c.search_for, c.child_num_layers, c.child_num_cells, c.dataset, best.valid_acc);
   run.write_file("best_arc.txt", header + join_ints(best.arc) + "\n");
-  run.write_file("best_arc.json",
-                 nlohmann::json{{"arc", join_ints(best.arc)}, {"valid_acc", best.valid_acc},
-                                {"samples", best.samples}, {"search_for", c.search_for},
-                                {"child_num_layers", c.child_num_layers},
-                                {"child_num_cells", c.child_num_cells}, {"dataset", c.dataset}}
-                         .dump(2) +
-                     "\n");
+  run.write_file("best_arc.json", nlohmann::json{{"arc", join_ints(best.arc)},
+                                                 {"valid_acc", best.valid_acc},
+                                                 {"samples", best.samples},
+                                                 {"search_for", c.search_for},
+                                                 {"child_num_layers", c.child_num_layers},
+                                                 {"child_num_cells", c.child_num_cells},
+                                                 {"dataset", c.dataset}}
+                                          .dump(2) +
+                                      "\n");
 }
 
 }  // namespace enas

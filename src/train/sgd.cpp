@@ -50,7 +50,8 @@ torch::Tensor Sgd::step(double lr, bool want_norm) {
     auto scale = options_.grad_bound / torch::clamp_min(norm, options_.grad_bound);
     for (auto& g : grads) g.mul_(scale);
   } else if (options_.clip_mode == "norm") {
-    for (auto& g : grads) g.mul_(options_.grad_bound / torch::clamp_min(g.norm(), options_.grad_bound));
+    for (auto& g : grads)
+      g.mul_(options_.grad_bound / torch::clamp_min(g.norm(), options_.grad_bound));
   }
   torch::_foreach_mul_(buffers, options_.momentum);
   torch::_foreach_add_(buffers, grads);

@@ -38,7 +38,8 @@ std::string flag_names(const char* names, bool negatable) {
   size_t start = 0;
   while (start <= in.size()) {
     size_t comma = in.find(',', start);
-    std::string n = in.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string n =
+        in.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     out += (out.empty() ? "--" : ",--") + n;
     if (negatable) neg += ",!--no" + n;
     if (comma == std::string::npos) break;
@@ -46,7 +47,6 @@ std::string flag_names(const char* names, bool negatable) {
   }
   return out + neg;
 }
-
 
 /// A best_arc.txt may start with "# enas search_for=micro child_num_layers=6 ..." naming the
 /// space and sizes the architecture belongs to: apply those.
@@ -95,7 +95,7 @@ State prescan(int argc, char** argv) {
     apply_config_file(searched, from + "/config.json");
     if (preset.empty()) {
       find_preset(searched.dataset == "cifar10" ? "cifar10_" + searched.search_for + "_final"
-                                                 : "default")
+                                                : "default")
           .apply(s.config);
       s.config.preset = "from_search";
     }
@@ -146,8 +146,9 @@ void bind_config(CLI::App* sub, State& state, bool with_resume) {
   sub->add_flag("--json", state.json, "end standard output with one JSON line of results");
   // In the authors' macro scripts but unknown to their main.py (tf.app.flags ignored it).
   static int ignored = 0;
-  sub->add_option("--child_num_cell_layers", ignored, "accepted and ignored, as the authors' "
-                                                       "main.py does");
+  sub->add_option("--child_num_cell_layers", ignored,
+                  "accepted and ignored, as the authors' "
+                  "main.py does");
 }
 
 void print_json_line(const nlohmann::json& j) {

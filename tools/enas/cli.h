@@ -2,7 +2,6 @@
 // Shared pieces of the `enas` command line: the configuration every subcommand binds to, and
 // the subcommands' registration functions (one file each).
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <string>
 
@@ -13,11 +12,11 @@ namespace enas::cli {
 /// What the command line decided: the effective configuration and our non-config switches.
 struct State {
   Config config;
-  std::string config_file;  // --config FILE
-  bool resume = false;      // --resume
-  bool dry_run = false;     // --dry-run
-  bool json = false;        // --json
-  std::string from_search;  // --from_search RUN
+  std::string config_file;   // --config FILE
+  bool resume = false;       // --resume
+  bool dry_run = false;      // --dry-run
+  bool json = false;         // --json
+  std::string from_search;   // --from_search RUN
   std::function<int()> run;  // set by the subcommand that was chosen
 };
 

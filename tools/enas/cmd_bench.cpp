@@ -8,14 +8,14 @@
 
 #include "cli.h"
 #include "enas/child/factory.h"
-#include "enas/child/shared_child.h"
 #include "enas/child/layers.h"
+#include "enas/child/shared_child.h"
+#include "enas/controller/controller.h"
 #include "enas/data/batch_loader.h"
 #include "enas/data/cifar10.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/authors_arcs.h"
 #include "enas/space/macro.h"
-#include "enas/controller/controller.h"
 #include "enas/train/presets.h"
 #include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
@@ -55,7 +55,8 @@ nlohmann::json bench_child(Config c, const BenchOptions& o, torch::Device device
   Sgd sgd(model->parameters(), so);
   auto x = torch::randn({c.batch_size, 3, 32, 32}, torch::TensorOptions().device(device));
   if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  auto y = torch::randint(0, 10, {c.batch_size}, torch::TensorOptions().device(device).dtype(torch::kLong));
+  auto y = torch::randint(0, 10, {c.batch_size},
+                          torch::TensorOptions().device(device).dtype(torch::kLong));
   std::vector<double> times;
   torch::Tensor loss;
   for (int i = 0; i < o.warmup + o.steps; ++i) {
@@ -64,7 +65,8 @@ nlohmann::json bench_child(Config c, const BenchOptions& o, torch::Device device
     model->set_progress(i, 1000);
     auto out = model->forward(x);
     loss = torch::nn::functional::cross_entropy(out.logits, y);
-    if (out.aux_logits.defined()) loss = loss + 0.4 * torch::nn::functional::cross_entropy(out.aux_logits, y);
+    if (out.aux_logits.defined())
+      loss = loss + 0.4 * torch::nn::functional::cross_entropy(out.aux_logits, y);
     sgd.zero_grad();
     loss.backward();
     sgd.step(0.05, false);
@@ -73,11 +75,15 @@ nlohmann::json bench_child(Config c, const BenchOptions& o, torch::Device device
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   double med = median(times);
-  return {{"layers", c.child_num_layers}, {"filters", c.child_out_filters},
-          {"batch", c.batch_size},        {"median_step_s", med},
+  return {{"layers", c.child_num_layers},
+          {"filters", c.child_out_filters},
+          {"batch", c.batch_size},
+          {"median_step_s", med},
           {"min_step_s", *std::min_element(times.begin(), times.end())},
-          {"images_per_s", c.batch_size / med}, {"params", model->num_params()},
-          {"params_aux", model->num_aux_params()}, {"final_loss", loss.item<double>()},
+          {"images_per_s", c.batch_size / med},
+          {"params", model->num_params()},
+          {"params_aux", model->num_aux_params()},
+          {"final_loss", loss.item<double>()},
           {"channels_last", channels_last}};
 }
 
@@ -102,7 +108,10 @@ nlohmann::json bench_loader(const BenchOptions& o) {
   int64_t n = 0;
   while (auto b = loader.next()) n += b->labels.size(0);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return {{"images", n}, {"seconds", s}, {"images_per_s", n / s}, {"source", source},
+  return {{"images", n},
+          {"seconds", s},
+          {"images_per_s", n / s},
+          {"source", source},
           {"augment", "pad4-crop-flip-cutout16"}};
 }
 
@@ -129,11 +138,11 @@ nlohmann::json bench_controller(const std::string& preset, const BenchOptions& o
   t0 = std::chrono::steady_clock::now();
   const int batches = std::max(2, o.steps);
   for (int i = 0; i < batches; ++i) ctrl->sample(c.controller_num_aggregate);
-  const double batched_ms =
-      1000.0 * seconds_since(t0) / (batches * c.controller_num_aggregate);
+  const double batched_ms = 1000.0 * seconds_since(t0) / (batches * c.controller_num_aggregate);
   std::vector<double> accs(c.controller_num_aggregate, 0.5);
   t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < batches; ++i) reinforce.update(ctrl->sample(c.controller_num_aggregate), accs);
+  for (int i = 0; i < batches; ++i)
+    reinforce.update(ctrl->sample(c.controller_num_aggregate), accs);
   const double update_ms = 1000.0 * seconds_since(t0) / batches;
   return {{"preset", preset},
           {"sample_ms", single_ms},
@@ -179,18 +188,23 @@ nlohmann::json bench_shared(const std::string& preset, const BenchOptions& o,
     if (i >= o.warmup) times.push_back(seconds_since(t0));
   }
   const double med = median(times);
-  return {{"preset", preset}, {"layers", c.child_num_layers}, {"filters", c.child_out_filters},
-          {"batch", c.batch_size}, {"median_step_s", med}, {"images_per_s", c.batch_size / med},
-          {"channels_last", channels_last}, {"params", child->num_params()}};
+  return {{"preset", preset},
+          {"layers", c.child_num_layers},
+          {"filters", c.child_out_filters},
+          {"batch", c.batch_size},
+          {"median_step_s", med},
+          {"images_per_s", c.batch_size / med},
+          {"channels_last", channels_last},
+          {"params", child->num_params()}};
 }
 
 int run_bench(const BenchOptions& o) {
   const int threads = set_threads(o.threads);
   const torch::Device device = parse_device(o.device);
-  nlohmann::json j = {{"threads", threads},          {"torch", TORCH_VERSION},
-                      {"blas", blas_library()},      {"device", device.str()},
-                      {"memory_format", o.memory_format}, {"steps", o.steps},
-                      {"warmup", o.warmup}};
+  nlohmann::json j = {
+      {"threads", threads},     {"torch", TORCH_VERSION},           {"blas", blas_library()},
+      {"device", device.str()}, {"memory_format", o.memory_format}, {"steps", o.steps},
+      {"warmup", o.warmup}};
   if (o.only.empty() || o.only == "micro") {
     // The micro final architecture at the search script's size.
     Config c;
@@ -238,7 +252,8 @@ int run_bench(const BenchOptions& o) {
 void add_bench_command(CLI::App& app, State& state) {
   auto* sub = app.add_subcommand("bench", "training throughput of the children and the loader");
   static BenchOptions o;
-  sub->add_option("--threads", o.threads, "intra-op threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--threads", o.threads, "intra-op threads (0 = all cores)")
+      ->capture_default_str();
   sub->add_option("--steps", o.steps, "timed steps")->capture_default_str();
   sub->add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str();
   sub->add_option("--device", o.device, "cpu | cuda")->capture_default_str();

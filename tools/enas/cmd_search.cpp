@@ -105,8 +105,10 @@ int run_derive(State& s, const std::string& checkpoint) {
   reporter.message(fmt::format("Best of {} architectures: valid_acc {:.4f}: {}", best.samples,
                                best.valid_acc, join_ints(best.arc)));
   if (s.json) {
-    print_json_line({{"best_arc", join_ints(best.arc)}, {"valid_acc", best.valid_acc},
-                     {"samples", best.samples}, {"best_arc_file", run.file("best_arc.txt")}});
+    print_json_line({{"best_arc", join_ints(best.arc)},
+                     {"valid_acc", best.valid_acc},
+                     {"samples", best.samples},
+                     {"best_arc_file", run.file("best_arc.txt")}});
   }
   return 0;
 }

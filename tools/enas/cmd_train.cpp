@@ -4,8 +4,8 @@
 #include "cli.h"
 #include "enas/child/factory.h"
 #include "enas/child/layers.h"
-#include "enas/space/arc_text.h"
 #include "enas/data/datasets.h"
+#include "enas/space/arc_text.h"
 #include "enas/train/final_trainer.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
@@ -29,8 +29,10 @@ int run_train(State& s) {
     fmt::print("Model has {} params (aux head {}), {} threads, device {}\n", model->num_params(),
                model->num_aux_params(), threads, device.str());
     if (s.json) {
-      print_json_line({{"params", model->num_params()}, {"params_aux", model->num_aux_params()},
-                       {"search_for", c.search_for}, {"dataset", c.dataset},
+      print_json_line({{"params", model->num_params()},
+                       {"params_aux", model->num_aux_params()},
+                       {"search_for", c.search_for},
+                       {"dataset", c.dataset},
                        {"arc", join_ints(parse_int_list(arc, "architecture"))}});
     }
     return 0;
@@ -50,8 +52,8 @@ int run_train(State& s) {
 
   ImageDataset data = load_image_dataset(c);
   reporter.message(fmt::format("{}: {} training, {} test images; mean {} std {}", data.name,
-                               data.train.size(), data.test.size(),
-                               fmt::join(data.stats.mean, ","), fmt::join(data.stats.std, ",")));
+                               data.train.size(), data.test.size(), fmt::join(data.stats.mean, ","),
+                               fmt::join(data.stats.std, ",")));
   if (use_channels_last(c)) to_channels_last(*model);
   FinalTrainer trainer(c, model, data, run, reporter, device);
   reporter.message(fmt::format("{} steps per epoch, {} threads, device {}",

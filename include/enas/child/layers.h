@@ -1,6 +1,7 @@
 #pragma once
-/// Building blocks shared by the fixed and shared-weight CIFAR-10 children: bias-free convs with the
-/// authors' he-normal initialisation, their batch-norm, factorised reduction and separable convs.
+/// Building blocks shared by the fixed and shared-weight CIFAR-10 children: bias-free convs with
+/// the authors' he-normal initialisation, their batch-norm, factorised reduction and separable
+/// convs.
 #include <torch/torch.h>
 
 namespace enas {

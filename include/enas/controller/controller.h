@@ -17,23 +17,23 @@ struct Config;
 /// Architectures in the authors' flat format of their space, with what the policy says of them.
 struct ArcBatch {
   std::vector<std::vector<int>> arcs;  // B architectures
-  torch::Tensor log_prob;      // (B) sum of log p over every decision
-  torch::Tensor entropy;       // (B) the authors' entropy term of each sample (no gradient)
+  torch::Tensor log_prob;              // (B) sum of log p over every decision
+  torch::Tensor entropy;               // (B) the authors' entropy term of each sample (no gradient)
   torch::Tensor skip_penalty;  // (B) macro: KL of the skip probabilities to the target; else 0
   torch::Tensor skip_count;    // (B) macro: number of skip connections; else 0
 };
 
 /// Options shared by the heads, the authors' controller flags.
 struct ControllerOptions {
-  int64_t lstm_size = 64;            // main.py: lstm_size=64, one layer
-  int64_t num_branches = 6;          // child_num_branches: ops that may be sampled
-  double tanh_constant = 0;          // controller_tanh_constant; 0 = off
-  double op_tanh_reduce = 1;         // controller_op_tanh_reduce (micro ops)
-  double temperature = 0;            // controller_temperature; 0 = off
-  double skip_target = 0.8;          // controller_skip_target (macro)
-  int64_t num_layers = 12;           // macro: layers
-  int64_t num_cells = 5;             // micro: blocks per cell
-  uint64_t seed = 0;                 // the sampler's own random stream
+  int64_t lstm_size = 64;     // main.py: lstm_size=64, one layer
+  int64_t num_branches = 6;   // child_num_branches: ops that may be sampled
+  double tanh_constant = 0;   // controller_tanh_constant; 0 = off
+  double op_tanh_reduce = 1;  // controller_op_tanh_reduce (micro ops)
+  double temperature = 0;     // controller_temperature; 0 = off
+  double skip_target = 0.8;   // controller_skip_target (macro)
+  int64_t num_layers = 12;    // macro: layers
+  int64_t num_cells = 5;      // micro: blocks per cell
+  uint64_t seed = 0;          // the sampler's own random stream
 };
 
 class ControllerImpl : public torch::nn::Module {

@@ -16,8 +16,8 @@ class MacroControllerImpl : public ControllerImpl {
 
  private:
   LstmCore core_{nullptr};
-  torch::Tensor w_emb_;   // (num_branches, H): embedding of the chosen op
-  torch::Tensor w_soft_;  // (H, num_branches): op logits
+  torch::Tensor w_emb_;                // (num_branches, H): embedding of the chosen op
+  torch::Tensor w_soft_;               // (H, num_branches): op logits
   torch::Tensor w_attn_1_, w_attn_2_;  // (H, H)
   torch::Tensor v_attn_;               // (H, 1)
 };

@@ -11,9 +11,9 @@
 namespace enas {
 
 struct AugmentOptions {
-  bool enabled = true;     // false: normalise only (validation / test)
-  int64_t pad = 4;         // zero padding (after normalisation) before the random crop
-  bool flip = true;        // random horizontal flip with probability 1/2
+  bool enabled = true;      // false: normalise only (validation / test)
+  int64_t pad = 4;          // zero padding (after normalisation) before the random crop
+  bool flip = true;         // random horizontal flip with probability 1/2
   int64_t cutout_size = 0;  // child_cutout_size; 0 = no cutout
 };
 

@@ -25,9 +25,9 @@ struct BatchLoaderOptions {
   bool shuffle = true;          // a fresh permutation per epoch
   AugmentOptions augment = {};  // augment.enabled = false for evaluation
   uint64_t seed = 0;
-  int64_t prefetch = 4;         // batches prepared ahead
+  int64_t prefetch = 4;  // batches prepared ahead
   torch::Device device = torch::kCPU;
-  bool channels_last = false;   // deliver images in channels-last memory
+  bool channels_last = false;  // deliver images in channels-last memory
 };
 
 /// Batches of one epoch of `split`: ceil(N / batch_size) of them, the last one smaller when N is

@@ -10,7 +10,7 @@ namespace enas::macro {
 enum Op : int { kConv3x3 = 0, kSep3x3 = 1, kConv5x5 = 2, kSep5x5 = 3, kAvgPool = 4, kMaxPool = 5 };
 inline constexpr int kNumOps = 6;
 inline constexpr std::array<const char*, kNumOps> kOpNames = {"conv3x3", "sep3x3",  "conv5x5",
-                                                               "sep5x5",  "avgpool", "maxpool"};
+                                                              "sep5x5",  "avgpool", "maxpool"};
 
 /// A macro architecture: for layer i, one op and i skip bits. Skip bit k of layer i selects the
 /// authors' `prev_layers[k]`: bit 0 is the stem, bit k >= 1 is layer k-1. Layer i-1, the op's

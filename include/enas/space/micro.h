@@ -10,7 +10,7 @@ namespace enas::micro {
 enum Op : int { kSep3x3 = 0, kSep5x5 = 1, kAvgPool = 2, kMaxPool = 3, kIdentity = 4 };
 inline constexpr int kNumOps = 5;
 inline constexpr std::array<const char*, kNumOps> kOpNames = {"sep3x3", "sep5x5", "avgpool",
-                                                               "maxpool", "identity"};
+                                                              "maxpool", "identity"};
 
 /// One cell: for block b, `index_1 op_1 index_2 op_2` with indices in 0..b+1 (0 and 1 are the
 /// cell's two inputs, 2 + j is block j's output).

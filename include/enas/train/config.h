@@ -2,9 +2,8 @@
 /// Every hyper-parameter of a run, in one plain struct. Fields carry the authors' flag names
 /// (src/cifar10/main.py) so their scripts translate one to one; ours come first. Precedence:
 /// these defaults < `--preset` < `--config FILE` < flags.
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "enas/space/authors_arcs.h"
@@ -13,59 +12,59 @@ namespace enas {
 
 struct Config {
   // ---------------------------------------------------------------- ours
-  std::string preset = "";          // the preset applied ("" = the embedded default below)
+  std::string preset = "";                // the preset applied ("" = the embedded default below)
   std::string dataset = "fashion_mnist";  // cifar10 | fashion_mnist
-  std::string data = "";            // data folder ("" = $ENAS_DATA_DIR or the Debian package's)
-  std::string out = "";             // run folder ("" = runs/<command>-<date>-<time>)
-  std::string device = "cpu";       // cpu | cuda | cuda:N
-  int threads = 0;                  // intra-op threads; 0 = every core this process may use
-  int64_t seed = 1;                 // seeds initialisation, data order, augmentation, dropout
-  int64_t train_limit = 0;          // > 0: use only the first N training images
-  int64_t test_limit = 0;           // > 0: use only the first N test images
+  std::string data = "";               // data folder ("" = $ENAS_DATA_DIR or the Debian package's)
+  std::string out = "";                // run folder ("" = runs/<command>-<date>-<time>)
+  std::string device = "cpu";          // cpu | cuda | cuda:N
+  int threads = 0;                     // intra-op threads; 0 = every core this process may use
+  int64_t seed = 1;                    // seeds initialisation, data order, augmentation, dropout
+  int64_t train_limit = 0;             // > 0: use only the first N training images
+  int64_t test_limit = 0;              // > 0: use only the first N test images
   std::string memory_format = "auto";  // auto | channels_last | contiguous (see use_channels_last)
-  std::string child_clip_mode = "none";  // none | norm | global (the authors' "norm" is a no-op)
-  int eval_batch_size = 100;        // models.py: eval_batch_size
-  std::string child_fixed_arc_file = "";  // read child_fixed_arc from a file (best_arc.txt)
-  std::string controller_type = "lstm";   // lstm (the authors') | random (uniform baseline)
-  int derive_samples = 100;               // architectures scored on the whole valid split
+  std::string child_clip_mode = "none";    // none | norm | global (the authors' "norm" is a no-op)
+  int eval_batch_size = 100;               // models.py: eval_batch_size
+  std::string child_fixed_arc_file = "";   // read child_fixed_arc from a file (best_arc.txt)
+  std::string controller_type = "lstm";    // lstm (the authors') | random (uniform baseline)
+  int derive_samples = 100;                // architectures scored on the whole valid split
   bool child_skip_unused_updates = false;  // search: leave weights off the sampled path alone
-  int num_valids = 5000;                  // search: last N training images held out
+  int num_valids = 5000;                   // search: last N training images held out
 
   // ---------------------------------------------------------------- the authors' flags
-  bool reset_output_dir = false;    // start over in an existing run folder
+  bool reset_output_dir = false;     // start over in an existing run folder
   std::string data_format = "NCHW";  // accepted for compatibility; layout is channels_last's
   std::string search_for = "micro";  // macro | micro
   int batch_size = 128;
   int num_epochs = 1;
-  int log_every = 50;               // steps between log lines
+  int log_every = 50;  // steps between log lines
   int eval_every_epochs = 1;
 
-  int child_num_layers = 2;         // macro: layers; micro: normal cells (N + 2 cells in all)
-  int child_num_cells = 5;          // micro: blocks per cell
+  int child_num_layers = 2;  // macro: layers; micro: normal cells (N + 2 cells in all)
+  int child_num_cells = 5;   // micro: blocks per cell
   int child_out_filters = 16;
-  int child_num_branches = 5;       // ops a search may sample; a fixed arc may use any
-  int child_filter_size = 5;        // accepted, unused by the authors' code paths we build
-  int child_out_filters_scale = 1;  // only 1 is supported
-  int child_block_size = 3;         // accepted, unused by the authors too
-  int child_num_aggregate = 0;      // accepted (sync replicas), unused
-  int child_num_replicas = 1;       // accepted (sync replicas), unused
-  bool child_sync_replicas = false;  // accepted, unused
-  int child_cutout_size = 0;        // 0 = no cutout
-  float child_grad_bound = 5.0f;    // bound of child_clip_mode
-  float child_keep_prob = 0.8f;     // dropout keep probability before the FC layer
+  int child_num_branches = 5;              // ops a search may sample; a fixed arc may use any
+  int child_filter_size = 5;               // accepted, unused by the authors' code paths we build
+  int child_out_filters_scale = 1;         // only 1 is supported
+  int child_block_size = 3;                // accepted, unused by the authors too
+  int child_num_aggregate = 0;             // accepted (sync replicas), unused
+  int child_num_replicas = 1;              // accepted (sync replicas), unused
+  bool child_sync_replicas = false;        // accepted, unused
+  int child_cutout_size = 0;               // 0 = no cutout
+  float child_grad_bound = 5.0f;           // bound of child_clip_mode
+  float child_keep_prob = 0.8f;            // dropout keep probability before the FC layer
   float child_drop_path_keep_prob = 1.0f;  // micro: minimum drop-path keep probability
-  float child_l2_reg = 2e-4f;       // adds l2_reg * sum(w^2) to the loss
-  bool child_use_aux_heads = true;  // micro: auxiliary head with loss weight 0.4
+  float child_l2_reg = 2e-4f;              // adds l2_reg * sum(w^2) to the loss
+  bool child_use_aux_heads = true;         // micro: auxiliary head with loss weight 0.4
   std::string child_fixed_arc = kMicroFinalArc;  // authors' format (train)
-  std::string child_skip_pattern = "";  // accepted, unused
-  bool child_lr_cosine = true;      // SGDR; false = staircase exponential decay
+  std::string child_skip_pattern = "";           // accepted, unused
+  bool child_lr_cosine = true;                   // SGDR; false = staircase exponential decay
   float child_lr_max = 0.05f;
   float child_lr_min = 0.0001f;
-  int child_lr_T_0 = 10;            // epochs of the first cosine period
-  int child_lr_T_mul = 2;           // period growth at each restart
-  float child_lr = 0.1f;            // without cosine: initial rate
-  int child_lr_dec_every = 100;     // without cosine: epochs between decays
-  float child_lr_dec_rate = 0.1f;   // without cosine: decay factor
+  int child_lr_T_0 = 10;           // epochs of the first cosine period
+  int child_lr_T_mul = 2;          // period growth at each restart
+  float child_lr = 0.1f;           // without cosine: initial rate
+  int child_lr_dec_every = 100;    // without cosine: epochs between decays
+  float child_lr_dec_rate = 0.1f;  // without cosine: decay factor
 
   float controller_lr = 1e-3f;
   float controller_lr_dec_rate = 1.0f;
@@ -74,7 +73,7 @@ struct Config {
   float controller_bl_dec = 0.99f;
   float controller_tanh_constant = 0.0f;  // 0 = none
   float controller_op_tanh_reduce = 1.0f;
-  float controller_temperature = 0.0f;    // 0 = none
+  float controller_temperature = 0.0f;  // 0 = none
   float controller_entropy_weight = 0.0f;
   float controller_skip_target = 0.8f;
   float controller_skip_weight = 0.0f;

@@ -25,8 +25,8 @@ struct TrainResult {
 
 class FinalTrainer {
  public:
-  FinalTrainer(const Config& config, ImageChild model, const ImageDataset& data,
-               const RunDir& run, Reporter& reporter, torch::Device device);
+  FinalTrainer(const Config& config, ImageChild model, const ImageDataset& data, const RunDir& run,
+               Reporter& reporter, torch::Device device);
   ~FinalTrainer();
 
   /// Trains to config.num_epochs; with `resume`, first restores the run folder's newest

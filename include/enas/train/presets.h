@@ -11,7 +11,7 @@ namespace enas {
 struct Preset {
   std::string name;
   std::string summary;
-  std::string source;  // the authors' script the values come from
+  std::string source;   // the authors' script the values come from
   std::string command;  // the subcommand it is meant for: train | search
   std::function<void(Config&)> apply;
 };

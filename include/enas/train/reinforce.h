@@ -12,20 +12,20 @@
 namespace enas {
 
 struct ReinforceOptions {
-  double lr = 1e-3;               // controller_lr
-  double entropy_weight = 0;      // controller_entropy_weight
-  double bl_dec = 0.99;           // controller_bl_dec
-  double skip_weight = 0;         // controller_skip_weight (macro)
-  double l2_reg = 0;              // controller_l2_reg
-  double beta2 = 0.999;           // TF AdamOptimizer default
-  double eps = 1e-3;              // the authors' epsilon
+  double lr = 1e-3;           // controller_lr
+  double entropy_weight = 0;  // controller_entropy_weight
+  double bl_dec = 0.99;       // controller_bl_dec
+  double skip_weight = 0;     // controller_skip_weight (macro)
+  double l2_reg = 0;          // controller_l2_reg
+  double beta2 = 0.999;       // TF AdamOptimizer default
+  double eps = 1e-3;          // the authors' epsilon
 };
 
 /// What one controller update saw.
 struct ReinforceStats {
   double loss = 0, entropy = 0, reward = 0, accuracy = 0, baseline = 0, grad_norm = 0;
   double skip_count = 0;  // mean skip connections per sample (macro)
-  int64_t step = 0;  // updates so far
+  int64_t step = 0;       // updates so far
 };
 
 /// TF's AdamOptimizer: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;

@@ -4,10 +4,9 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace enas {
 
@@ -16,8 +15,7 @@ class RunDir {
   /// Opens `path` ("" = runs/<command>-<date>-<time>). A folder that already holds a checkpoint
   /// is an error unless `resume` (continue it) or `reset` (empty it first). Checks that the folder
   /// can be written and says why not.
-  static RunDir open(const std::string& path, const std::string& command, bool resume,
-                     bool reset);
+  static RunDir open(const std::string& path, const std::string& command, bool resume, bool reset);
 
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }

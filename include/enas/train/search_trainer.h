@@ -24,9 +24,9 @@ class Reinforce;
 
 /// The result of derivation.
 struct DerivedArc {
-  std::vector<int> arc;   // authors' flat format
-  double valid_acc = 0;   // on the whole validation split
-  int64_t samples = 0;    // architectures scored
+  std::vector<int> arc;  // authors' flat format
+  double valid_acc = 0;  // on the whole validation split
+  int64_t samples = 0;   // architectures scored
 };
 
 struct SearchResult {

@@ -16,7 +16,7 @@ struct SgdOptions {
   double l2_reg = 0.0;             // the loss gains l2_reg * sum(w^2): gradient 2 l2_reg w
   std::string clip_mode = "none";  // none | norm (each tensor to grad_bound) | global
   double grad_bound = 5.0;
-  bool skip_unused = false;        // true: parameters without a gradient are not updated at all
+  bool skip_unused = false;  // true: parameters without a gradient are not updated at all
 };
 
 class Sgd {

@@ -1,10 +1,10 @@
 #pragma once
 /// The one error type the library throws for bad input or an impossible request.
 /// It is caught once, in the CLI's main(), and printed as a single `error:` line.
+#include <fmt/format.h>
+
 #include <stdexcept>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace enas {
 
