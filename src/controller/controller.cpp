@@ -109,6 +109,8 @@ class RandomControllerImpl : public ControllerImpl {
       for (int64_t pos = 0; pos < arc_length(); ++pos) {
         int k = choices_at(pos);
         arc[pos] = forced ? (*forced)[b][pos] : std::uniform_int_distribution<int>(0, k - 1)(rng_);
+        require(arc[pos] >= 0 && arc[pos] < k, "controller: decision {} is {}, allowed 0..{}", pos,
+                arc[pos], k - 1);
         lp -= std::log(static_cast<double>(k));
         if (macro_ && !is_macro_op(pos)) out.skip_count[b] += arc[pos];
       }
