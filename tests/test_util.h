@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
+
+#include "enas/util/error.h"
 
 namespace enas::test {
 
@@ -21,6 +24,22 @@ class TempDir {
 
 /// $ENAS_DATA_DIR (the folder holding cifar10/ and ptb/), or "" when unset or missing.
 std::string data_dir();
+
+/// Whether `text` contains `part` (use with EXPECT_PRED2, which prints both on failure).
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// Runs `fn`, expects an enas::Error and returns its message ("" when none was thrown).
+inline std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected enas::Error";
+  return "";
+}
 
 /// Seeds torch and sets one thread: results independent of the machine's cores.
 class SeededTest : public ::testing::Test {

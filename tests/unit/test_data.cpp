@@ -21,19 +21,10 @@
 namespace enas {
 namespace {
 
+using test::error_of;
+
 namespace fs = std::filesystem;
 using test::TempDir;
-
-// Runs `fn`, expects an enas::Error and returns its message ("" when none was thrown).
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected enas::Error";
-  return "";
-}
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);

@@ -18,23 +18,10 @@
 namespace enas {
 namespace {
 
+using test::contains;
+using test::error_of;
+
 using test::TempDir;
-
-// Whether `text` contains `part` (EXPECT_PRED2 prints both on failure).
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Runs `fn`, expects an enas::Error and returns its message ("" when none was thrown).
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected enas::Error";
-  return "";
-}
 
 // The input with every run of whitespace collapsed to one space, trimmed.
 std::string normalise_ws(const std::string& text) {

@@ -23,24 +23,12 @@
 namespace enas {
 namespace {
 
+using test::contains;
+using test::error_of;
+
 namespace fs = std::filesystem;
 using test::SeededTest;
 using test::TempDir;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Runs `fn`, expects an enas::Error and returns its message ("" when none was thrown).
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected enas::Error";
-  return "";
-}
 
 // ----------------------------------------------------------------------------------- schedules
 

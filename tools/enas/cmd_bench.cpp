@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include "cli.h"
 #include "enas/child/factory.h"
@@ -16,6 +17,7 @@
 #include "enas/space/arc_text.h"
 #include "enas/space/authors_arcs.h"
 #include "enas/space/macro.h"
+#include "enas/train/child_step.h"
 #include "enas/train/presets.h"
 #include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
@@ -40,51 +42,53 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-/// One training step as FinalTrainer does it, timed over `steps` after `warmup`.
-nlohmann::json bench_child(Config c, const BenchOptions& o, torch::Device device) {
-  c.memory_format = o.memory_format;
+/// Times `warmup + steps` training steps of `model` on random images, each exactly as the trainers
+/// take it (train_child_step); `before_step` runs inside the timing (a search samples there).
+nlohmann::json time_steps(ImageChildImpl& model, const Config& c, const BenchOptions& o,
+                          torch::Device device, const std::function<void(int)>& before_step) {
   const bool channels_last = use_channels_last(c);
-  torch::manual_seed(0);
-  const ImageShape shape{3, 32, 32, 10};
-  ImageChild model = make_fixed_child(c, shape);
-  if (channels_last) to_channels_last(*model);
-  model->to(device);
-  model->train();
+  if (channels_last) to_channels_last(model);
+  model.to(device);
+  model.train();
   SgdOptions so;
   so.l2_reg = c.child_l2_reg;
-  Sgd sgd(model->parameters(), so);
-  auto x = torch::randn({c.batch_size, 3, 32, 32}, torch::TensorOptions().device(device));
-  if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  auto y = torch::randint(0, 10, {c.batch_size},
-                          torch::TensorOptions().device(device).dtype(torch::kLong));
+  Sgd sgd(model.parameters(), so);
+  Batch batch;
+  batch.images = torch::randn({c.batch_size, 3, 32, 32}, torch::TensorOptions().device(device));
+  if (channels_last) batch.images = batch.images.contiguous(torch::MemoryFormat::ChannelsLast);
+  batch.labels = torch::randint(0, 10, {c.batch_size},
+                                torch::TensorOptions().device(device).dtype(torch::kLong));
   std::vector<double> times;
-  torch::Tensor loss;
+  ChildStep s;
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     synchronize(device);
     auto t0 = std::chrono::steady_clock::now();
-    model->set_progress(i, 1000);
-    auto out = model->forward(x);
-    loss = torch::nn::functional::cross_entropy(out.logits, y);
-    if (out.aux_logits.defined())
-      loss = loss + 0.4 * torch::nn::functional::cross_entropy(out.aux_logits, y);
-    sgd.zero_grad();
-    loss.backward();
-    sgd.step(0.05, false);
+    before_step(i);
+    s = train_child_step(model, sgd, batch, 0.05, false);
     synchronize(device);
-    if (i >= o.warmup)
+    if (i >= o.warmup) {
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
   }
-  double med = median(times);
+  const double med = median(times);
   return {{"layers", c.child_num_layers},
           {"filters", c.child_out_filters},
           {"batch", c.batch_size},
           {"median_step_s", med},
           {"min_step_s", *std::min_element(times.begin(), times.end())},
           {"images_per_s", c.batch_size / med},
-          {"params", model->num_params()},
-          {"params_aux", model->num_aux_params()},
-          {"final_loss", loss.item<double>()},
+          {"params", model.num_params()},
+          {"params_aux", model.num_aux_params()},
+          {"final_loss", s.loss.item<double>()},
           {"channels_last", channels_last}};
+}
+
+/// A fixed child at the given configuration.
+nlohmann::json bench_child(Config c, const BenchOptions& o, torch::Device device) {
+  c.memory_format = o.memory_format;
+  torch::manual_seed(0);
+  ImageChild model = make_fixed_child(c, {3, 32, 32, 10});
+  return time_steps(*model, c, o, device, [&](int i) { model->set_progress(i, 1000); });
 }
 
 nlohmann::json bench_loader(const BenchOptions& o) {
@@ -158,44 +162,13 @@ nlohmann::json bench_shared(const std::string& preset, const BenchOptions& o,
   Config c;
   find_preset(preset).apply(c);
   c.memory_format = o.memory_format;
-  const bool channels_last = use_channels_last(c);
   torch::manual_seed(0);
   SharedChild child = make_shared_child(c, {3, 32, 32, 10});
   Controller ctrl = make_controller(c);
-  if (channels_last) to_channels_last(*child);
-  child->to(device);
-  child->train();
-  SgdOptions so;
-  so.l2_reg = c.child_l2_reg;
-  Sgd sgd(child->parameters(), so);
-  auto x = torch::randn({c.batch_size, 3, 32, 32}, torch::TensorOptions().device(device));
-  if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  auto y = torch::randint(0, 10, {c.batch_size},
-                          torch::TensorOptions().device(device).dtype(torch::kLong));
-  std::vector<double> times;
-  for (int i = 0; i < o.warmup + o.steps; ++i) {
-    synchronize(device);
-    auto t0 = std::chrono::steady_clock::now();
-    child->set_arc(ctrl->sample(1).arcs[0]);
-    auto out = child->forward(x);
-    auto loss = torch::nn::functional::cross_entropy(out.logits, y);
-    if (out.aux_logits.defined())
-      loss = loss + 0.4 * torch::nn::functional::cross_entropy(out.aux_logits, y);
-    sgd.zero_grad();
-    loss.backward();
-    sgd.step(0.05, false);
-    synchronize(device);
-    if (i >= o.warmup) times.push_back(seconds_since(t0));
-  }
-  const double med = median(times);
-  return {{"preset", preset},
-          {"layers", c.child_num_layers},
-          {"filters", c.child_out_filters},
-          {"batch", c.batch_size},
-          {"median_step_s", med},
-          {"images_per_s", c.batch_size / med},
-          {"channels_last", channels_last},
-          {"params", child->num_params()}};
+  nlohmann::json j =
+      time_steps(*child, c, o, device, [&](int) { child->set_arc(ctrl->sample(1).arcs[0]); });
+  j["preset"] = preset;
+  return j;
 }
 
 int run_bench(const BenchOptions& o) {
