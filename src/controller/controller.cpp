@@ -27,6 +27,17 @@ ArcBatch ControllerImpl::score(const std::vector<std::vector<int>>& arcs) {
   return run(static_cast<int64_t>(arcs.size()), &arcs);
 }
 
+void ControllerImpl::build_policy() {
+  const int64_t h = options_.lstm_size, nb = options_.num_branches;
+  core_ = register_module("core", LstmCore(h));
+  w_emb_ = register_parameter("w_emb", torch::empty({nb, h}));
+  w_soft_ = register_parameter("w_soft", torch::empty({h, nb}));
+  w_attn_1_ = register_parameter("w_attn_1", torch::empty({h, h}));
+  w_attn_2_ = register_parameter("w_attn_2", torch::empty({h, h}));
+  v_attn_ = register_parameter("v_attn", torch::empty({h, 1}));
+  for (auto* t : {&w_emb_, &w_soft_, &w_attn_1_, &w_attn_2_, &v_attn_}) controller_uniform_(*t);
+}
+
 std::string ControllerImpl::rng_state() const {
   std::ostringstream out;
   out << rng_;

@@ -6,14 +6,7 @@ namespace enas {
 
 MacroControllerImpl::MacroControllerImpl(ControllerOptions options)
     : ControllerImpl(std::move(options)) {
-  const int64_t h = options_.lstm_size, nb = options_.num_branches;
-  core_ = register_module("core", LstmCore(h));
-  w_emb_ = register_parameter("w_emb", torch::empty({nb, h}));
-  w_soft_ = register_parameter("w_soft", torch::empty({h, nb}));
-  w_attn_1_ = register_parameter("w_attn_1", torch::empty({h, h}));
-  w_attn_2_ = register_parameter("w_attn_2", torch::empty({h, h}));
-  v_attn_ = register_parameter("v_attn", torch::empty({h, 1}));
-  for (auto* t : {&w_emb_, &w_soft_, &w_attn_1_, &w_attn_2_, &v_attn_}) controller_uniform_(*t);
+  build_policy();
 }
 
 int64_t MacroControllerImpl::arc_length() const { return macro::arc_length(options_.num_layers); }

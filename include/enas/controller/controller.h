@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "enas/controller/lstm_core.h"
+
 namespace enas {
 
 struct Config;
@@ -71,8 +73,17 @@ class ControllerImpl : public torch::nn::Module {
   /// temperature and tanh_constant * tanh(.) as the authors apply them.
   torch::Tensor shape_logits(torch::Tensor logits, double tanh_constant) const;
 
+  /// Registers what every LSTM head has, all uniform(-0.1, 0.1) as the authors': the core, the
+  /// op embedding and op logits, and the attention over earlier anchors.
+  void build_policy();
+
   ControllerOptions options_;
   std::mt19937_64 rng_;
+  LstmCore core_{nullptr};
+  torch::Tensor w_emb_;                // (num_branches, H): embedding of the chosen op
+  torch::Tensor w_soft_;               // (H, num_branches): op logits
+  torch::Tensor w_attn_1_, w_attn_2_;  // (H, H): attention keys and query
+  torch::Tensor v_attn_;               // (H, 1)
 };
 
 using Controller = std::shared_ptr<ControllerImpl>;

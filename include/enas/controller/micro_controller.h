@@ -2,7 +2,6 @@
 /// The micro-space head (micro_controller.py): a normal-cell sampler, then a reduction-cell
 /// sampler continuing the LSTM state; per block two input indices by attention, then two ops.
 #include "enas/controller/controller.h"
-#include "enas/controller/lstm_core.h"
 
 namespace enas {
 
@@ -20,13 +19,8 @@ class MicroControllerImpl : public ControllerImpl {
                    const std::vector<std::vector<int>>* forced, ArcBatch& out,
                    torch::Tensor& log_prob, torch::Tensor& entropy);
 
-  LstmCore core_{nullptr};
-  torch::Tensor w_emb_;                // (num_branches, H)
-  torch::Tensor w_soft_;               // (H, num_branches)
-  torch::Tensor b_soft_;               // (1, num_branches), trainable, init [10, 10, 0, 0, 0]
-  torch::Tensor b_soft_no_learn_;      // (1, num_branches), constant [0.25, 0.25, -0.25, ...]
-  torch::Tensor w_attn_1_, w_attn_2_;  // (H, H)
-  torch::Tensor v_attn_;               // (H, 1)
+  torch::Tensor b_soft_;           // (1, num_branches), trainable, init [10, 10, 0, 0, 0]
+  torch::Tensor b_soft_no_learn_;  // (1, num_branches), constant [0.25, 0.25, -0.25, ...]
 };
 
 }  // namespace enas
