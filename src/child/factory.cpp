@@ -4,6 +4,7 @@
 #include "enas/child/macro_shared.h"
 #include "enas/child/micro_fixed.h"
 #include "enas/child/micro_shared.h"
+#include "enas/space/rnn.h"
 #include "enas/space/arc_text.h"
 #include "enas/train/config.h"
 #include "enas/util/error.h"
@@ -53,6 +54,26 @@ SharedChild make_shared_child(const Config& c, const ImageShape& shape) {
                                                .out_filters(c.child_out_filters)
                                                .num_branches(c.child_num_branches)
                                                .keep_prob(c.child_keep_prob));
+}
+
+RnnLm make_language_model(const Config& c, int64_t vocab_size, bool shared) {
+  rnn::Arc arc;
+  if (!shared) arc = rnn::parse_arc(fixed_arc_text(c));
+  auto o = RnnLmOptions()
+               .vocab_size(vocab_size)
+               .hidden(c.child_hidden_size)
+               .num_nodes(shared ? c.child_num_layers : arc.num_nodes())
+               .shared(shared)
+               .init_range(c.child_init_range)
+               .drop_e(c.child_drop_e)
+               .drop_i(c.child_drop_i)
+               .drop_x(c.child_drop_x)
+               .drop_l(c.child_drop_l)
+               .drop_o(c.child_drop_o)
+               .drop_w(c.child_drop_w);
+  RnnLm model(o);
+  if (!shared) model->set_arc(arc);
+  return model;
 }
 
 }  // namespace enas

@@ -4,8 +4,10 @@
 
 #include "enas/controller/macro_controller.h"
 #include "enas/controller/micro_controller.h"
+#include "enas/controller/rnn_controller.h"
 #include "enas/space/macro.h"
 #include "enas/space/micro.h"
+#include "enas/space/rnn.h"
 #include "enas/train/config.h"
 #include "enas/util/error.h"
 
@@ -27,15 +29,16 @@ ArcBatch ControllerImpl::score(const std::vector<std::vector<int>>& arcs) {
   return run(static_cast<int64_t>(arcs.size()), &arcs);
 }
 
-void ControllerImpl::build_policy() {
+void ControllerImpl::build_policy(bool op_logits) {
   const int64_t h = options_.lstm_size, nb = options_.num_branches;
   core_ = register_module("core", LstmCore(h));
   w_emb_ = register_parameter("w_emb", torch::empty({nb, h}));
-  w_soft_ = register_parameter("w_soft", torch::empty({h, nb}));
+  if (op_logits) w_soft_ = register_parameter("w_soft", torch::empty({h, nb}));
   w_attn_1_ = register_parameter("w_attn_1", torch::empty({h, h}));
   w_attn_2_ = register_parameter("w_attn_2", torch::empty({h, h}));
   v_attn_ = register_parameter("v_attn", torch::empty({h, 1}));
-  for (auto* t : {&w_emb_, &w_soft_, &w_attn_1_, &w_attn_2_, &v_attn_}) controller_uniform_(*t);
+  for (auto* t : {&w_emb_, &w_attn_1_, &w_attn_2_, &v_attn_}) controller_uniform_(*t);
+  if (op_logits) controller_uniform_(w_soft_);
 }
 
 std::string ControllerImpl::rng_state() const {
@@ -100,10 +103,11 @@ namespace {
 /// uniform), never trained. The baseline that tells whether the controller helps.
 class RandomControllerImpl : public ControllerImpl {
  public:
-  RandomControllerImpl(ControllerOptions o, bool macro)
-      : ControllerImpl(std::move(o)), macro_(macro) {}
+  RandomControllerImpl(ControllerOptions o, std::string space)
+      : ControllerImpl(std::move(o)), macro_(space == "macro"), rnn_(space == "rnn") {}
   bool trainable() const override { return false; }
   int64_t arc_length() const override {
+    if (rnn_) return 2 * options_.num_layers;
     return macro_ ? macro::arc_length(options_.num_layers) : 8 * options_.num_cells;
   }
 
@@ -142,12 +146,13 @@ class RandomControllerImpl : public ControllerImpl {
     return false;
   }
   int choices_at(int64_t pos) const {
+    if (rnn_) return pos % 2 == 0 ? static_cast<int>(pos / 2 + 1) : rnn::kNumFuncs;
     if (macro_) return is_macro_op(pos) ? static_cast<int>(options_.num_branches) : 2;
     int64_t in_cell = pos % (4 * options_.num_cells);
     int64_t block = in_cell / 4;
     return in_cell % 2 == 0 ? static_cast<int>(block + 2) : static_cast<int>(options_.num_branches);
   }
-  bool macro_;
+  bool macro_, rnn_;
 };
 
 }  // namespace
@@ -162,12 +167,19 @@ Controller make_controller(const Config& c) {
   o.num_layers = c.child_num_layers;
   o.num_cells = c.child_num_cells;
   o.seed = static_cast<uint64_t>(c.seed) * 0x2545F4914F6CDD1Dull + 17;
+  if (c.search_for == "rnn") {
+    o.num_branches = rnn::kNumFuncs;  // enas_lm's controller_num_functions
+    if (c.controller_type == "random") return std::make_shared<RandomControllerImpl>(o, "rnn");
+    require(c.controller_type == "lstm", "--controller_type is '{}', allowed: lstm, random",
+            c.controller_type);
+    return std::make_shared<RnnControllerImpl>(o);
+  }
   const bool macro = c.search_for == "macro";
   require(c.child_num_branches >= 1 &&
               c.child_num_branches <= (macro ? macro::kNumOps : micro::kNumOps),
           "--child_num_branches is {}, allowed 1..{} for the {} space", c.child_num_branches,
           macro ? macro::kNumOps : micro::kNumOps, c.search_for);
-  if (c.controller_type == "random") return std::make_shared<RandomControllerImpl>(o, macro);
+  if (c.controller_type == "random") return std::make_shared<RandomControllerImpl>(o, c.search_for);
   require(c.controller_type == "lstm", "--controller_type is '{}', allowed: lstm, random",
           c.controller_type);
   if (macro) {

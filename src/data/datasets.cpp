@@ -19,9 +19,11 @@ std::string resolve_data_dir(const Config& c) {
   if (!c.data.empty()) return c.data;
   if (c.dataset == "fashion_mnist") return kFashionMnistDebianDir;
   const char* env = std::getenv("ENAS_DATA_DIR");
-  require(env && *env,
-          "no data folder: pass --data <folder> or set ENAS_DATA_DIR. CIFAR-10 (binary version) "
-          "comes from https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz");
+  require(env && *env, "no data folder: pass --data <folder> or set ENAS_DATA_DIR. {}",
+          c.dataset == "ptb"
+              ? "Penn Treebank is Mikolov's ptb.{train,valid,test}.txt (simple-examples/data)"
+              : "CIFAR-10 (binary version) comes from "
+                "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz");
   return env;
 }
 
@@ -40,6 +42,10 @@ ImageDataset load_image_dataset(const Config& c, int64_t num_valid) {
     data.stats = channel_stats(data.train);
   }
   return data;
+}
+
+Corpus load_ptb_corpus(const Config& c) {
+  return load_ptb(resolve_data_dir(c), c.train_limit, c.test_limit);
 }
 
 }  // namespace enas

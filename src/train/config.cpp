@@ -99,14 +99,44 @@ bool use_channels_last(const Config& c) {
   return c.memory_format == "channels_last";
 }
 
+namespace {
+
+void validate_ptb(const Config& c) {
+  require(c.child_hidden_size >= 1, "--child_hidden_size must be >= 1, got {}",
+          c.child_hidden_size);
+  require(c.child_bptt_steps >= 1, "--child_bptt_steps must be >= 1, got {}", c.child_bptt_steps);
+  require(c.child_init_range > 0, "--child_init_range must be > 0, got {}", c.child_init_range);
+  const std::pair<const char*, float> rates[] = {
+      {"child_drop_e", c.child_drop_e}, {"child_drop_i", c.child_drop_i},
+      {"child_drop_x", c.child_drop_x}, {"child_drop_l", c.child_drop_l},
+      {"child_drop_o", c.child_drop_o}, {"child_drop_w", c.child_drop_w}};
+  for (const auto& [name, rate] : rates) {
+    require(rate >= 0 && rate < 1, "--{} is a dropping rate in [0, 1), got {}", name, rate);
+  }
+  require(c.child_alpha >= 0 && c.child_beta >= 0 && c.child_weight_decay >= 0,
+          "--child_alpha, --child_beta and --child_weight_decay must be >= 0");
+  require(c.child_lr > 0, "--child_lr must be > 0, got {}", c.child_lr);
+  require(c.best_valid_ppl_threshold >= 1, "--best_valid_ppl_threshold must be >= 1, got {}",
+          c.best_valid_ppl_threshold);
+  require(c.derive_valid_batches >= 0, "--derive_valid_batches must be >= 0, got {}",
+          c.derive_valid_batches);
+}
+
+}  // namespace
+
 void validate(const Config& c) {
   require(c.memory_format == "auto" || c.memory_format == "channels_last" ||
               c.memory_format == "contiguous",
           "--memory_format is '{}', allowed: auto, channels_last, contiguous", c.memory_format);
-  require(c.dataset == "cifar10" || c.dataset == "fashion_mnist",
-          "--dataset is '{}', allowed: cifar10, fashion_mnist", c.dataset);
-  require(c.search_for == "macro" || c.search_for == "micro",
-          "--search_for is '{}', allowed: macro, micro", c.search_for);
+  require(c.dataset == "cifar10" || c.dataset == "fashion_mnist" || c.dataset == "ptb",
+          "--dataset is '{}', allowed: cifar10, fashion_mnist, ptb", c.dataset);
+  require(c.search_for == "macro" || c.search_for == "micro" || c.search_for == "rnn",
+          "--search_for is '{}', allowed: macro, micro, rnn", c.search_for);
+  require((c.dataset == "ptb") == (c.search_for == "rnn"),
+          "--search_for {} does not go with --dataset {}: the rnn space is for ptb, macro and "
+          "micro for images (--preset ptb_search / ptb_final set both)",
+          c.search_for, c.dataset);
+  if (c.dataset == "ptb") validate_ptb(c);
   require(c.batch_size > 0, "--batch_size must be > 0, got {}", c.batch_size);
   require(c.eval_batch_size > 0, "--eval_batch_size must be > 0, got {}", c.eval_batch_size);
   require(c.num_epochs >= 0, "--num_epochs must be >= 0, got {}", c.num_epochs);

@@ -49,7 +49,7 @@ void Adam::load(torch::serialize::InputArchive& a) {
 Reinforce::Reinforce(Controller controller, ReinforceOptions options)
     : controller_(std::move(controller)),
       options_(options),
-      adam_(controller_->parameters(), options.lr, 0.0, options.beta2, options.eps) {}
+      adam_(controller_->parameters(), options.lr, options.beta1, options.beta2, options.eps) {}
 
 ReinforceStats Reinforce::update(const ArcBatch& samples, const std::vector<double>& accuracies) {
   const int64_t n = static_cast<int64_t>(samples.arcs.size());

@@ -94,9 +94,10 @@ State prescan(int argc, char** argv) {
     Config searched;
     apply_config_file(searched, from + "/config.json");
     if (preset.empty()) {
-      find_preset(searched.dataset == "cifar10" ? "cifar10_" + searched.search_for + "_final"
-                                                : "default")
-          .apply(s.config);
+      std::string final_preset = "default";
+      if (searched.dataset == "cifar10") final_preset = "cifar10_" + searched.search_for + "_final";
+      if (searched.dataset == "ptb") final_preset = "ptb_final";
+      find_preset(final_preset).apply(s.config);
       s.config.preset = "from_search";
     }
     s.config.dataset = searched.dataset;

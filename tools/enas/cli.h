@@ -33,6 +33,12 @@ void add_presets_command(CLI::App& app, State& state);
 void add_bench_command(CLI::App& app, State& state);
 void add_search_command(CLI::App& app, State& state);
 
+/// The Penn Treebank versions of train, search and derive (cmd_lm.cpp); the commands hand over
+/// to them when --dataset is ptb.
+int run_train_lm(State& state);
+int run_search_lm(State& state);
+int run_derive_lm(State& state, const std::string& checkpoint);
+
 /// Prints the final JSON line of a command to stdout.
 void print_json_line(const nlohmann::json& j);
 

@@ -42,6 +42,7 @@ Reporter make_reporter(const RunDir& run) {
 int run_search(State& s) {
   Config& c = s.config;
   validate(c);
+  if (c.dataset == "ptb") return run_search_lm(s);
   const int threads = set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   SearchSetup setup = build(c);
@@ -92,6 +93,7 @@ int run_derive(State& s, const std::string& checkpoint) {
   if (dir.empty()) dir = ".";
   Config& c = s.config;
   validate(c);
+  if (c.dataset == "ptb") return run_derive_lm(s, checkpoint);
   set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   SearchSetup setup = build(c);

@@ -17,6 +17,7 @@ namespace {
 int run_train(State& s) {
   Config& c = s.config;
   validate(c);
+  if (c.dataset == "ptb") return run_train_lm(s);
   const int threads = set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   const ImageShape shape = dataset_shape(c.dataset);

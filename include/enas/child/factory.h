@@ -1,6 +1,7 @@
 #pragma once
 /// Builds the child a configuration asks for.
 #include "enas/child/image_child.h"
+#include "enas/child/rnn_lm.h"
 #include "enas/child/shared_child.h"
 
 namespace enas {
@@ -15,6 +16,11 @@ ImageChild make_fixed_child(const Config& config, const ImageShape& shape);
 /// child_out_filters, child_num_branches, child_keep_prob; micro: also child_num_cells and
 /// child_use_aux_heads), initialised from torch's current generator. No architecture is set.
 SharedChild make_shared_child(const Config& config, const ImageShape& shape);
+
+/// The Penn Treebank language model: `shared` the search's shared child (child_num_layers
+/// nodes), else the final child of the fixed architecture (its node count). Sizes, dropouts and
+/// init range from the child_* fields; initialised from torch's current generator.
+RnnLm make_language_model(const Config& config, int64_t vocab_size, bool shared);
 
 /// The architecture string a configuration names: child_fixed_arc_file's content when set, else
 /// child_fixed_arc.

@@ -33,7 +33,7 @@ struct ControllerOptions {
   double op_tanh_reduce = 1;  // controller_op_tanh_reduce (micro ops)
   double temperature = 0;     // controller_temperature; 0 = off
   double skip_target = 0.8;   // controller_skip_target (macro)
-  int64_t num_layers = 12;    // macro: layers
+  int64_t num_layers = 12;    // macro: layers; rnn: nodes of the cell
   int64_t num_cells = 5;      // micro: blocks per cell
   uint64_t seed = 0;          // the sampler's own random stream
 };
@@ -74,14 +74,15 @@ class ControllerImpl : public torch::nn::Module {
   torch::Tensor shape_logits(torch::Tensor logits, double tanh_constant) const;
 
   /// Registers what every LSTM head has, all uniform(-0.1, 0.1) as the authors': the core, the
-  /// op embedding and op logits, and the attention over earlier anchors.
-  void build_policy();
+  /// op embedding, the op logits (unless `op_logits` is false: the head reuses w_emb for them),
+  /// and the attention over earlier anchors.
+  void build_policy(bool op_logits = true);
 
   ControllerOptions options_;
   std::mt19937_64 rng_;
   LstmCore core_{nullptr};
   torch::Tensor w_emb_;                // (num_branches, H): embedding of the chosen op
-  torch::Tensor w_soft_;               // (H, num_branches): op logits
+  torch::Tensor w_soft_;               // (H, num_branches): op logits (undefined: tied to w_emb)
   torch::Tensor w_attn_1_, w_attn_2_;  // (H, H): attention keys and query
   torch::Tensor v_attn_;               // (H, 1)
 };

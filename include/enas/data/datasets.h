@@ -1,10 +1,11 @@
 #pragma once
-/// Which image data set a run uses and where its files are: the one place that maps the
-/// `--dataset` / `--data` flags to files.
+/// Which data set a run uses and where its files are: the one place that maps the `--dataset` /
+/// `--data` flags to files.
 #include <string>
 
 #include "enas/child/image_child.h"
 #include "enas/data/image_dataset.h"
+#include "enas/data/ptb.h"
 
 namespace enas {
 
@@ -20,5 +21,12 @@ std::string resolve_data_dir(const Config& config);
 /// Loads the configured data set with its limits applied; `num_valid` > 0 holds out the last
 /// `num_valid` training images as the validation split (search).
 ImageDataset load_image_dataset(const Config& config, int64_t num_valid = 0);
+
+/// Penn Treebank's vocabulary size, known without reading it (for --dry-run).
+inline constexpr int64_t kPtbVocabSize = 10000;
+
+/// Loads Penn Treebank with --train_limit (training tokens) and --test_limit (valid and test
+/// tokens) applied.
+Corpus load_ptb_corpus(const Config& config);
 
 }  // namespace enas

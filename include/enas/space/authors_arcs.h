@@ -36,3 +36,14 @@ inline constexpr const char* kMicroFinalArc =
     "1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1";
 
 }  // namespace enas
+
+namespace enas {
+
+// google-research enas_lm/README.md: the recurrent cell ENAS found on Penn Treebank,
+// `num_layers` pairs (previous node, function).
+inline constexpr const char* kRnnEnasArc = "0 2 1 0 2 1 2 2 4 0 5 0 3 2 6 2";
+
+// The same README: the DARTS cell, for comparison.
+inline constexpr const char* kRnnDartsArc = "0 2 1 1 1 1 1 3 2 0 5 2 3 0 5 1";
+
+}  // namespace enas

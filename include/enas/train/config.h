@@ -13,7 +13,7 @@ namespace enas {
 struct Config {
   // ---------------------------------------------------------------- ours
   std::string preset = "";                // the preset applied ("" = the embedded default below)
-  std::string dataset = "fashion_mnist";  // cifar10 | fashion_mnist
+  std::string dataset = "fashion_mnist";  // cifar10 | fashion_mnist | ptb
   std::string data = "";               // data folder ("" = $ENAS_DATA_DIR or the Debian package's)
   std::string out = "";                // run folder ("" = runs/<command>-<date>-<time>)
   std::string device = "cpu";          // cpu | cuda | cuda:N
@@ -29,17 +29,34 @@ struct Config {
   int derive_samples = 100;                // architectures scored on the whole valid split
   bool child_skip_unused_updates = false;  // search: leave weights off the sampled path alone
   int num_valids = 5000;                   // search: last N training images held out
+  int derive_valid_batches = 0;            // ptb: validation batches per derived arc (0 = all)
+
+  // ---------------------------------------------------------------- enas_lm (Penn Treebank)
+  // Defaults are child.py's (search); the ptb_final preset sets fixed_lib.py's.
+  int child_hidden_size = 200;
+  int child_bptt_steps = 35;
+  float child_init_range = 0.04f;       // uniform(-r, r) for every weight
+  float child_alpha = 0.0f;             // activation L2: alpha * mean(s^2)
+  float child_beta = 1.0f;              // slowness: beta * mean((s_t - s_{t-1})^2)
+  float child_drop_e = 0.10f;           // embedding rows (words)
+  float child_drop_i = 0.20f;           // embedded inputs
+  float child_drop_x = 0.75f;           // the cell's input
+  float child_drop_l = 0.25f;           // state and node inputs
+  float child_drop_o = 0.75f;           // the cell's outputs
+  float child_drop_w = 0.00f;           // recurrent weights (DropConnect)
+  float child_weight_decay = 8e-7f;     // adds weight_decay * sum(w^2) (see docs: not sum(w^4))
+  int best_valid_ppl_threshold = 10;    // final: epochs of no improvement before averaging
 
   // ---------------------------------------------------------------- the authors' flags
   bool reset_output_dir = false;     // start over in an existing run folder
   std::string data_format = "NCHW";  // accepted for compatibility; layout is channels_last's
-  std::string search_for = "micro";  // macro | micro
+  std::string search_for = "micro";  // macro | micro | rnn (ptb)
   int batch_size = 128;
   int num_epochs = 1;
   int log_every = 50;  // steps between log lines
   int eval_every_epochs = 1;
 
-  int child_num_layers = 2;  // macro: layers; micro: normal cells (N + 2 cells in all)
+  int child_num_layers = 2;  // macro: layers; micro: normal cells (N + 2 cells); rnn: nodes
   int child_num_cells = 5;   // micro: blocks per cell
   int child_out_filters = 16;
   int child_num_branches = 5;              // ops a search may sample; a fixed arc may use any

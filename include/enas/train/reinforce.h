@@ -17,8 +17,9 @@ struct ReinforceOptions {
   double bl_dec = 0.99;       // controller_bl_dec
   double skip_weight = 0;     // controller_skip_weight (macro)
   double l2_reg = 0;          // controller_l2_reg
+  double beta1 = 0.0;         // the authors' CIFAR-10 controller; enas_lm keeps TF's 0.9
   double beta2 = 0.999;       // TF AdamOptimizer default
-  double eps = 1e-3;          // the authors' epsilon
+  double eps = 1e-3;          // the authors' CIFAR-10 epsilon; enas_lm keeps TF's 1e-8
 };
 
 /// What one controller update saw.
@@ -48,8 +49,9 @@ class Reinforce {
  public:
   Reinforce(Controller controller, ReinforceOptions options);
 
-  /// One update from sampled architectures and their validation accuracies (same order). The
-  /// baseline moves once per sample, in order, before that sample's advantage is taken.
+  /// One update from sampled architectures and their rewards' task terms (same order): the
+  /// validation accuracy on CIFAR-10, 80 / perplexity on Penn Treebank. The baseline moves once
+  /// per sample, in order, before that sample's advantage is taken.
   ReinforceStats update(const ArcBatch& samples, const std::vector<double>& accuracies);
 
   double baseline() const { return baseline_; }

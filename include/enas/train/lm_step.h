@@ -1,0 +1,54 @@
+#pragma once
+/// The parts of a language-model training loop that final training and search share: one SGD
+/// step with enas_lm's regularisers and clipping, perplexity over a stream, and the stream's
+/// placement on the device.
+#include <torch/torch.h>
+
+#include <functional>
+#include <vector>
+
+#include "enas/child/rnn_lm.h"
+#include "enas/data/lm_batches.h"
+
+namespace enas {
+
+struct Config;
+
+/// enas_lm's loss terms and update, from the configuration.
+struct LmStepOptions {
+  double alpha = 0;         // child_alpha: activation L2
+  double beta = 0;          // child_beta: slowness
+  double weight_decay = 0;  // child_weight_decay: on RnnLm::decayed_weights()
+  double grad_bound = 0.25; // child_grad_bound: global-norm clipping (0 = none)
+  int64_t bptt = 35;        // the rate is scaled by segment length / bptt
+  static LmStepOptions from(const Config& c);
+};
+
+/// What one step saw (read back: the loop needs the loss to detect divergence anyway).
+struct LmStep {
+  double loss = 0;       // mean cross-entropy of the segment
+  double l2 = 0;         // sum(w^2) of the decayed weights (the |w| of enas_lm's log)
+  double grad_norm = 0;  // global norm before clipping
+  double lr = 0;         // the rate applied: lr * len / bptt
+  int64_t tokens = 0;
+};
+
+/// loss + weight_decay * sum(w^2) + alpha * mean(s^2) + beta * mean((s_t - s_{t-1})^2), backward,
+/// clip by global norm, w -= lr * len / bptt * g (plain SGD, as enas_lm). `state` (B, H) is
+/// read and replaced by the state after the segment.
+LmStep lm_train_step(RnnLmImpl& model, const std::vector<torch::Tensor>& params,
+                     const torch::Tensor& x, const torch::Tensor& y, torch::Tensor& state,
+                     double lr, const LmStepOptions& options);
+
+/// Mean cross-entropy per token of `model` (eval mode) over batchified `rows` (R, L) read in
+/// `segments`. The state starts at zero; `reset_each` zeroes it before every segment (enas_lm's
+/// search validates so), else it is carried. `before_segment(i)` runs first (a search resamples
+/// its architecture there).
+double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
+                    const std::vector<Segment>& segments, bool reset_each,
+                    const std::function<void(size_t)>& before_segment = {});
+
+/// exp(loss), saturating instead of overflowing.
+double perplexity(double loss);
+
+}  // namespace enas

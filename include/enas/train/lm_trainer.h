@@ -1,0 +1,84 @@
+#pragma once
+/// Final training of a fixed recurrent cell on Penn Treebank (enas_lm's fixed.py / fixed_lib.py):
+/// plain SGD at lr * len / bptt on random-length segments, the state carried across segments and
+/// reset at each epoch's end, validation after every epoch, weight averaging once validation
+/// stops improving (then used for validation and test), test at batch size 1, a checkpoint per
+/// epoch, and a rollback to the last one when the loss stops being finite.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <vector>
+
+#include "enas/child/rnn_lm.h"
+#include "enas/data/ptb.h"
+#include "enas/train/config.h"
+#include "enas/train/lm_step.h"
+#include "enas/train/reporter.h"
+#include "enas/train/run_dir.h"
+
+namespace enas {
+
+struct LmTrainResult {
+  int64_t epochs = 0, steps = 0;
+  double valid_ppl = -1, test_ppl = -1;  // -1: never evaluated
+  double train_ppl = -1;                 // of the last epoch
+  double tokens_per_s = 0;               // training throughput of the last epoch
+  double seconds = 0;                    // resumed runs included
+  bool averaged = false;                 // whether weight averaging had started
+  int64_t rollbacks = 0;
+};
+
+/// Continuous weight averaging (fixed_lib.py _create_average_ops): once started, after every
+/// step avg += (w - avg) / n.
+class WeightAverage {
+ public:
+  explicit WeightAverage(std::vector<torch::Tensor> params) : params_(std::move(params)) {}
+  bool started() const { return started_; }
+  void start() { started_ = true; }
+  void update();
+  /// Swaps the averages into the parameters (and back): evaluation uses them.
+  void swap();
+  void save(torch::serialize::OutputArchive& a) const;
+  void load(torch::serialize::InputArchive& a);
+
+ private:
+  std::vector<torch::Tensor> params_, avg_;
+  bool started_ = false;
+  int64_t count_ = 0;
+};
+
+class LmFinalTrainer {
+ public:
+  LmFinalTrainer(const Config& config, RnnLm model, const Corpus& corpus, const RunDir& run,
+                 Reporter& reporter, torch::Device device);
+
+  /// Trains to config.num_epochs (resuming from the newest checkpoint when asked), then tests.
+  LmTrainResult run(bool resume);
+
+ private:
+  /// One pass over the training stream. Returns false when the loss stopped being finite.
+  bool train_epoch(int64_t epoch, int64_t& step, LmTrainResult& result);
+  double evaluate_valid();
+  double evaluate_test();
+  void save(int64_t epochs_done, int64_t step, const LmTrainResult& r);
+  nlohmann::json restore(const std::string& path);
+  double elapsed() const;
+
+  Config config_;
+  RnnLm model_;
+  const RunDir& run_;
+  Reporter& reporter_;
+  torch::Device device_;
+  LmStepOptions step_options_;
+  torch::Tensor train_rows_, valid_rows_, test_rows_;  // batchified streams on the device
+  WeightAverage average_;
+  std::vector<double> valid_history_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  double seconds_before_ = 0;
+};
+
+/// The log line of a training step in enas_lm's format.
+std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
+                         double grad_norm, double minutes, int avg = -1);
+
+}  // namespace enas

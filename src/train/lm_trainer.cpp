@@ -1,0 +1,245 @@
+#include "enas/train/lm_trainer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "enas/util/error.h"
+#include "enas/util/runtime.h"
+
+namespace enas {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// At most this many rollbacks in a row before giving up: a run that diverges from every
+/// checkpoint needs another learning rate, not more tries.
+constexpr int64_t kMaxRollbacks = 5;
+
+}  // namespace
+
+std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
+                         double grad_norm, double minutes, int avg) {
+  std::string line = fmt::format("epoch={:<5d} step={:<7d} ppl={:<9.2f} lr={:<7.3f} |w|={:<6.2f} "
+                                 "|g|={:<6.3f}",
+                                 epoch, step, ppl, lr, l2, grad_norm);
+  if (avg >= 0) line += fmt::format(" avg={:<2d}", avg);
+  return line + fmt::format(" mins={:<.2f}", minutes);
+}
+
+void WeightAverage::update() {
+  torch::NoGradGuard guard;
+  if (avg_.empty()) {
+    for (const auto& p : params_) avg_.push_back(p.detach().clone());
+  }
+  ++count_;
+  // The n-th update: avg = w / n + avg (n - 1) / n. The first copies w.
+  for (size_t i = 0; i < params_.size(); ++i) {
+    avg_[i].add_(params_[i].detach() - avg_[i], 1.0 / static_cast<double>(count_));
+  }
+}
+
+void WeightAverage::swap() {
+  if (avg_.empty()) return;
+  torch::NoGradGuard guard;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto tmp = params_[i].detach().clone();
+    params_[i].detach().copy_(avg_[i]);
+    avg_[i].copy_(tmp);
+  }
+}
+
+void WeightAverage::save(torch::serialize::OutputArchive& a) const {
+  a.write("started", torch::tensor(static_cast<int64_t>(started_)));
+  a.write("count", torch::tensor(count_));
+  for (size_t i = 0; i < avg_.size(); ++i) a.write("avg" + std::to_string(i), avg_[i], true);
+}
+
+void WeightAverage::load(torch::serialize::InputArchive& a) {
+  torch::Tensor started, count;
+  a.read("started", started);
+  a.read("count", count);
+  started_ = started.item<int64_t>() != 0;
+  count_ = count.item<int64_t>();
+  avg_.clear();
+  if (count_ > 0) {
+    for (size_t i = 0; i < params_.size(); ++i) {
+      torch::Tensor t;
+      a.read("avg" + std::to_string(i), t, true);
+      avg_.push_back(t.to(params_[i].device()));
+    }
+  }
+}
+
+LmFinalTrainer::LmFinalTrainer(const Config& config, RnnLm model, const Corpus& corpus,
+                               const RunDir& run, Reporter& reporter, torch::Device device)
+    : config_(config),
+      model_(std::move(model)),
+      run_(run),
+      reporter_(reporter),
+      device_(device),
+      step_options_(LmStepOptions::from(config)),
+      average_(model_->parameters()) {
+  model_->to(device_);
+  average_ = WeightAverage(model_->parameters());
+  // The streams live on the device: a segment is then a view, never a copy from the host.
+  train_rows_ = batchify(corpus.train, config_.batch_size).to(device_);
+  valid_rows_ = batchify(corpus.valid, config_.batch_size).to(device_);
+  test_rows_ = batchify(corpus.test, 1).to(device_);
+}
+
+double LmFinalTrainer::elapsed() const {
+  return seconds_before_ + std::chrono::duration<double>(Clock::now() - started_).count();
+}
+
+double LmFinalTrainer::evaluate_valid() {
+  // fixed.py: the state starts at zero and is carried across validation segments.
+  return lm_eval_loss(*model_, valid_rows_,
+                      fixed_length_segments(valid_rows_.size(1), config_.child_bptt_steps),
+                      /*reset_each=*/false);
+}
+
+double LmFinalTrainer::evaluate_test() {
+  // fixed_lib.py reads the test stream at batch size 1, one token per step, the state carried:
+  // segments of bptt tokens with the state carried compute the same losses, faster.
+  return lm_eval_loss(*model_, test_rows_,
+                      fixed_length_segments(test_rows_.size(1), config_.child_bptt_steps, true),
+                      /*reset_each=*/false);
+}
+
+bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& result) {
+  std::mt19937_64 rng(mix_seed(config_.seed, epoch, 0x5e9 + result.rollbacks));
+  const auto segments = random_length_segments(train_rows_.size(1), config_.child_bptt_steps, rng);
+  torch::Tensor state = model_->zero_state(config_.batch_size);
+  const auto params = model_->parameters();
+  const auto t0 = Clock::now();
+  double loss_sum = 0;
+  int64_t n = 0, tokens = 0;
+  model_->train();
+  for (const auto& seg : segments) {
+    auto [x, y] = segment_xy(train_rows_, seg);
+    LmStep s = lm_train_step(*model_, params, x, y, state, config_.child_lr, step_options_);
+    if (!std::isfinite(s.loss)) return false;
+    ++step;
+    ++n;
+    loss_sum += s.loss;
+    tokens += s.tokens;
+    if (average_.started()) average_.update();
+    if (step % config_.log_every == 0) {
+      const double ppl = perplexity(loss_sum / n);
+      reporter_.message(lm_step_line(epoch, step, ppl, s.lr, s.l2, s.grad_norm, elapsed() / 60,
+                                     average_.started() ? 1 : 0));
+      reporter_.record({{"kind", "lm_step"}, {"epoch", epoch}, {"step", step}, {"ppl", ppl},
+                        {"lr", s.lr}, {"l2", s.l2}, {"grad_norm", s.grad_norm},
+                        {"averaging", average_.started()}});
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  result.train_ppl = perplexity(loss_sum / std::max<int64_t>(n, 1));
+  result.tokens_per_s = seconds > 0 ? tokens / seconds : 0;
+  return true;
+}
+
+void LmFinalTrainer::save(int64_t epochs_done, int64_t step, const LmTrainResult& r) {
+  nlohmann::json meta = {{"epoch", epochs_done},       {"step", step},
+                         {"seconds", elapsed()},       {"kind", "lm_final"},
+                         {"valid_ppl", r.valid_ppl},   {"valid_history", valid_history_},
+                         {"rollbacks", r.rollbacks},   {"arc", model_->arc().to_string()}};
+  run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& a) {
+    torch::serialize::OutputArchive model, average;
+    model_->save(model);
+    average_.save(average);
+    a.write("model", model);
+    a.write("average", average);
+  });
+}
+
+nlohmann::json LmFinalTrainer::restore(const std::string& path) {
+  auto meta = load_checkpoint(path, [&](torch::serialize::InputArchive& a) {
+    torch::serialize::InputArchive model, average;
+    a.read("model", model);
+    a.read("average", average);
+    try {
+      model_->load(model);
+    } catch (const c10::Error& e) {
+      fail("checkpoint {} does not match this model (was the architecture or a size changed?): {}",
+           path, e.what_without_backtrace());
+    }
+    average_.load(average);
+  });
+  require(meta.value("kind", "") == "lm_final",
+          "checkpoint {} is not a language-model training checkpoint", path);
+  valid_history_ = meta.value("valid_history", std::vector<double>{});
+  return meta;
+}
+
+LmTrainResult LmFinalTrainer::run(bool resume) {
+  LmTrainResult result;
+  int64_t epoch = 0, step = 0;
+  if (resume) {
+    auto path = run_.latest_checkpoint();
+    require(path.has_value(), "--resume: {} holds no checkpoint", run_.path());
+    auto meta = restore(*path);
+    epoch = meta.at("epoch").get<int64_t>();
+    step = meta.at("step").get<int64_t>();
+    seconds_before_ = meta.value("seconds", 0.0);
+    result.valid_ppl = meta.value("valid_ppl", -1.0);
+    result.rollbacks = meta.value("rollbacks", int64_t{0});
+    reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, epoch, step));
+  } else {
+    save(0, 0, result);  // what a rollback in the first epoch returns to
+  }
+  started_ = Clock::now();
+  int64_t rollbacks_in_a_row = 0;
+  while (epoch < config_.num_epochs) {
+    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + result.rollbacks));
+    if (!train_epoch(epoch, step, result)) {
+      auto path = run_.latest_checkpoint();
+      ++rollbacks_in_a_row;
+      require(path.has_value() && rollbacks_in_a_row <= kMaxRollbacks,
+              "the training loss is not finite after {} rollbacks; try a lower --child_lr",
+              rollbacks_in_a_row - 1);
+      reporter_.message(fmt::format("rolling back to previous checkpoint {}", *path));
+      auto meta = restore(*path);
+      epoch = meta.at("epoch").get<int64_t>();
+      step = meta.at("step").get<int64_t>();
+      ++result.rollbacks;  // a new random stream for the retried epoch
+      reporter_.record({{"kind", "rollback"}, {"checkpoint", *path}, {"epoch", epoch}});
+      continue;
+    }
+    rollbacks_in_a_row = 0;
+    ++epoch;
+    if (average_.started()) average_.swap();
+    result.valid_ppl = perplexity(evaluate_valid());
+    if (average_.started()) average_.swap();
+    reporter_.message(fmt::format("valid_ppl={:<.2f}", result.valid_ppl));
+    reporter_.record({{"kind", "lm_eval"}, {"epoch", epoch}, {"step", step}, {"split", "valid"},
+                      {"ppl", result.valid_ppl}, {"train_ppl", result.train_ppl},
+                      {"tokens_per_s", result.tokens_per_s}, {"averaging", average_.started()}});
+    // fixed.py: average once this epoch is worse than the best before the last `threshold`.
+    const size_t threshold = static_cast<size_t>(config_.best_valid_ppl_threshold);
+    if (!average_.started() && valid_history_.size() > threshold &&
+        result.valid_ppl >
+            *std::min_element(valid_history_.begin(), valid_history_.end() - threshold)) {
+      reporter_.message("Starting moving_avg");
+      average_.start();
+    }
+    valid_history_.push_back(result.valid_ppl);
+    save(epoch, step, result);
+  }
+  if (average_.started()) average_.swap();
+  result.test_ppl = perplexity(evaluate_test());
+  if (average_.started()) average_.swap();
+  reporter_.message(fmt::format("step={:<6d} test_ppl={:<.2f}", step, result.test_ppl));
+  reporter_.record({{"kind", "lm_eval"}, {"epoch", epoch}, {"step", step}, {"split", "test"},
+                    {"ppl", result.test_ppl}});
+  result.epochs = epoch;
+  result.steps = step;
+  result.averaged = average_.started();
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace enas

@@ -1,0 +1,183 @@
+// `enas train | search | derive` on Penn Treebank: the recurrent cell of enas_lm.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "cli.h"
+#include "enas/child/factory.h"
+#include "enas/child/layers.h"
+#include "enas/controller/controller.h"
+#include "enas/data/datasets.h"
+#include "enas/space/arc_text.h"
+#include "enas/train/lm_search_trainer.h"
+#include "enas/train/lm_trainer.h"
+#include "enas/util/error.h"
+#include "enas/util/runtime.h"
+
+namespace enas::cli {
+
+namespace {
+
+Reporter open_reporter(const RunDir& run) {
+  Reporter r;
+  r.add(std::make_shared<ConsoleListener>(run.file("log.txt")));
+  r.add(std::make_shared<MetricsListener>(run.file("metrics.jsonl")));
+  return r;
+}
+
+/// Opens the run folder, prints and writes the configuration.
+RunDir start_run(Config& c, const std::string& command, bool resume, Reporter& reporter) {
+  RunDir run = RunDir::open(c.out, command, resume, c.reset_output_dir);
+  c.out = run.path();
+  reporter = open_reporter(run);
+  reporter.message(std::string(80, '-'));
+  reporter.message(format_config(c));
+  run.write_file("config.json", to_json(c).dump(2) + "\n");
+  return run;
+}
+
+Corpus load_corpus(const Config& c, Reporter& reporter) {
+  Corpus corpus = load_ptb_corpus(c);
+  reporter.message(fmt::format("{}: vocabulary {}; train_size {}, valid_size {}, test_size {}",
+                               corpus.dir, corpus.vocab.size(), corpus.train.numel(),
+                               corpus.valid.numel(), corpus.test.numel()));
+  return corpus;
+}
+
+}  // namespace
+
+int run_train_lm(State& s) {
+  Config& c = s.config;
+  const int threads = set_threads(c.threads);
+  const torch::Device device = parse_device(c.device);
+  torch::manual_seed(c.seed);
+  RnnLm model = make_language_model(c, kPtbVocabSize, /*shared=*/false);
+  if (s.dry_run) {
+    fmt::print("{}Model has {} params, {} threads, device {}\n", model->summary(),
+               model->num_params(), threads, device.str());
+    if (s.json) {
+      print_json_line({{"params", model->num_params()},
+                       {"search_for", c.search_for},
+                       {"dataset", c.dataset},
+                       {"arc", model->arc().to_string()}});
+    }
+    return 0;
+  }
+  Reporter reporter;
+  RunDir run = start_run(c, "train", s.resume, reporter);
+  Corpus corpus = load_corpus(c, reporter);
+  if (corpus.vocab.size() != kPtbVocabSize) {
+    torch::manual_seed(c.seed);  // a corpus of another vocabulary: rebuild at its size
+    model = make_language_model(c, corpus.vocab.size(), false);
+  }
+  reporter.message(model->summary());
+  reporter.message(fmt::format("Model has {} params, {} threads, device {}", model->num_params(),
+                               threads, device.str()));
+  LmFinalTrainer trainer(c, model, corpus, run, reporter, device);
+  LmTrainResult r = trainer.run(s.resume);
+  reporter.message(fmt::format("Done: {} epochs, valid_ppl {:.2f}, test_ppl {:.2f}, {:.1f} s, "
+                               "run folder {}",
+                               r.epochs, r.valid_ppl, r.test_ppl, r.seconds, run.path()));
+  nlohmann::json result = {{"params", model->num_params()},
+                           {"arc", model->arc().to_string()},
+                           {"epochs", r.epochs},
+                           {"steps", r.steps},
+                           {"valid_ppl", r.valid_ppl},
+                           {"test_ppl", r.test_ppl},
+                           {"train_ppl", r.train_ppl},
+                           {"averaged", r.averaged},
+                           {"rollbacks", r.rollbacks},
+                           {"tokens_per_s", r.tokens_per_s},
+                           {"seconds", r.seconds},
+                           {"run_dir", run.path()}};
+  run.write_file("result.json", result.dump(2) + "\n");
+  if (s.json) print_json_line(result);
+  return 0;
+}
+
+namespace {
+
+struct LmSearchSetup {
+  RnnLm child{nullptr};
+  Controller controller;
+};
+
+LmSearchSetup build_search(const Config& c, int64_t vocab_size) {
+  torch::manual_seed(c.seed);
+  LmSearchSetup s;
+  s.child = make_language_model(c, vocab_size, /*shared=*/true);
+  s.controller = make_controller(c);
+  return s;
+}
+
+}  // namespace
+
+int run_search_lm(State& s) {
+  Config& c = s.config;
+  const int threads = set_threads(c.threads);
+  const torch::Device device = parse_device(c.device);
+  LmSearchSetup setup = build_search(c, kPtbVocabSize);
+  const int64_t controller_params = count_params(setup.controller->parameters());
+  if (s.dry_run) {
+    fmt::print("{}Shared child has {} params ({} per architecture); controller {} params\n",
+               setup.child->summary(), setup.child->num_params(),
+               setup.child->num_params_per_arc(), controller_params);
+    if (s.json) {
+      print_json_line({{"params", setup.child->num_params()},
+                       {"params_per_arc", setup.child->num_params_per_arc()},
+                       {"controller_params", controller_params}});
+    }
+    return 0;
+  }
+  Reporter reporter;
+  RunDir run = start_run(c, "search", s.resume, reporter);
+  Corpus corpus = load_corpus(c, reporter);
+  if (corpus.vocab.size() != kPtbVocabSize) setup = build_search(c, corpus.vocab.size());
+  reporter.message(fmt::format("Shared child has {} params ({} per architecture), {} threads, "
+                               "device {}",
+                               setup.child->num_params(), setup.child->num_params_per_arc(),
+                               threads, device.str()));
+  LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run, reporter, device);
+  LmSearchResult r = trainer.run(s.resume);
+  nlohmann::json result = {{"best_arc", join_ints(r.best.arc)},
+                           {"valid_ppl", r.best.valid_ppl},
+                           {"shared_valid_ppl", r.valid_ppl},
+                           {"epochs", r.epochs},
+                           {"steps", r.steps},
+                           {"rollbacks", r.rollbacks},
+                           {"params", setup.child->num_params()},
+                           {"seconds", r.seconds},
+                           {"best_arc_file", run.file("best_arc.txt")},
+                           {"run_dir", run.path()}};
+  run.write_file("result.json", result.dump(2) + "\n");
+  if (s.json) print_json_line(result);
+  return 0;
+}
+
+int run_derive_lm(State& s, const std::string& checkpoint) {
+  namespace fs = std::filesystem;
+  std::string dir = fs::path(checkpoint).parent_path().string();
+  if (dir.empty()) dir = ".";
+  Config& c = s.config;
+  set_threads(c.threads);
+  const torch::Device device = parse_device(c.device);
+  RunDir run = RunDir::open(dir, "search", /*resume=*/true, false);
+  Reporter reporter = open_reporter(run);
+  Corpus corpus = load_corpus(c, reporter);
+  LmSearchSetup setup = build_search(c, corpus.vocab.size());
+  LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run, reporter, device);
+  trainer.restore(checkpoint);
+  LmDerived best = trainer.derive(c.derive_samples);
+  write_lm_best_arc(run, c, best);
+  reporter.message(fmt::format("Best of {} architectures: valid_ppl {:.2f}: {}", best.samples,
+                               best.valid_ppl, join_ints(best.arc)));
+  if (s.json) {
+    print_json_line({{"best_arc", join_ints(best.arc)},
+                     {"valid_ppl", best.valid_ppl},
+                     {"samples", best.samples},
+                     {"best_arc_file", run.file("best_arc.txt")}});
+  }
+  return 0;
+}
+
+}  // namespace enas::cli
