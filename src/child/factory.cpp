@@ -4,8 +4,8 @@
 #include "enas/child/macro_shared.h"
 #include "enas/child/micro_fixed.h"
 #include "enas/child/micro_shared.h"
-#include "enas/space/rnn.h"
 #include "enas/space/arc_text.h"
+#include "enas/space/rnn.h"
 #include "enas/train/config.h"
 #include "enas/util/error.h"
 

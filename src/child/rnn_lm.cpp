@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "enas/child/rnn_cell.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -99,7 +100,7 @@ LmOutput RnnLmImpl::forward(const torch::Tensor& x, const torch::Tensor& y,
   const int64_t b = x.size(0), t_len = x.size(1), h = options_.hidden();
   const int n = arc_.num_nodes();
   // Time-major inside: each step then reads a contiguous (B, *) slice.
-  const auto xt = x.t();                   // (T, B)
+  const auto xt = x.t();                    // (T, B)
   auto emb = torch::embedding(w_emb_, xt);  // (T, B, H)
   if (masks.words.defined()) {
     // Dropping embedding rows = scaling each looked-up row by its word's mask entry.
@@ -115,27 +116,8 @@ LmOutput RnnLmImpl::forward(const torch::Tensor& x, const torch::Tensor& y,
     w_k[k] = masks.w_nodes.empty() ? node_weight(k) : node_weight(k) * masks.w_nodes[k];
   }
 
-  std::vector<torch::Tensor> outs;
-  outs.reserve(t_len);
-  torch::Tensor s = state;
-  std::vector<torch::Tensor> layers(n + 1);
-  for (int64_t t = 0; t < t_len; ++t) {
-    auto ht = torch::addmm(xw[t], masked(s, masks.layer), w_s);  // (B, 2H)
-    auto hh = torch::tanh(ht.narrow(1, 0, h)), g = torch::sigmoid(ht.narrow(1, h, h));
-    layers[0] = s + g * (hh - s);
-    for (int k = 0; k < n; ++k) {
-      const auto& q = layers[arc_.prev(k)];
-      auto hk = masked(q, masks.layer).mm(w_k[k]);  // (B, 2H)
-      auto f = rnn_function(hk.narrow(1, 0, h), arc_.func(k));
-      auto gk = torch::sigmoid(hk.narrow(1, h, h));
-      layers[k + 1] = q + gk * (f - q);
-    }
-    auto sum = layers[1];
-    for (int k = 2; k <= n; ++k) sum = sum + layers[k];
-    s = sum / static_cast<double>(n);
-    outs.push_back(s);
-  }
-  auto all_s = torch::stack(outs, 0);  // (T, B, H)
+  auto all_s = rnn_cell_sequence(xw, state, w_s, w_k, masks.layer, arc_);  // (T, B, H)
+  auto s = all_s[t_len - 1];
   auto top = masks.output.defined() ? all_s * masks.output.squeeze(1) : all_s;
   auto logits = top.reshape({t_len * b, h}).mm(w_emb_.t());  // (T * B, V), tied softmax
   auto loss = torch::nn::functional::cross_entropy(logits, y.t().reshape(-1));
@@ -147,6 +129,30 @@ std::vector<torch::Tensor> RnnLmImpl::decayed_weights() const {
   std::vector<torch::Tensor> out{w_prev_};
   for (int k = 0; k < arc_.num_nodes(); ++k) out.push_back(node_weight(k));
   return out;
+}
+
+torch::Tensor RnnLmImpl::decayed_square_sum() const {
+  torch::NoGradGuard guard;
+  auto norms = torch::_foreach_norm(decayed_weights());
+  return torch::stack(norms).pow(2).sum();
+}
+
+void RnnLmImpl::add_decay_grad(double weight_decay) {
+  if (weight_decay <= 0) return;
+  torch::NoGradGuard guard;
+  auto grad_of = [](const torch::Tensor& p) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    return p.grad();
+  };
+  if (!options_.shared()) {
+    for (const auto& p : parameters()) grad_of(p).add_(p, 2 * weight_decay);
+    return;
+  }
+  grad_of(w_prev_).add_(w_prev_, 2 * weight_decay);
+  for (int k = 0; k < arc_.num_nodes(); ++k) {
+    auto w = node_weight(k);
+    grad_of(w_node_[k]).select(0, arc_.func(k)).select(0, arc_.prev(k)).add_(w, 2 * weight_decay);
+  }
 }
 
 int64_t RnnLmImpl::num_params() const {

@@ -45,7 +45,8 @@ LmSearchTrainer::LmSearchTrainer(const Config& config, RnnLm child, Controller c
   valid_rows_ = batchify(corpus.valid, config_.batch_size).to(device_);
   valid_segments_ = fixed_length_segments(valid_rows_.size(1), config_.child_bptt_steps);
   require(!valid_segments_.empty(),
-          "the validation stream ({} tokens) is too short for one segment of {} x {}",
+          "the validation stream ({} tokens) is too short for one segment of {} x {} tokens "
+          "(--test_limit limits it)",
           corpus.valid.numel(), config_.batch_size, config_.child_bptt_steps);
   arcs_log_.open(run_.file("arcs.jsonl"), std::ios::app);
   require(arcs_log_.good(), "cannot write {}", run_.file("arcs.jsonl"));
@@ -92,12 +93,19 @@ bool LmSearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, int64_t ro
     if (step % config_.log_every == 0) {
       const double ppl = perplexity(loss_sum / n);
       reporter_.message(lm_step_line(epoch, step, ppl, s.lr, s.l2, s.grad_norm, elapsed() / 60));
-      reporter_.record({{"kind", "lm_step"}, {"epoch", epoch}, {"step", step}, {"ppl", ppl},
-                        {"lr", s.lr}, {"l2", s.l2}, {"grad_norm", s.grad_norm}});
+      reporter_.record({{"kind", "lm_step"},
+                        {"epoch", epoch},
+                        {"step", step},
+                        {"ppl", ppl},
+                        {"lr", s.lr},
+                        {"l2", s.l2},
+                        {"grad_norm", s.grad_norm}});
     }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  reporter_.record({{"kind", "lm_epoch"}, {"epoch", epoch + 1}, {"step", step},
+  reporter_.record({{"kind", "lm_epoch"},
+                    {"epoch", epoch + 1},
+                    {"step", step},
                     {"train_ppl", perplexity(loss_sum / std::max<int64_t>(n, 1))},
                     {"tokens_per_s", seconds > 0 ? tokens / seconds : 0.0}});
   return true;
@@ -117,11 +125,11 @@ void LmSearchTrainer::train_controller(int64_t epoch) {
     ReinforceStats s = reinforce_->update(samples, scores);
     const double ent0 = samples.entropy[0].item<double>();
     const double rw0 = reinforce_->reward(scores[0], ent0);
-    reporter_.message(fmt::format("step={:<5d} ent={:<7.3f} ppl={:<7.2f} rw={:<7.4f} bl={:<7.4f} "
-                                  "arc=[{}]",
-                                  t * config_.controller_num_aggregate, ent0,
-                                  kLmRewardConstant / rw0, rw0, s.baseline,
-                                  join_ints(samples.arcs[0])));
+    reporter_.message(
+        fmt::format("step={:<5d} ent={:<7.3f} ppl={:<7.2f} rw={:<7.4f} bl={:<7.4f} "
+                    "arc=[{}]",
+                    t * config_.controller_num_aggregate, ent0, kLmRewardConstant / rw0, rw0,
+                    s.baseline, join_ints(samples.arcs[0])));
     for (size_t i = 0; i < samples.arcs.size(); ++i) {
       arcs_log_ << nlohmann::json{{"kind", "controller"},
                                   {"epoch", epoch + 1},
@@ -131,9 +139,14 @@ void LmSearchTrainer::train_controller(int64_t epoch) {
                        .dump()
                 << '\n';
     }
-    reporter_.record({{"kind", "controller"}, {"epoch", epoch + 1}, {"ctrl_step", s.step},
-                      {"loss", s.loss}, {"entropy", s.entropy}, {"grad_norm", s.grad_norm},
-                      {"reward", s.reward}, {"baseline", s.baseline},
+    reporter_.record({{"kind", "controller"},
+                      {"epoch", epoch + 1},
+                      {"ctrl_step", s.step},
+                      {"loss", s.loss},
+                      {"entropy", s.entropy},
+                      {"grad_norm", s.grad_norm},
+                      {"reward", s.reward},
+                      {"baseline", s.baseline},
                       {"valid_ppl", kLmRewardConstant / s.accuracy}});
   }
   arcs_log_.flush();
@@ -143,18 +156,17 @@ LmDerived LmSearchTrainer::derive(int64_t samples) {
   LmDerived best;
   best.valid_ppl = std::numeric_limits<double>::infinity();
   const int64_t n = static_cast<int64_t>(valid_segments_.size());
-  const int64_t used = config_.derive_valid_batches > 0
-                           ? std::min<int64_t>(config_.derive_valid_batches, n)
-                           : n;
+  const int64_t used =
+      config_.derive_valid_batches > 0 ? std::min<int64_t>(config_.derive_valid_batches, n) : n;
   // Every candidate is scored on the same segments, so the comparison is fair.
   const std::vector<Segment> segs(valid_segments_.begin(), valid_segments_.begin() + used);
   ArcBatch arcs = controller_->sample(samples);
   for (const auto& arc : arcs.arcs) {
     child_->set_arc(to_arc(arc));
     const double ppl = perplexity(lm_eval_loss(*child_, valid_rows_, segs, /*reset_each=*/true));
-    arcs_log_ << nlohmann::json{{"kind", "derive"}, {"arc", join_ints(arc)}, {"valid_ppl", ppl}}
-                     .dump()
-              << '\n';
+    arcs_log_
+        << nlohmann::json{{"kind", "derive"}, {"arc", join_ints(arc)}, {"valid_ppl", ppl}}.dump()
+        << '\n';
     if (best.arc.empty() || ppl < best.valid_ppl) {
       best.valid_ppl = ppl;
       best.arc = arc;
@@ -166,9 +178,12 @@ LmDerived LmSearchTrainer::derive(int64_t samples) {
 }
 
 void LmSearchTrainer::save(int64_t epochs_done, int64_t step, int64_t rollbacks) {
-  nlohmann::json meta = {{"epoch", epochs_done}, {"step", step},
-                         {"seconds", elapsed()}, {"kind", "lm_search"},
-                         {"rollbacks", rollbacks}, {"valid_cursor", valid_cursor_},
+  nlohmann::json meta = {{"epoch", epochs_done},
+                         {"step", step},
+                         {"seconds", elapsed()},
+                         {"kind", "lm_search"},
+                         {"rollbacks", rollbacks},
+                         {"valid_cursor", valid_cursor_},
                          {"baseline", reinforce_->baseline()}};
   run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& a) {
     torch::serialize::OutputArchive child, controller, reinforce;
@@ -202,8 +217,8 @@ nlohmann::json LmSearchTrainer::restore(const std::string& checkpoint) {
   });
   require(meta.value("kind", "") == "lm_search",
           "checkpoint {} is not a Penn Treebank search checkpoint", checkpoint);
-  valid_cursor_ = meta.value("valid_cursor", int64_t{0}) %
-                  static_cast<int64_t>(valid_segments_.size());
+  valid_cursor_ =
+      meta.value("valid_cursor", int64_t{0}) % static_cast<int64_t>(valid_segments_.size());
   return meta;
 }
 
@@ -249,16 +264,18 @@ LmSearchResult LmSearchTrainer::run(bool resume) {
     if (epoch % config_.eval_every_epochs == 0 || epoch == config_.num_epochs) {
       result.valid_ppl = perplexity(evaluate_valid());
       reporter_.message(fmt::format("valid_ppl={:<.2f}", result.valid_ppl));
-      reporter_.record({{"kind", "lm_eval"}, {"epoch", epoch}, {"step", step},
-                        {"split", "valid"}, {"ppl", result.valid_ppl}});
+      reporter_.record({{"kind", "lm_eval"},
+                        {"epoch", epoch},
+                        {"step", step},
+                        {"split", "valid"},
+                        {"ppl", result.valid_ppl}});
     }
     save(epoch, step, result.rollbacks);
   }
-  reporter_.message(fmt::format("Deriving: {} architectures, each on {} validation segments",
-                                config_.derive_samples,
-                                config_.derive_valid_batches > 0
-                                    ? std::to_string(config_.derive_valid_batches)
-                                    : std::string("all")));
+  reporter_.message(fmt::format(
+      "Deriving: {} architectures, each on {} validation segments", config_.derive_samples,
+      config_.derive_valid_batches > 0 ? std::to_string(config_.derive_valid_batches)
+                                       : std::string("all")));
   result.best = derive(config_.derive_samples);
   write_lm_best_arc(run_, config_, result.best);
   reporter_.message(fmt::format("Best architecture (valid_ppl {:.2f}): {}\n{}",

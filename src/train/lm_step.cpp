@@ -24,24 +24,20 @@ LmStep lm_train_step(RnnLmImpl& model, const std::vector<torch::Tensor>& params,
   LmOutput out = model.forward(x, y, state);
   state = out.state;
   torch::Tensor reg = out.loss;
-  torch::Tensor l2;
-  {
-    std::vector<torch::Tensor> squares;
-    for (const auto& w : model.decayed_weights()) squares.push_back(w.pow(2).sum());
-    l2 = torch::stack(squares).sum();
-  }
-  if (o.weight_decay > 0) reg = reg + o.weight_decay * l2;
   if (o.alpha > 0) reg = reg + o.alpha * out.all_s.pow(2).mean();
   if (o.beta > 0 && out.all_s.size(1) > 1) {
     const int64_t t = out.all_s.size(1);
-    reg = reg + o.beta * (out.all_s.narrow(1, 1, t - 1) - out.all_s.narrow(1, 0, t - 1))
-                             .pow(2)
-                             .mean();
+    reg = reg +
+          o.beta * (out.all_s.narrow(1, 1, t - 1) - out.all_s.narrow(1, 0, t - 1)).pow(2).mean();
   }
   for (const auto& p : params) {
     if (p.grad().defined()) p.grad().zero_();
   }
   reg.backward();
+  // weight_decay * sum(w^2) belongs to the loss; its gradient is added directly (same update,
+  // before clipping as in enas_lm, without a graph over every weight).
+  model.add_decay_grad(o.weight_decay);
+  const torch::Tensor l2 = model.decayed_square_sum();
 
   LmStep s;
   s.tokens = x.numel();

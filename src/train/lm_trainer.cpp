@@ -22,9 +22,10 @@ constexpr int64_t kMaxRollbacks = 5;
 
 std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
                          double grad_norm, double minutes, int avg) {
-  std::string line = fmt::format("epoch={:<5d} step={:<7d} ppl={:<9.2f} lr={:<7.3f} |w|={:<6.2f} "
-                                 "|g|={:<6.3f}",
-                                 epoch, step, ppl, lr, l2, grad_norm);
+  std::string line = fmt::format(
+      "epoch={:<5d} step={:<7d} ppl={:<9.2f} lr={:<7.3f} |w|={:<6.2f} "
+      "|g|={:<6.3f}",
+      epoch, step, ppl, lr, l2, grad_norm);
   if (avg >= 0) line += fmt::format(" avg={:<2d}", avg);
   return line + fmt::format(" mins={:<.2f}", minutes);
 }
@@ -88,6 +89,10 @@ LmFinalTrainer::LmFinalTrainer(const Config& config, RnnLm model, const Corpus& 
   train_rows_ = batchify(corpus.train, config_.batch_size).to(device_);
   valid_rows_ = batchify(corpus.valid, config_.batch_size).to(device_);
   test_rows_ = batchify(corpus.test, 1).to(device_);
+  require(valid_rows_.size(1) > config_.child_bptt_steps,
+          "the validation stream ({} tokens) is too short for one segment of {} x {} tokens "
+          "(--test_limit limits it)",
+          corpus.valid.numel(), config_.batch_size, config_.child_bptt_steps);
 }
 
 double LmFinalTrainer::elapsed() const {
@@ -131,8 +136,13 @@ bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& re
       const double ppl = perplexity(loss_sum / n);
       reporter_.message(lm_step_line(epoch, step, ppl, s.lr, s.l2, s.grad_norm, elapsed() / 60,
                                      average_.started() ? 1 : 0));
-      reporter_.record({{"kind", "lm_step"}, {"epoch", epoch}, {"step", step}, {"ppl", ppl},
-                        {"lr", s.lr}, {"l2", s.l2}, {"grad_norm", s.grad_norm},
+      reporter_.record({{"kind", "lm_step"},
+                        {"epoch", epoch},
+                        {"step", step},
+                        {"ppl", ppl},
+                        {"lr", s.lr},
+                        {"l2", s.l2},
+                        {"grad_norm", s.grad_norm},
                         {"averaging", average_.started()}});
     }
   }
@@ -143,10 +153,10 @@ bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& re
 }
 
 void LmFinalTrainer::save(int64_t epochs_done, int64_t step, const LmTrainResult& r) {
-  nlohmann::json meta = {{"epoch", epochs_done},       {"step", step},
-                         {"seconds", elapsed()},       {"kind", "lm_final"},
-                         {"valid_ppl", r.valid_ppl},   {"valid_history", valid_history_},
-                         {"rollbacks", r.rollbacks},   {"arc", model_->arc().to_string()}};
+  nlohmann::json meta = {{"epoch", epochs_done},     {"step", step},
+                         {"seconds", elapsed()},     {"kind", "lm_final"},
+                         {"valid_ppl", r.valid_ppl}, {"valid_history", valid_history_},
+                         {"rollbacks", r.rollbacks}, {"arc", model_->arc().to_string()}};
   run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& a) {
     torch::serialize::OutputArchive model, average;
     model_->save(model);
@@ -215,9 +225,14 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
     result.valid_ppl = perplexity(evaluate_valid());
     if (average_.started()) average_.swap();
     reporter_.message(fmt::format("valid_ppl={:<.2f}", result.valid_ppl));
-    reporter_.record({{"kind", "lm_eval"}, {"epoch", epoch}, {"step", step}, {"split", "valid"},
-                      {"ppl", result.valid_ppl}, {"train_ppl", result.train_ppl},
-                      {"tokens_per_s", result.tokens_per_s}, {"averaging", average_.started()}});
+    reporter_.record({{"kind", "lm_eval"},
+                      {"epoch", epoch},
+                      {"step", step},
+                      {"split", "valid"},
+                      {"ppl", result.valid_ppl},
+                      {"train_ppl", result.train_ppl},
+                      {"tokens_per_s", result.tokens_per_s},
+                      {"averaging", average_.started()}});
     // fixed.py: average once this epoch is worse than the best before the last `threshold`.
     const size_t threshold = static_cast<size_t>(config_.best_valid_ppl_threshold);
     if (!average_.started() && valid_history_.size() > threshold &&
@@ -233,7 +248,10 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
   result.test_ppl = perplexity(evaluate_test());
   if (average_.started()) average_.swap();
   reporter_.message(fmt::format("step={:<6d} test_ppl={:<.2f}", step, result.test_ppl));
-  reporter_.record({{"kind", "lm_eval"}, {"epoch", epoch}, {"step", step}, {"split", "test"},
+  reporter_.record({{"kind", "lm_eval"},
+                    {"epoch", epoch},
+                    {"step", step},
+                    {"split", "test"},
                     {"ppl", result.test_ppl}});
   result.epochs = epoch;
   result.steps = step;

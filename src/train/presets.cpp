@@ -116,45 +116,45 @@ void micro_search(Config& c) {  // scripts/cifar10_micro_search.sh
 void ptb_common(Config& c) {
   c.dataset = "ptb";
   c.search_for = "rnn";
-  c.child_bptt_steps = 35;           // child.py child_bptt_steps; fixed_lib.py bptt_steps
-  c.child_lr = 20.0f;                // child.py / fixed_lib.py learning_rate (constant)
-  c.child_clip_mode = "global";      // tf.clip_by_global_norm in both
-  c.child_weight_decay = 8e-7f;      // child.py weight_decay; fixed.py child_weight_decay
-  c.child_drop_w = 0.0f;             // both
-  c.child_drop_o = 0.75f;            // both
-  c.log_every = 200;                 // search.py / fixed.py log_every
-  c.eval_every_epochs = 1;           // both evaluate at every epoch's end
+  c.child_bptt_steps = 35;       // child.py child_bptt_steps; fixed_lib.py bptt_steps
+  c.child_lr = 20.0f;            // child.py / fixed_lib.py learning_rate (constant)
+  c.child_clip_mode = "global";  // tf.clip_by_global_norm in both
+  c.child_weight_decay = 8e-7f;  // child.py weight_decay; fixed.py child_weight_decay
+  c.child_drop_w = 0.0f;         // both
+  c.child_drop_o = 0.75f;        // both
+  c.log_every = 200;             // search.py / fixed.py log_every
+  c.eval_every_epochs = 1;       // both evaluate at every epoch's end
   c.controller_type = "lstm";
 }
 
 void ptb_search(Config& c) {  // enas_lm/src/search.py, child.py, controller.py
   ptb_common(c);
   c.child_fixed_arc = "";
-  c.batch_size = 128;             // child.py child_batch_size
-  c.num_epochs = 600;             // child.py num_train_epochs
-  c.child_hidden_size = 200;      // child.py hidden_size
-  c.child_init_range = 0.04f;     // child.py init_range
-  c.child_grad_bound = 0.1f;      // child.py grad_bound
-  c.child_drop_e = 0.10f;         // child.py drop_e
-  c.child_drop_i = 0.20f;         // child.py drop_i
-  c.child_drop_x = 0.75f;         // child.py drop_x
-  c.child_drop_l = 0.25f;         // child.py drop_l
-  c.child_alpha = 0.0f;           // child.py alpha
-  c.child_beta = 1.0f;            // child.py beta
-  c.best_valid_ppl_threshold = 5; // child.py (the search never averages)
-  c.child_num_layers = 9;         // controller.py controller_num_layers
+  c.batch_size = 128;              // child.py child_batch_size
+  c.num_epochs = 600;              // child.py num_train_epochs
+  c.child_hidden_size = 200;       // child.py hidden_size
+  c.child_init_range = 0.04f;      // child.py init_range
+  c.child_grad_bound = 0.1f;       // child.py grad_bound
+  c.child_drop_e = 0.10f;          // child.py drop_e
+  c.child_drop_i = 0.20f;          // child.py drop_i
+  c.child_drop_x = 0.75f;          // child.py drop_x
+  c.child_drop_l = 0.25f;          // child.py drop_l
+  c.child_alpha = 0.0f;            // child.py alpha
+  c.child_beta = 1.0f;             // child.py beta
+  c.best_valid_ppl_threshold = 5;  // child.py (the search never averages)
+  c.child_num_layers = 9;          // controller.py controller_num_layers
   c.controller_training = true;
-  c.controller_lr = 5e-5f;                // controller.py controller_learning_rate
-  c.controller_bl_dec = 0.999f;           // controller.py controller_baseline_dec
-  c.controller_entropy_weight = 1e-5f;    // controller.py controller_entropy_weight
-  c.controller_temperature = 5.0f;        // controller.py controller_temperature
-  c.controller_tanh_constant = 2.25f;     // controller.py controller_tanh_constant
-  c.controller_num_aggregate = 10;        // controller.py controller_num_aggregate
-  c.controller_train_steps = 25;          // controller.py controller_num_train_steps
-  c.controller_train_every = 1;           // search.py: after every child epoch
+  c.controller_lr = 5e-5f;              // controller.py controller_learning_rate
+  c.controller_bl_dec = 0.999f;         // controller.py controller_baseline_dec
+  c.controller_entropy_weight = 1e-5f;  // controller.py controller_entropy_weight
+  c.controller_temperature = 5.0f;      // controller.py controller_temperature
+  c.controller_tanh_constant = 2.25f;   // controller.py controller_tanh_constant
+  c.controller_num_aggregate = 10;      // controller.py controller_num_aggregate
+  c.controller_train_steps = 25;        // controller.py controller_num_train_steps
+  c.controller_train_every = 1;         // search.py: after every child epoch
   c.controller_l2_reg = 0.0f;
-  c.derive_samples = 100;                 // ours: enas_lm has no derivation step
-  c.derive_valid_batches = 1;             // ours: the paper's single validation minibatch
+  c.derive_samples = 100;      // ours: enas_lm has no derivation step
+  c.derive_valid_batches = 1;  // ours: the paper's single validation minibatch
 }
 
 void ptb_final(Config& c) {  // enas_lm/src/fixed.py, fixed_lib.py

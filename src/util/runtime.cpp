@@ -1,5 +1,6 @@
 #include "enas/util/runtime.h"
 
+#include <dlfcn.h>
 #include <sched.h>
 
 #include <fstream>
@@ -23,7 +24,20 @@ int set_threads(int threads) {
   // libtorch 1.13 starts with half the cores; we want all of them unless told otherwise.
   int n = threads > 0 ? threads : available_cores();
   torch::set_num_threads(n);
+  // Looked up at run time: present with OpenBLAS, absent (and not needed) with other BLAS.
+  using SetBlasThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetBlasThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    fn(n);
+  }
   return n;
+}
+
+SerialElementwise::SerialElementwise() : saved_(torch::get_num_threads()) {
+  if (saved_ != 1) torch::set_num_threads(1);
+}
+
+SerialElementwise::~SerialElementwise() {
+  if (saved_ != 1) torch::set_num_threads(saved_);
 }
 
 torch::Device parse_device(const std::string& name) {

@@ -1,6 +1,8 @@
 #pragma once
 // Shared pieces of the `enas` command line: the configuration every subcommand binds to, and
 // the subcommands' registration functions (one file each).
+#include <torch/torch.h>
+
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
@@ -38,6 +40,10 @@ void add_search_command(CLI::App& app, State& state);
 int run_train_lm(State& state);
 int run_search_lm(State& state);
 int run_derive_lm(State& state, const std::string& checkpoint);
+
+/// Penn Treebank benchmarks (bench_lm.cpp): `only` is lm, lm_shared, lm_final, lm_controller or
+/// "" (all).
+nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device);
 
 /// Prints the final JSON line of a command to stdout.
 void print_json_line(const nlohmann::json& j);

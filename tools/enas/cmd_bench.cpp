@@ -34,7 +34,7 @@ struct BenchOptions {
   std::string device = "cpu";
   std::string memory_format = "auto";  // as enas train: auto | channels_last | contiguous
   std::string data;  // CIFAR-10 folder for the loader benchmark ("" = synthetic images)
-  std::string only;  // micro | macro | loader ("" = all)
+  std::string only;  // micro | macro | loader | controller | shared | lm* ("" = all)
 };
 
 double median(std::vector<double> v) {
@@ -216,6 +216,10 @@ int run_bench(const BenchOptions& o) {
     j["shared"] = {{"micro", bench_shared("cifar10_micro_search", o, device)},
                    {"macro", bench_shared("cifar10_macro_search", o, device)}};
   }
+  if (o.only.empty() || o.only.rfind("lm", 0) == 0) {
+    const nlohmann::json lm = bench_lm(o.only, o.steps, o.warmup, device);
+    for (const auto& [key, value] : lm.items()) j[key] = value;
+  }
   print_json_line(j);
   return 0;
 }
@@ -233,7 +237,9 @@ void add_bench_command(CLI::App& app, State& state) {
   sub->add_option("--memory_format", o.memory_format, "auto | channels_last | contiguous")
       ->capture_default_str();
   sub->add_option("--data", o.data, "CIFAR-10 folder for the loader benchmark");
-  sub->add_option("--only", o.only, "micro | macro | loader | controller | shared");
+  sub->add_option("--only", o.only,
+                  "micro | macro | loader | controller | shared | lm (lm_shared, lm_final, "
+                  "lm_controller)");
   sub->callback([&state] { state.run = [] { return run_bench(o); }; });
 }
 

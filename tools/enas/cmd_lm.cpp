@@ -75,9 +75,10 @@ int run_train_lm(State& s) {
                                threads, device.str()));
   LmFinalTrainer trainer(c, model, corpus, run, reporter, device);
   LmTrainResult r = trainer.run(s.resume);
-  reporter.message(fmt::format("Done: {} epochs, valid_ppl {:.2f}, test_ppl {:.2f}, {:.1f} s, "
-                               "run folder {}",
-                               r.epochs, r.valid_ppl, r.test_ppl, r.seconds, run.path()));
+  reporter.message(
+      fmt::format("Done: {} epochs, valid_ppl {:.2f}, test_ppl {:.2f}, {:.1f} s, "
+                  "run folder {}",
+                  r.epochs, r.valid_ppl, r.test_ppl, r.seconds, run.path()));
   nlohmann::json result = {{"params", model->num_params()},
                            {"arc", model->arc().to_string()},
                            {"epochs", r.epochs},
@@ -120,8 +121,8 @@ int run_search_lm(State& s) {
   const int64_t controller_params = count_params(setup.controller->parameters());
   if (s.dry_run) {
     fmt::print("{}Shared child has {} params ({} per architecture); controller {} params\n",
-               setup.child->summary(), setup.child->num_params(),
-               setup.child->num_params_per_arc(), controller_params);
+               setup.child->summary(), setup.child->num_params(), setup.child->num_params_per_arc(),
+               controller_params);
     if (s.json) {
       print_json_line({{"params", setup.child->num_params()},
                        {"params_per_arc", setup.child->num_params_per_arc()},
@@ -133,10 +134,10 @@ int run_search_lm(State& s) {
   RunDir run = start_run(c, "search", s.resume, reporter);
   Corpus corpus = load_corpus(c, reporter);
   if (corpus.vocab.size() != kPtbVocabSize) setup = build_search(c, corpus.vocab.size());
-  reporter.message(fmt::format("Shared child has {} params ({} per architecture), {} threads, "
-                               "device {}",
-                               setup.child->num_params(), setup.child->num_params_per_arc(),
-                               threads, device.str()));
+  reporter.message(fmt::format(
+      "Shared child has {} params ({} per architecture), {} threads, "
+      "device {}",
+      setup.child->num_params(), setup.child->num_params_per_arc(), threads, device.str()));
   LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run, reporter, device);
   LmSearchResult r = trainer.run(s.resume);
   nlohmann::json result = {{"best_arc", join_ints(r.best.arc)},

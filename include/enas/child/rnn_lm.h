@@ -37,12 +37,12 @@ struct LmOutput {
 
 /// The dropout masks of one training batch: every step of it shares them.
 struct LmMasks {
-  torch::Tensor words;    // (V, 1) on embedding rows, or undefined
-  torch::Tensor emb;      // (B, 1, H)
-  torch::Tensor input;    // (B, H) on x_t
-  torch::Tensor layer;    // (B, H) on the state and node inputs
-  torch::Tensor output;   // (B, 1, H)
-  torch::Tensor w_prev;   // (H, 2H) on w_prev's state rows, or undefined
+  torch::Tensor words;                 // (V, 1) on embedding rows, or undefined
+  torch::Tensor emb;                   // (B, 1, H)
+  torch::Tensor input;                 // (B, H) on x_t
+  torch::Tensor layer;                 // (B, H) on the state and node inputs
+  torch::Tensor output;                // (B, 1, H)
+  torch::Tensor w_prev;                // (H, 2H) on w_prev's state rows, or undefined
   std::vector<torch::Tensor> w_nodes;  // per node (H, 2H), or empty
 };
 
@@ -65,6 +65,11 @@ class RnnLmImpl : public torch::nn::Module {
   /// The weights weight decay applies to: the final child every weight (fixed_lib.py); the
   /// shared child the current path's recurrent matrices (docs/differences-from-authors.md).
   std::vector<torch::Tensor> decayed_weights() const;
+  /// sum(w^2) over decayed_weights(), without autograd (the |w| of enas_lm's log).
+  torch::Tensor decayed_square_sum() const;
+  /// Adds the gradient of weight_decay * sum(w^2), 2 weight_decay w, to the decayed weights'
+  /// gradients: the same update as the term in the loss, without its graph.
+  void add_decay_grad(double weight_decay);
 
   /// Zero state for B rows.
   torch::Tensor zero_state(int64_t batch) const;

@@ -35,17 +35,17 @@ struct Config {
   // Defaults are child.py's (search); the ptb_final preset sets fixed_lib.py's.
   int child_hidden_size = 200;
   int child_bptt_steps = 35;
-  float child_init_range = 0.04f;       // uniform(-r, r) for every weight
-  float child_alpha = 0.0f;             // activation L2: alpha * mean(s^2)
-  float child_beta = 1.0f;              // slowness: beta * mean((s_t - s_{t-1})^2)
-  float child_drop_e = 0.10f;           // embedding rows (words)
-  float child_drop_i = 0.20f;           // embedded inputs
-  float child_drop_x = 0.75f;           // the cell's input
-  float child_drop_l = 0.25f;           // state and node inputs
-  float child_drop_o = 0.75f;           // the cell's outputs
-  float child_drop_w = 0.00f;           // recurrent weights (DropConnect)
-  float child_weight_decay = 8e-7f;     // adds weight_decay * sum(w^2) (see docs: not sum(w^4))
-  int best_valid_ppl_threshold = 10;    // final: epochs of no improvement before averaging
+  float child_init_range = 0.04f;     // uniform(-r, r) for every weight
+  float child_alpha = 0.0f;           // activation L2: alpha * mean(s^2)
+  float child_beta = 1.0f;            // slowness: beta * mean((s_t - s_{t-1})^2)
+  float child_drop_e = 0.10f;         // embedding rows (words)
+  float child_drop_i = 0.20f;         // embedded inputs
+  float child_drop_x = 0.75f;         // the cell's input
+  float child_drop_l = 0.25f;         // state and node inputs
+  float child_drop_o = 0.75f;         // the cell's outputs
+  float child_drop_w = 0.00f;         // recurrent weights (DropConnect)
+  float child_weight_decay = 8e-7f;   // adds weight_decay * sum(w^2) (see docs: not sum(w^4))
+  int best_valid_ppl_threshold = 10;  // final: epochs of no improvement before averaging
 
   // ---------------------------------------------------------------- the authors' flags
   bool reset_output_dir = false;     // start over in an existing run folder

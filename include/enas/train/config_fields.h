@@ -88,7 +88,8 @@ void Config::visit(V&& v) {
   v("controller_lr_dec_rate", controller_lr_dec_rate, "accepted (the authors never decay)");
   v("controller_keep_prob", controller_keep_prob, "accepted, unused (as in the authors' code)");
   v("controller_l2_reg", controller_l2_reg, "controller L2 regularisation");
-  v("controller_bl_dec,controller_baseline_dec", controller_bl_dec, "decay of the reward's moving-average baseline");
+  v("controller_bl_dec,controller_baseline_dec", controller_bl_dec,
+    "decay of the reward's moving-average baseline");
   v("controller_tanh_constant", controller_tanh_constant, "logits -> c * tanh(logits); 0 = off");
   v("controller_op_tanh_reduce", controller_op_tanh_reduce, "micro: op logits use c / reduce");
   v("controller_temperature", controller_temperature, "logits / temperature; 0 = off");

@@ -16,11 +16,11 @@ struct Config;
 
 /// enas_lm's loss terms and update, from the configuration.
 struct LmStepOptions {
-  double alpha = 0;         // child_alpha: activation L2
-  double beta = 0;          // child_beta: slowness
-  double weight_decay = 0;  // child_weight_decay: on RnnLm::decayed_weights()
-  double grad_bound = 0.25; // child_grad_bound: global-norm clipping (0 = none)
-  int64_t bptt = 35;        // the rate is scaled by segment length / bptt
+  double alpha = 0;          // child_alpha: activation L2
+  double beta = 0;           // child_beta: slowness
+  double weight_decay = 0;   // child_weight_decay: on RnnLm::decayed_weights()
+  double grad_bound = 0.25;  // child_grad_bound: global-norm clipping (0 = none)
+  int64_t bptt = 35;         // the rate is scaled by segment length / bptt
   static LmStepOptions from(const Config& c);
 };
 

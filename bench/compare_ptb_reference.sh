@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Penn Treebank throughput: `enas bench --only lm` beside bench/ptb_reference.py (the
+# straightforward PyTorch version of the same cell) at equal threads, one JSON object with both
+# and their ratios. Needs Debian's python3-torch (/usr/bin/python3).
+#   bash bench/compare_ptb_reference.sh [--threads N] [--steps N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=$(nproc); steps=5; warmup=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --threads) threads=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+py=/usr/bin/python3
+ours=$(./build/enas bench --only lm --threads "$threads" --steps "$steps" --warmup "$warmup" 2>/dev/null | tail -1)
+common="--threads $threads --steps $steps --warmup $warmup"
+ref_shared=$($py bench/ptb_reference.py --mode shared $common 2>/dev/null | tail -1)
+ref_final=$($py bench/ptb_reference.py --mode final $common 2>/dev/null | tail -1)
+$py - "$ours" "$ref_shared" "$ref_final" <<'PY'
+import json, sys
+ours, rs, rf = (json.loads(a) for a in sys.argv[1:])
+out = {"threads": ours["threads"], "torch": ours["torch"], "blas": ours["blas"]}
+for key, ref in (("lm_shared", rs), ("lm_final", rf)):
+    e = ours[key]["tokens_per_s"]
+    out[key] = {"hidden": ours[key]["hidden"], "batch": ours[key]["batch"],
+                "enas_tokens_per_s": round(e, 1),
+                "reference_tokens_per_s": round(ref["tokens_per_s"], 1),
+                "ratio": round(e / ref["tokens_per_s"], 3)}
+c = ours["lm_controller"]
+out["lm_controller"] = {"samples_per_s": round(c["samples_per_s"], 1),
+                        "batched_samples_per_s": round(c["batched_samples_per_s"], 1),
+                        "update_ms": round(c["update_ms"], 2)}
+print(json.dumps(out))
+PY

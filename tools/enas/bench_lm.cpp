@@ -1,0 +1,124 @@
+// `enas bench --only lm_shared | lm_final | lm_controller`: Penn Treebank throughput at
+// enas_lm's sizes, on random tokens (the content does not change the work). bench/ptb_reference.py
+// is the straightforward PyTorch version of the same steps.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "cli.h"
+#include "enas/child/factory.h"
+#include "enas/controller/controller.h"
+#include "enas/data/datasets.h"
+#include "enas/train/lm_search_trainer.h"
+#include "enas/train/lm_step.h"
+#include "enas/train/presets.h"
+#include "enas/train/reinforce.h"
+#include "enas/util/runtime.h"
+
+namespace enas::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// Training steps of the preset's child on (batch, bptt) segments of random tokens; the shared
+/// child gets a fresh controller sample per step, inside the timing, as the search does.
+nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup,
+                             torch::Device device) {
+  Config c;
+  find_preset(preset).apply(c);
+  const bool shared = c.child_fixed_arc.empty();
+  torch::manual_seed(0);
+  RnnLm model = make_language_model(c, kPtbVocabSize, shared);
+  Controller ctrl = shared ? make_controller(c) : nullptr;
+  model->to(device);
+  model->train();
+  const auto params = model->parameters();
+  const LmStepOptions so = LmStepOptions::from(c);
+  const int64_t b = c.batch_size, t = c.child_bptt_steps;
+  auto opts = torch::TensorOptions().dtype(torch::kLong).device(device);
+  auto stream = torch::randint(0, kPtbVocabSize, {b, t + 1}, opts);
+  auto x = stream.narrow(1, 0, t), y = stream.narrow(1, 1, t);
+  torch::Tensor state = model->zero_state(b);
+  std::vector<double> times;
+  LmStep s;
+  for (int i = 0; i < warmup + steps; ++i) {
+    synchronize(device);
+    const auto t0 = Clock::now();
+    if (shared) model->set_arc(rnn::arc_from_flat(ctrl->sample(1).arcs[0]));
+    s = lm_train_step(*model, params, x, y, state, c.child_lr, so);
+    synchronize(device);
+    if (i >= warmup) times.push_back(seconds_since(t0));
+  }
+  std::sort(times.begin(), times.end());
+  const double med = times[times.size() / 2];
+  return {{"preset", preset},
+          {"hidden", c.child_hidden_size},
+          {"batch", b},
+          {"bptt", t},
+          {"nodes", model->options().num_nodes()},
+          {"median_step_s", med},
+          {"min_step_s", times.front()},
+          {"tokens_per_s", b * t / med},
+          {"final_loss", s.loss},
+          {"params", model->num_params()}};
+}
+
+/// The enas_lm controller: one architecture at a time, a batch of num_aggregate, and one update.
+nlohmann::json time_lm_controller(int steps) {
+  Config c;
+  find_preset("ptb_search").apply(c);
+  Controller ctrl = make_controller(c);
+  ReinforceOptions ro;
+  ro.lr = c.controller_lr;
+  ro.beta1 = 0.9;
+  ro.eps = 1e-8;
+  Reinforce reinforce(ctrl, ro);
+  const int n = std::max(20, 10 * steps);
+  ctrl->sample(1);
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) ctrl->sample(1);
+  const double single_ms = 1000.0 * seconds_since(t0) / n;
+  const int batches = std::max(2, steps);
+  t0 = Clock::now();
+  for (int i = 0; i < batches; ++i) ctrl->sample(c.controller_num_aggregate);
+  const double batched_ms = 1000.0 * seconds_since(t0) / (batches * c.controller_num_aggregate);
+  std::vector<double> scores(c.controller_num_aggregate, 0.2);
+  t0 = Clock::now();
+  for (int i = 0; i < batches; ++i)
+    reinforce.update(ctrl->sample(c.controller_num_aggregate), scores);
+  return {{"preset", "ptb_search"},
+          {"nodes", c.child_num_layers},
+          {"sample_ms", single_ms},
+          {"samples_per_s", 1000.0 / single_ms},
+          {"batched_sample_ms", batched_ms},
+          {"batched_samples_per_s", 1000.0 / batched_ms},
+          {"num_aggregate", c.controller_num_aggregate},
+          {"update_ms", 1000.0 * seconds_since(t0) / batches}};
+}
+
+}  // namespace
+
+nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device) {
+  nlohmann::json j;
+  if (only.empty() || only == "lm" || only == "lm_shared") {
+    j["lm_shared"] = time_lm_steps("ptb_search", steps, warmup, device);
+    fmt::print(stderr, "lm_shared: {:.0f} tokens/s\n",
+               j["lm_shared"]["tokens_per_s"].get<double>());
+  }
+  if (only.empty() || only == "lm" || only == "lm_final") {
+    j["lm_final"] = time_lm_steps("ptb_final", steps, warmup, device);
+    fmt::print(stderr, "lm_final: {:.0f} tokens/s\n", j["lm_final"]["tokens_per_s"].get<double>());
+  }
+  if (only.empty() || only == "lm" || only == "lm_controller") {
+    j["lm_controller"] = time_lm_controller(steps);
+  }
+  return j;
+}
+
+}  // namespace enas::cli
