@@ -295,6 +295,41 @@ TEST(CliPtb, TinySearchDerivesAndHandsOffToTrain) {
   EXPECT_EQ(d.last_json().value("valid_ppl", -1.0), ppl);
 }
 
+TEST(CliPtb, FromSearchTrainsTheFoundCellWithTheFinalPreset) {
+  TempDir tmp;
+  write_tiny_ptb(tmp.path());
+  const std::string run = tmp.file("search");
+  CliResult s = run_cli(concat(tiny_search(tmp.path()), {"--num_epochs=1", "--out", run}));
+  ASSERT_EQ(s.exit_code, 0) << s.describe();
+  const std::string best = s.last_json().value("best_arc", "");
+  // No --preset, no --data: both come from the search (ptb_final, its data folder).
+  CliResult t = run_cli({"train", "--from_search", run, "--child_hidden_size=16", "--batch_size=4",
+                         "--child_bptt_steps=8", "--num_epochs=1", "--threads=1", "--json", "--out",
+                         tmp.file("final")});
+  ASSERT_EQ(t.exit_code, 0) << t.describe();
+  json j = t.last_json();
+  EXPECT_EQ(j.value("arc", ""), best);
+  EXPECT_EQ(j.value("params", -1), lm_params(kVocab, 16, 3));
+  EXPECT_TRUE(std::isfinite(j.value("test_ppl", -1.0)));
+  json config = json::parse(test::read_text(tmp.file("final/config.json")));
+  EXPECT_EQ(config.value("preset", ""), "from_search");
+  EXPECT_EQ(config.value("child_alpha", -1.0f), 0.7f);  // ptb_final's, not the search's 0
+}
+
+TEST(CliPtb, NonFiniteLossRollsBackThenGivesUp) {
+  TempDir tmp;
+  write_tiny_ptb(tmp.path());
+  const std::string run = tmp.file("run");
+  // A rate that sends the weights to overflow within a few steps: every retry diverges too.
+  CliResult r =
+      run_cli(concat(tiny_final(tmp.path()), {"--num_epochs=2", "--child_lr=1e30", "--out", run}));
+  test::expect_one_error_line(r, {"not finite after 5 rollbacks", "--child_lr"});
+  const std::string log = test::read_text(run + "/log.txt");
+  EXPECT_EQ(lines_with(log, "rolling back to previous checkpoint " + run + "/ckpt-0.pt").size(), 5u)
+      << log;
+  EXPECT_EQ(records(run + "/metrics.jsonl", "rollback").size(), 5u);
+}
+
 // --------------------------------------------------------------------------------- bad input
 
 TEST(CliPtbErrors, OneErrorLineEach) {
