@@ -15,7 +15,6 @@ namespace enas {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int64_t kMaxRollbacks = 5;
 
 rnn::Arc to_arc(const std::vector<int>& flat) { return rnn::arc_from_flat(flat); }
 
@@ -33,14 +32,7 @@ LmSearchTrainer::LmSearchTrainer(const Config& config, RnnLm child, Controller c
       step_options_(LmStepOptions::from(config)) {
   child_->to(device_);
   controller_->to(device_);
-  ReinforceOptions ro;
-  ro.lr = config_.controller_lr;
-  ro.entropy_weight = config_.controller_entropy_weight;
-  ro.bl_dec = config_.controller_bl_dec;
-  ro.l2_reg = config_.controller_l2_reg;
-  ro.beta1 = 0.9;  // controller.py: tf.train.AdamOptimizer(learning_rate), TF's defaults
-  ro.eps = 1e-8;
-  reinforce_ = std::make_unique<Reinforce>(controller_, ro);
+  reinforce_ = std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_));
   train_rows_ = batchify(corpus.train, config_.batch_size).to(device_);
   valid_rows_ = batchify(corpus.valid, config_.batch_size).to(device_);
   valid_segments_ = fixed_length_segments(valid_rows_.size(1), config_.child_bptt_steps);
@@ -224,38 +216,25 @@ nlohmann::json LmSearchTrainer::restore(const std::string& checkpoint) {
 
 LmSearchResult LmSearchTrainer::run(bool resume) {
   LmSearchResult result;
-  int64_t epoch = 0, step = 0;
+  LmCheckpoints checkpoints(run_, reporter_, [this](const std::string& p) { return restore(p); });
+  LmProgress at;
   if (resume) {
-    auto path = run_.latest_checkpoint();
-    require(path.has_value(), "--resume: {} holds no checkpoint", run_.path());
-    auto meta = restore(*path);
-    epoch = meta.at("epoch").get<int64_t>();
-    step = meta.at("step").get<int64_t>();
-    seconds_before_ = meta.value("seconds", 0.0);
-    result.rollbacks = meta.value("rollbacks", int64_t{0});
-    reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, epoch, step));
+    at = checkpoints.resume();
+    seconds_before_ = at.seconds;
   } else {
     save(0, 0, 0);  // what a rollback in the first epoch returns to
   }
   started_ = Clock::now();
-  int64_t in_a_row = 0;
+  int64_t& epoch = at.epoch;
+  int64_t& step = at.step;
   while (epoch < config_.num_epochs) {
-    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + result.rollbacks));
-    if (!train_child_epoch(epoch, step, result.rollbacks)) {
-      auto path = run_.latest_checkpoint();
-      ++in_a_row;
-      require(path.has_value() && in_a_row <= kMaxRollbacks,
-              "the shared child's loss is not finite after {} rollbacks; try a lower --child_lr",
-              in_a_row - 1);
-      reporter_.message(fmt::format("rolling back to previous checkpoint {}", *path));
-      auto meta = restore(*path);
-      epoch = meta.at("epoch").get<int64_t>();
-      step = meta.at("step").get<int64_t>();
-      ++result.rollbacks;
-      reporter_.record({{"kind", "rollback"}, {"checkpoint", *path}, {"epoch", epoch}});
+    result.rollbacks = at.rollbacks;
+    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + at.rollbacks));
+    if (!train_child_epoch(epoch, step, at.rollbacks)) {
+      at = checkpoints.roll_back();
       continue;
     }
-    in_a_row = 0;
+    checkpoints.epoch_done();
     if (config_.controller_training && controller_->trainable() &&
         (epoch + 1) % config_.controller_train_every == 0) {
       train_controller(epoch);

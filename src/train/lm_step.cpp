@@ -5,6 +5,7 @@
 
 #include "enas/train/config.h"
 #include "enas/train/sgd.h"
+#include "enas/util/error.h"
 
 namespace enas {
 
@@ -86,6 +87,37 @@ double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
 double perplexity(double loss) {
   if (!std::isfinite(loss) || loss > 700) return std::numeric_limits<double>::infinity();
   return std::exp(loss);
+}
+
+LmProgress LmCheckpoints::read(const std::string& path) {
+  const nlohmann::json meta = restore_(path);
+  LmProgress p;
+  p.epoch = meta.at("epoch").get<int64_t>();
+  p.step = meta.at("step").get<int64_t>();
+  p.rollbacks = meta.value("rollbacks", int64_t{0});
+  p.seconds = meta.value("seconds", 0.0);
+  return p;
+}
+
+LmProgress LmCheckpoints::resume() {
+  auto path = run_.latest_checkpoint();
+  require(path.has_value(), "--resume: {} holds no checkpoint", run_.path());
+  LmProgress p = read(*path);
+  reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, p.epoch, p.step));
+  return p;
+}
+
+LmProgress LmCheckpoints::roll_back() {
+  constexpr int64_t kMaxInARow = 5;
+  auto path = run_.latest_checkpoint();
+  require(path.has_value() && in_a_row_ < kMaxInARow,
+          "the training loss is not finite after {} rollbacks; try a lower --child_lr", in_a_row_);
+  ++in_a_row_;
+  reporter_.message(fmt::format("rolling back to previous checkpoint {}", *path));
+  LmProgress p = read(*path);
+  p.rollbacks += in_a_row_;  // the checkpoint predates this series of rollbacks
+  reporter_.record({{"kind", "rollback"}, {"checkpoint", *path}, {"epoch", p.epoch}});
+  return p;
 }
 
 }  // namespace enas

@@ -14,10 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// At most this many rollbacks in a row before giving up: a run that diverges from every
-/// checkpoint needs another learning rate, not more tries.
-constexpr int64_t kMaxRollbacks = 5;
-
 }  // namespace
 
 std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
@@ -187,39 +183,26 @@ nlohmann::json LmFinalTrainer::restore(const std::string& path) {
 
 LmTrainResult LmFinalTrainer::run(bool resume) {
   LmTrainResult result;
-  int64_t epoch = 0, step = 0;
+  LmCheckpoints checkpoints(run_, reporter_, [this](const std::string& p) { return restore(p); });
+  LmProgress at;
   if (resume) {
-    auto path = run_.latest_checkpoint();
-    require(path.has_value(), "--resume: {} holds no checkpoint", run_.path());
-    auto meta = restore(*path);
-    epoch = meta.at("epoch").get<int64_t>();
-    step = meta.at("step").get<int64_t>();
-    seconds_before_ = meta.value("seconds", 0.0);
-    result.valid_ppl = meta.value("valid_ppl", -1.0);
-    result.rollbacks = meta.value("rollbacks", int64_t{0});
-    reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, epoch, step));
+    at = checkpoints.resume();
+    seconds_before_ = at.seconds;
+    if (!valid_history_.empty()) result.valid_ppl = valid_history_.back();
   } else {
     save(0, 0, result);  // what a rollback in the first epoch returns to
   }
   started_ = Clock::now();
-  int64_t rollbacks_in_a_row = 0;
+  int64_t& epoch = at.epoch;
+  int64_t& step = at.step;
   while (epoch < config_.num_epochs) {
-    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + result.rollbacks));
+    result.rollbacks = at.rollbacks;
+    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + at.rollbacks));
     if (!train_epoch(epoch, step, result)) {
-      auto path = run_.latest_checkpoint();
-      ++rollbacks_in_a_row;
-      require(path.has_value() && rollbacks_in_a_row <= kMaxRollbacks,
-              "the training loss is not finite after {} rollbacks; try a lower --child_lr",
-              rollbacks_in_a_row - 1);
-      reporter_.message(fmt::format("rolling back to previous checkpoint {}", *path));
-      auto meta = restore(*path);
-      epoch = meta.at("epoch").get<int64_t>();
-      step = meta.at("step").get<int64_t>();
-      ++result.rollbacks;  // a new random stream for the retried epoch
-      reporter_.record({{"kind", "rollback"}, {"checkpoint", *path}, {"epoch", epoch}});
+      at = checkpoints.roll_back();
       continue;
     }
-    rollbacks_in_a_row = 0;
+    checkpoints.epoch_done();
     ++epoch;
     if (average_.started()) average_.swap();
     result.valid_ppl = perplexity(evaluate_valid());

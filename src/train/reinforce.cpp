@@ -2,10 +2,25 @@
 
 #include <cmath>
 
+#include "enas/train/config.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
 
 namespace enas {
+
+ReinforceOptions ReinforceOptions::from(const Config& c) {
+  ReinforceOptions o;
+  o.lr = c.controller_lr;
+  o.entropy_weight = c.controller_entropy_weight;
+  o.bl_dec = c.controller_bl_dec;
+  o.skip_weight = c.search_for == "macro" ? c.controller_skip_weight : 0.0;
+  o.l2_reg = c.controller_l2_reg;
+  if (c.search_for == "rnn") {  // enas_lm controller.py: tf.train.AdamOptimizer(lr), TF's defaults
+    o.beta1 = 0.9;
+    o.eps = 1e-8;
+  }
+  return o;
+}
 
 Adam::Adam(std::vector<torch::Tensor> params, double lr, double beta1, double beta2, double eps)
     : params_(std::move(params)), lr_(lr), beta1_(beta1), beta2_(beta2), eps_(eps) {

@@ -58,13 +58,7 @@ SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller
   so.grad_bound = config_.child_grad_bound;
   so.skip_unused = config_.child_skip_unused_updates;
   sgd_ = std::make_unique<Sgd>(child_->parameters(), so);
-  ReinforceOptions ro;
-  ro.lr = config_.controller_lr;
-  ro.entropy_weight = config_.controller_entropy_weight;
-  ro.bl_dec = config_.controller_bl_dec;
-  ro.skip_weight = config_.search_for == "macro" ? config_.controller_skip_weight : 0.0;
-  ro.l2_reg = config_.controller_l2_reg;
-  reinforce_ = std::make_unique<Reinforce>(controller_, ro);
+  reinforce_ = std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_));
   valid_ = to_device(data_.valid, data_.stats, device_, use_channels_last(config_));
   test_ = to_device(data_.test, data_.stats, device_, use_channels_last(config_));
   arcs_log_.open(run_.file("arcs.jsonl"), std::ios::app);

@@ -13,7 +13,6 @@
 #include "enas/train/lm_search_trainer.h"
 #include "enas/train/lm_step.h"
 #include "enas/train/presets.h"
-#include "enas/train/reinforce.h"
 #include "enas/util/runtime.h"
 
 namespace enas::cli {
@@ -69,39 +68,6 @@ nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup,
           {"params", model->num_params()}};
 }
 
-/// The enas_lm controller: one architecture at a time, a batch of num_aggregate, and one update.
-nlohmann::json time_lm_controller(int steps) {
-  Config c;
-  find_preset("ptb_search").apply(c);
-  Controller ctrl = make_controller(c);
-  ReinforceOptions ro;
-  ro.lr = c.controller_lr;
-  ro.beta1 = 0.9;
-  ro.eps = 1e-8;
-  Reinforce reinforce(ctrl, ro);
-  const int n = std::max(20, 10 * steps);
-  ctrl->sample(1);
-  auto t0 = Clock::now();
-  for (int i = 0; i < n; ++i) ctrl->sample(1);
-  const double single_ms = 1000.0 * seconds_since(t0) / n;
-  const int batches = std::max(2, steps);
-  t0 = Clock::now();
-  for (int i = 0; i < batches; ++i) ctrl->sample(c.controller_num_aggregate);
-  const double batched_ms = 1000.0 * seconds_since(t0) / (batches * c.controller_num_aggregate);
-  std::vector<double> scores(c.controller_num_aggregate, 0.2);
-  t0 = Clock::now();
-  for (int i = 0; i < batches; ++i)
-    reinforce.update(ctrl->sample(c.controller_num_aggregate), scores);
-  return {{"preset", "ptb_search"},
-          {"nodes", c.child_num_layers},
-          {"sample_ms", single_ms},
-          {"samples_per_s", 1000.0 / single_ms},
-          {"batched_sample_ms", batched_ms},
-          {"batched_samples_per_s", 1000.0 / batched_ms},
-          {"num_aggregate", c.controller_num_aggregate},
-          {"update_ms", 1000.0 * seconds_since(t0) / batches}};
-}
-
 }  // namespace
 
 nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device) {
@@ -116,7 +82,7 @@ nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::D
     fmt::print(stderr, "lm_final: {:.0f} tokens/s\n", j["lm_final"]["tokens_per_s"].get<double>());
   }
   if (only.empty() || only == "lm" || only == "lm_controller") {
-    j["lm_controller"] = time_lm_controller(steps);
+    j["lm_controller"] = bench_controller("ptb_search", steps);
   }
   return j;
 }

@@ -41,6 +41,10 @@ int run_train_lm(State& state);
 int run_search_lm(State& state);
 int run_derive_lm(State& state, const std::string& checkpoint);
 
+/// Controller speed at a search preset's settings: one architecture at a time (as the child
+/// phase samples), a batch of num_aggregate, and one REINFORCE update (cmd_bench.cpp).
+nlohmann::json bench_controller(const std::string& preset, int steps);
+
 /// Penn Treebank benchmarks (bench_lm.cpp): `only` is lm, lm_shared, lm_final, lm_controller or
 /// "" (all).
 nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device);

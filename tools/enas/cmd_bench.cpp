@@ -123,39 +123,6 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-/// Controller speed at a search preset's settings: one architecture at a time (as the child
-/// phase samples), a batch of num_aggregate, and one REINFORCE update.
-nlohmann::json bench_controller(const std::string& preset, const BenchOptions& o) {
-  Config c;
-  find_preset(preset).apply(c);
-  Controller ctrl = make_controller(c);
-  ReinforceOptions ro;
-  ro.lr = c.controller_lr;
-  ro.entropy_weight = c.controller_entropy_weight;
-  ro.skip_weight = c.controller_skip_weight;
-  Reinforce reinforce(ctrl, ro);
-  const int n = std::max(20, 10 * o.steps);
-  ctrl->sample(1);  // warm-up
-  auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) ctrl->sample(1);
-  const double single_ms = 1000.0 * seconds_since(t0) / n;
-  t0 = std::chrono::steady_clock::now();
-  const int batches = std::max(2, o.steps);
-  for (int i = 0; i < batches; ++i) ctrl->sample(c.controller_num_aggregate);
-  const double batched_ms = 1000.0 * seconds_since(t0) / (batches * c.controller_num_aggregate);
-  std::vector<double> accs(c.controller_num_aggregate, 0.5);
-  t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < batches; ++i)
-    reinforce.update(ctrl->sample(c.controller_num_aggregate), accs);
-  const double update_ms = 1000.0 * seconds_since(t0) / batches;
-  return {{"preset", preset},
-          {"sample_ms", single_ms},
-          {"samples_per_s", 1000.0 / single_ms},
-          {"batched_sample_ms", batched_ms},
-          {"num_aggregate", c.controller_num_aggregate},
-          {"update_ms", update_ms}};
-}
-
 /// Shared-child training steps at a search preset's size, a fresh controller sample per step.
 nlohmann::json bench_shared(const std::string& preset, const BenchOptions& o,
                             torch::Device device) {
@@ -209,8 +176,8 @@ int run_bench(const BenchOptions& o) {
   }
   if (o.only.empty() || o.only == "loader") j["loader"] = bench_loader(o);
   if (o.only.empty() || o.only == "controller") {
-    j["controller"] = {{"micro", bench_controller("cifar10_micro_search", o)},
-                       {"macro", bench_controller("cifar10_macro_search", o)}};
+    j["controller"] = {{"micro", bench_controller("cifar10_micro_search", o.steps)},
+                       {"macro", bench_controller("cifar10_macro_search", o.steps)}};
   }
   if (o.only.empty() || o.only == "shared") {
     j["shared"] = {{"micro", bench_shared("cifar10_micro_search", o, device)},
@@ -225,6 +192,34 @@ int run_bench(const BenchOptions& o) {
 }
 
 }  // namespace
+
+nlohmann::json bench_controller(const std::string& preset, int steps) {
+  Config c;
+  find_preset(preset).apply(c);
+  Controller ctrl = make_controller(c);
+  Reinforce reinforce(ctrl, ReinforceOptions::from(c));
+  const int n = std::max(20, 10 * steps);
+  ctrl->sample(1);  // warm-up
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) ctrl->sample(1);
+  const double single_ms = 1000.0 * seconds_since(t0) / n;
+  t0 = std::chrono::steady_clock::now();
+  const int batches = std::max(2, steps);
+  for (int i = 0; i < batches; ++i) ctrl->sample(c.controller_num_aggregate);
+  const double batched_ms = 1000.0 * seconds_since(t0) / (batches * c.controller_num_aggregate);
+  std::vector<double> accs(c.controller_num_aggregate, 0.5);
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < batches; ++i)
+    reinforce.update(ctrl->sample(c.controller_num_aggregate), accs);
+  const double update_ms = 1000.0 * seconds_since(t0) / batches;
+  return {{"preset", preset},
+          {"sample_ms", single_ms},
+          {"samples_per_s", 1000.0 / single_ms},
+          {"batched_sample_ms", batched_ms},
+          {"batched_samples_per_s", 1000.0 / batched_ms},
+          {"num_aggregate", c.controller_num_aggregate},
+          {"update_ms", update_ms}};
+}
 
 void add_bench_command(CLI::App& app, State& state) {
   auto* sub = app.add_subcommand("bench", "training throughput of the children and the loader");

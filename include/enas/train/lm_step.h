@@ -5,10 +5,14 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "enas/child/rnn_lm.h"
 #include "enas/data/lm_batches.h"
+#include "enas/train/reporter.h"
+#include "enas/train/run_dir.h"
 
 namespace enas {
 
@@ -50,5 +54,37 @@ double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
 
 /// exp(loss), saturating instead of overflowing.
 double perplexity(double loss);
+
+/// Where a language-model run stands, as its checkpoints record it.
+struct LmProgress {
+  int64_t epoch = 0, step = 0, rollbacks = 0;
+  double seconds = 0;  // wall time spent before this process
+};
+
+/// What both language-model trainers do around their epochs: resume from the newest checkpoint,
+/// and go back to it when the loss stops being finite (enas_lm's rollback on InvalidArgumentError).
+/// `restore(path)` loads a checkpoint into the trainer and returns its meta.
+class LmCheckpoints {
+ public:
+  using Restore = std::function<nlohmann::json(const std::string& path)>;
+  LmCheckpoints(const RunDir& run, Reporter& reporter, Restore restore)
+      : run_(run), reporter_(reporter), restore_(std::move(restore)) {}
+
+  /// Restores the newest checkpoint (--resume) and returns its progress.
+  LmProgress resume();
+  /// Restores the newest checkpoint after a non-finite loss; the progress returned counts one
+  /// more rollback (a new random stream for the retried epoch). Throws enas::Error after 5 in a
+  /// row: a run that diverges from every checkpoint needs another rate, not more tries.
+  LmProgress roll_back();
+  /// A finished epoch ends a series of rollbacks.
+  void epoch_done() { in_a_row_ = 0; }
+
+ private:
+  LmProgress read(const std::string& path);
+  const RunDir& run_;
+  Reporter& reporter_;
+  Restore restore_;
+  int64_t in_a_row_ = 0;
+};
 
 }  // namespace enas

@@ -11,6 +11,8 @@
 
 namespace enas {
 
+struct Config;
+
 struct ReinforceOptions {
   double lr = 1e-3;           // controller_lr
   double entropy_weight = 0;  // controller_entropy_weight
@@ -20,6 +22,8 @@ struct ReinforceOptions {
   double beta1 = 0.0;         // the authors' CIFAR-10 controller; enas_lm keeps TF's 0.9
   double beta2 = 0.999;       // TF AdamOptimizer default
   double eps = 1e-3;          // the authors' CIFAR-10 epsilon; enas_lm keeps TF's 1e-8
+  /// The controller_* flags, with Adam's constants of the space's code base.
+  static ReinforceOptions from(const Config& config);
 };
 
 /// What one controller update saw.
