@@ -145,6 +145,50 @@ def train_step(model, opt, x, y, s, arc, cfg):
     return loss.item(), all_s[:, -1].detach()
 
 
+def read_ids(path, vocab):
+    """Mikolov's text as ids: whitespace-separated words, <eos> after every line."""
+    with open(path) as f:
+        return torch.tensor([vocab[w] for line in f for w in line.split() + ["<eos>"]])
+
+
+def train_one_epoch(args, cfg):
+    """--data: one epoch on real Penn Treebank, then validation perplexity. A cross-check of the
+    C++ trainer's learning (not its speed); windows are exactly BPTT long here, where enas_lm
+    (and enas) draw random lengths."""
+    with open(f"{args.data}/ptb.train.txt") as f:
+        vocab = {w: i for i, w in enumerate(sorted({w for line in f for w in line.split()} |
+                                                   {"<eos>"}))}
+    assert len(vocab) == VOCAB, len(vocab)
+    b = cfg["batch"]
+
+    def rows(ids):
+        n = ids.numel() // b
+        return ids[:n * b].view(b, n)
+
+    train = rows(read_ids(f"{args.data}/ptb.train.txt", vocab))
+    valid = rows(read_ids(f"{args.data}/ptb.valid.txt", vocab))
+    model = PtbLM(cfg["hidden"], cfg["nodes"], False, cfg["init_range"])
+    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    arc = parse_arc(ENAS_ARC)
+    s = torch.zeros(b, cfg["hidden"])
+    t0 = time.perf_counter()
+    for i in range((train.size(1) - 1) // BPTT):
+        x, y = train[:, i * BPTT:(i + 1) * BPTT], train[:, i * BPTT + 1:(i + 1) * BPTT + 1]
+        loss, s = train_step(model, opt, x, y, s, arc, cfg)
+    no_drop = dict(cfg, drop_e=0.0, drop_i=0.0, drop_x=0.0, drop_l=0.0, drop_o=0.0)
+    s, total, n = torch.zeros(b, cfg["hidden"]), 0.0, 0
+    with torch.no_grad():
+        for i in range((valid.size(1) - 1) // BPTT):
+            x, y = valid[:, i * BPTT:(i + 1) * BPTT], valid[:, i * BPTT + 1:(i + 1) * BPTT + 1]
+            all_s, top_s, _ = model(x, s, arc, no_drop)
+            total += F.cross_entropy((top_s @ model.w_emb.t()).reshape(-1, VOCAB),
+                                     y.reshape(-1)).item()
+            n, s = n + 1, all_s[:, -1]
+    print(json.dumps({"impl": "pytorch_reference", "mode": "final_epoch", "hidden": cfg["hidden"],
+                      "valid_ppl": round(math.exp(total / n), 2),
+                      "seconds": round(time.perf_counter() - t0, 1)}))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mode", choices=sorted(CONFIGS), default="final")
@@ -152,11 +196,17 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=5, help="timed steps")
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", help="Penn Treebank folder: train one epoch (final mode) instead")
+    ap.add_argument("--hidden", type=int, help="override the mode's hidden size")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    cfg = CONFIGS[args.mode]
+    cfg = dict(CONFIGS[args.mode])
+    if args.hidden:
+        cfg["hidden"] = args.hidden
+    if args.data:
+        return train_one_epoch(args, cfg)
     shared = args.mode == "shared"
     model = PtbLM(cfg["hidden"], cfg["nodes"], shared, cfg["init_range"])
     # enas_lm scales the rate by window length / bptt_steps; every window here is BPTT long.
