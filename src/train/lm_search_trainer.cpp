@@ -28,8 +28,7 @@ LmSearchTrainer::LmSearchTrainer(const Config& config, RnnLm child, Controller c
       controller_(std::move(controller)),
       run_(run),
       reporter_(reporter),
-      device_(device),
-      step_options_(LmStepOptions::from(config)) {
+      device_(device) {
   child_->to(device_);
   controller_->to(device_);
   reinforce_ = std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_));
@@ -65,42 +64,13 @@ double LmSearchTrainer::evaluate_valid() {
 }
 
 bool LmSearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, int64_t rollbacks) {
-  std::mt19937_64 rng(mix_seed(config_.seed, epoch, 0x5e9 + rollbacks));
-  const auto segments = random_length_segments(train_rows_.size(1), config_.child_bptt_steps, rng);
-  torch::Tensor state = child_->zero_state(config_.batch_size);
-  const auto params = child_->parameters();
-  const auto t0 = Clock::now();
-  double loss_sum = 0;
-  int64_t n = 0, tokens = 0;
-  child_->train();
-  for (const auto& seg : segments) {
-    child_->set_arc(to_arc(controller_->sample(1).arcs[0]));  // a fresh architecture per segment
-    auto [x, y] = segment_xy(train_rows_, seg);
-    LmStep s = lm_train_step(*child_, params, x, y, state, config_.child_lr, step_options_);
-    if (!std::isfinite(s.loss)) return false;
-    ++step;
-    ++n;
-    loss_sum += s.loss;
-    tokens += s.tokens;
-    if (step % config_.log_every == 0) {
-      const double ppl = perplexity(loss_sum / n);
-      reporter_.message(lm_step_line(epoch, step, ppl, s.lr, s.l2, s.grad_norm, elapsed() / 60));
-      reporter_.record({{"kind", "lm_step"},
-                        {"epoch", epoch},
-                        {"step", step},
-                        {"ppl", ppl},
-                        {"lr", s.lr},
-                        {"l2", s.l2},
-                        {"grad_norm", s.grad_norm}});
-    }
-  }
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  reporter_.record({{"kind", "lm_epoch"},
-                    {"epoch", epoch + 1},
-                    {"step", step},
-                    {"train_ppl", perplexity(loss_sum / std::max<int64_t>(n, 1))},
-                    {"tokens_per_s", seconds > 0 ? tokens / seconds : 0.0}});
-  return true;
+  LmEpochHooks hooks;
+  // A fresh architecture per segment.
+  hooks.before_step = [this] { child_->set_arc(to_arc(controller_->sample(1).arcs[0])); };
+  return train_lm_epoch(
+             *child_, train_rows_, config_, epoch, rollbacks, step, reporter_,
+             [this] { return elapsed() / 60; }, hooks)
+      .finite;
 }
 
 void LmSearchTrainer::train_controller(int64_t epoch) {

@@ -1,11 +1,16 @@
 #include "enas/train/lm_step.h"
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "enas/train/config.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
+#include "enas/util/runtime.h"
 
 namespace enas {
 
@@ -82,6 +87,69 @@ double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
   }
   model.train(was_training);
   return tokens ? total.item<double>() / static_cast<double>(tokens) : 0.0;
+}
+
+std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
+                         double grad_norm, double minutes, int avg) {
+  std::string line = fmt::format(
+      "epoch={:<5d} step={:<7d} ppl={:<9.2f} lr={:<7.3f} |w|={:<6.2f} "
+      "|g|={:<6.3f}",
+      epoch, step, ppl, lr, l2, grad_norm);
+  if (avg >= 0) line += fmt::format(" avg={:<2d}", avg);
+  return line + fmt::format(" mins={:<.2f}", minutes);
+}
+
+LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config& c, int64_t epoch,
+                       int64_t rollbacks, int64_t& step, Reporter& reporter,
+                       const std::function<double()>& minutes, const LmEpochHooks& hooks) {
+  using Clock = std::chrono::steady_clock;
+  std::mt19937_64 rng(mix_seed(c.seed, epoch, 0x5e9 + rollbacks));
+  const auto segments = random_length_segments(rows.size(1), c.child_bptt_steps, rng);
+  const LmStepOptions options = LmStepOptions::from(c);
+  torch::Tensor state = model.zero_state(rows.size(0));
+  const auto params = model.parameters();
+  const auto t0 = Clock::now();
+  double loss_sum = 0;
+  int64_t n = 0, tokens = 0;
+  model.train();
+  LmEpoch out;
+  for (const auto& seg : segments) {
+    if (hooks.before_step) hooks.before_step();
+    auto [x, y] = segment_xy(rows, seg);
+    LmStep s = lm_train_step(model, params, x, y, state, c.child_lr, options);
+    if (!std::isfinite(s.loss)) {
+      out.finite = false;
+      return out;
+    }
+    ++step;
+    ++n;
+    loss_sum += s.loss;
+    tokens += s.tokens;
+    if (hooks.after_step) hooks.after_step();
+    if (step % c.log_every == 0) {
+      const double ppl = perplexity(loss_sum / n);
+      const int avg = hooks.avg_flag ? hooks.avg_flag() : -1;
+      reporter.message(lm_step_line(epoch, step, ppl, s.lr, s.l2, s.grad_norm, minutes(), avg));
+      nlohmann::json r = {{"kind", "lm_step"},
+                          {"epoch", epoch},
+                          {"step", step},
+                          {"ppl", ppl},
+                          {"lr", s.lr},
+                          {"l2", s.l2},
+                          {"grad_norm", s.grad_norm}};
+      if (avg >= 0) r["averaging"] = avg == 1;
+      reporter.record(r);
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  out.train_ppl = perplexity(loss_sum / std::max<int64_t>(n, 1));
+  out.tokens_per_s = seconds > 0 ? tokens / seconds : 0;
+  reporter.record({{"kind", "lm_epoch"},
+                   {"epoch", epoch + 1},
+                   {"step", step},
+                   {"train_ppl", out.train_ppl},
+                   {"tokens_per_s", out.tokens_per_s}});
+  return out;
 }
 
 double perplexity(double loss) {

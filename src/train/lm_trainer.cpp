@@ -16,16 +16,6 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
-                         double grad_norm, double minutes, int avg) {
-  std::string line = fmt::format(
-      "epoch={:<5d} step={:<7d} ppl={:<9.2f} lr={:<7.3f} |w|={:<6.2f} "
-      "|g|={:<6.3f}",
-      epoch, step, ppl, lr, l2, grad_norm);
-  if (avg >= 0) line += fmt::format(" avg={:<2d}", avg);
-  return line + fmt::format(" mins={:<.2f}", minutes);
-}
-
 void WeightAverage::update() {
   torch::NoGradGuard guard;
   if (avg_.empty()) {
@@ -77,7 +67,6 @@ LmFinalTrainer::LmFinalTrainer(const Config& config, RnnLm model, const Corpus& 
       run_(run),
       reporter_(reporter),
       device_(device),
-      step_options_(LmStepOptions::from(config)),
       average_(model_->parameters()) {
   model_->to(device_);
   average_ = WeightAverage(model_->parameters());
@@ -111,40 +100,17 @@ double LmFinalTrainer::evaluate_test() {
 }
 
 bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& result) {
-  std::mt19937_64 rng(mix_seed(config_.seed, epoch, 0x5e9 + result.rollbacks));
-  const auto segments = random_length_segments(train_rows_.size(1), config_.child_bptt_steps, rng);
-  torch::Tensor state = model_->zero_state(config_.batch_size);
-  const auto params = model_->parameters();
-  const auto t0 = Clock::now();
-  double loss_sum = 0;
-  int64_t n = 0, tokens = 0;
-  model_->train();
-  for (const auto& seg : segments) {
-    auto [x, y] = segment_xy(train_rows_, seg);
-    LmStep s = lm_train_step(*model_, params, x, y, state, config_.child_lr, step_options_);
-    if (!std::isfinite(s.loss)) return false;
-    ++step;
-    ++n;
-    loss_sum += s.loss;
-    tokens += s.tokens;
+  LmEpochHooks hooks;
+  hooks.after_step = [this] {
     if (average_.started()) average_.update();
-    if (step % config_.log_every == 0) {
-      const double ppl = perplexity(loss_sum / n);
-      reporter_.message(lm_step_line(epoch, step, ppl, s.lr, s.l2, s.grad_norm, elapsed() / 60,
-                                     average_.started() ? 1 : 0));
-      reporter_.record({{"kind", "lm_step"},
-                        {"epoch", epoch},
-                        {"step", step},
-                        {"ppl", ppl},
-                        {"lr", s.lr},
-                        {"l2", s.l2},
-                        {"grad_norm", s.grad_norm},
-                        {"averaging", average_.started()}});
-    }
-  }
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  result.train_ppl = perplexity(loss_sum / std::max<int64_t>(n, 1));
-  result.tokens_per_s = seconds > 0 ? tokens / seconds : 0;
+  };
+  hooks.avg_flag = [this] { return average_.started() ? 1 : 0; };
+  const LmEpoch e = train_lm_epoch(
+      *model_, train_rows_, config_, epoch, result.rollbacks, step, reporter_,
+      [this] { return elapsed() / 60; }, hooks);
+  if (!e.finite) return false;
+  result.train_ppl = e.train_ppl;
+  result.tokens_per_s = e.tokens_per_s;
   return true;
 }
 

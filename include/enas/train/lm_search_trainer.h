@@ -66,7 +66,6 @@ class LmSearchTrainer {
   const RunDir& run_;
   Reporter& reporter_;
   torch::Device device_;
-  LmStepOptions step_options_;
   std::unique_ptr<Reinforce> reinforce_;
   torch::Tensor train_rows_, valid_rows_;
   std::vector<Segment> valid_segments_;

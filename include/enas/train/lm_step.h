@@ -52,6 +52,30 @@ double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
                     const std::vector<Segment>& segments, bool reset_each,
                     const std::function<void(size_t)>& before_segment = {});
 
+/// What a training pass adds to the shared loop: hooks around each step.
+struct LmEpochHooks {
+  std::function<void()> before_step;  // the search: a fresh cell per segment
+  std::function<void()> after_step;   // final training: the weight average
+  std::function<int()> avg_flag;      // final training: the log's avg= (none: not printed)
+};
+
+/// The result of one pass; `finite` false when a loss stopped being finite (the pass stops).
+struct LmEpoch {
+  bool finite = true;
+  double train_ppl = 0, tokens_per_s = 0;
+};
+
+/// One pass over batchified training `rows` (enas_lm's epoch): random-length segments drawn from
+/// (seed, epoch, rollbacks), the state from zero and carried, one lm_train_step per segment,
+/// enas_lm's log line and an lm_step record every log_every steps. `minutes` gives the run's time.
+LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config& config,
+                       int64_t epoch, int64_t rollbacks, int64_t& step, Reporter& reporter,
+                       const std::function<double()>& minutes, const LmEpochHooks& hooks = {});
+
+/// The log line of a training step in enas_lm's format (avg < 0: no avg= field).
+std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
+                         double grad_norm, double minutes, int avg = -1);
+
 /// exp(loss), saturating instead of overflowing.
 double perplexity(double loss);
 

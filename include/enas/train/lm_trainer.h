@@ -69,16 +69,11 @@ class LmFinalTrainer {
   const RunDir& run_;
   Reporter& reporter_;
   torch::Device device_;
-  LmStepOptions step_options_;
   torch::Tensor train_rows_, valid_rows_, test_rows_;  // batchified streams on the device
   WeightAverage average_;
   std::vector<double> valid_history_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   double seconds_before_ = 0;
 };
-
-/// The log line of a training step in enas_lm's format.
-std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
-                         double grad_norm, double minutes, int avg = -1);
 
 }  // namespace enas
