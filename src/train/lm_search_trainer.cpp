@@ -29,8 +29,7 @@ LmSearchTrainer::LmSearchTrainer(const Config& config, RnnLm child, Controller c
       run_(run),
       reporter_(reporter),
       device_(device) {
-  child_->to(device_);
-  controller_->to(device_);
+  child_->to(device_);  // the controller stays on the CPU, as in the CIFAR-10 search
   reinforce_ = std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_));
   train_rows_ = batchify(corpus.train, config_.batch_size).to(device_);
   valid_rows_ = batchify(corpus.valid, config_.batch_size).to(device_);
