@@ -22,21 +22,6 @@ torch::Tensor masked(const torch::Tensor& x, const torch::Tensor& mask) {
 
 }  // namespace
 
-torch::Tensor rnn_function(const torch::Tensor& x, int func) {
-  switch (func) {
-    case rnn::kTanh:
-      return torch::tanh(x);
-    case rnn::kRelu:
-      return torch::relu(x);
-    case rnn::kSigmoid:
-      return torch::sigmoid(x);
-    case rnn::kIdentity:
-      return x;
-    default:
-      fail("rnn cell: function {} does not exist (0..{})", func, rnn::kNumFuncs - 1);
-  }
-}
-
 RnnLmImpl::RnnLmImpl(RnnLmOptions o) : options_(o) {
   const int64_t v = o.vocab_size(), h = o.hidden(), n = o.num_nodes();
   require(v > 0 && h > 0, "language model: vocabulary {} and hidden size {} must be positive", v,

@@ -68,8 +68,7 @@ LmFinalTrainer::LmFinalTrainer(const Config& config, RnnLm model, const Corpus& 
       reporter_(reporter),
       device_(device),
       average_(model_->parameters()) {
-  model_->to(device_);
-  average_ = WeightAverage(model_->parameters());
+  model_->to(device_);  // in place: average_ keeps referring to the same parameters
   // The streams live on the device: a segment is then a view, never a copy from the host.
   train_rows_ = batchify(corpus.train, config_.batch_size).to(device_);
   valid_rows_ = batchify(corpus.valid, config_.batch_size).to(device_);

@@ -95,9 +95,9 @@ TEST(CliPresets, ListsEveryPreset) {
   CliResult r = run_cli({"presets"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.err, "");
-  for (const char* name : {"default", "cifar10_macro_final", "cifar10_micro_final",
-                           "cifar10_macro_search", "cifar10_micro_search", "ptb_search",
-                           "ptb_final"}) {
+  for (const char* name :
+       {"default", "cifar10_macro_final", "cifar10_micro_final", "cifar10_macro_search",
+        "cifar10_micro_search", "ptb_search", "ptb_final"}) {
     EXPECT_NE(r.out.find(name), std::string::npos) << name << "\n" << r.out;
   }
 }
@@ -122,15 +122,13 @@ TEST(CliHelp, TrainHelpListsTheAuthorsFlags) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
   // CLI11 prints the effective default after the type (and the aliases): "--batch_size INT=128".
-  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(--batch_size(,--\w+)* INT=128\b)")))
-      << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(--batch_size(,--\w+)* INT=128\b)"))) << r.out;
 }
 
 TEST(CliHelp, PresetChangesTheDefaultsShown) {
   CliResult r = run_cli({"train", "--preset", "cifar10_micro_final", "--help"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
-  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(--batch_size(,--\w+)* INT=144\b)")))
-      << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(--batch_size(,--\w+)* INT=144\b)"))) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(--child_num_layers(,--\w+)* INT=15\b)")))
       << r.out;
 }

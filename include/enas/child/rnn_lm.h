@@ -92,7 +92,4 @@ class RnnLmImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RnnLm);
 
-/// The cell's function `func` (tanh, relu, sigmoid, identity) applied to `x`.
-torch::Tensor rnn_function(const torch::Tensor& x, int func);
-
 }  // namespace enas
