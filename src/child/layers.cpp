@@ -29,8 +29,8 @@ torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride
   return conv;
 }
 
-torch::nn::BatchNorm2d make_bn(int64_t channels, bool affine, bool track_stats) {
-  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels)
+BatchNorm make_bn(int64_t channels, bool affine, bool track_stats) {
+  return BatchNorm(torch::nn::BatchNorm2dOptions(channels)
                                     .eps(1e-5)
                                     .momentum(0.1)
                                     .affine(affine)

@@ -12,8 +12,8 @@ namespace {
 
 /// image_ops.batch_norm_with_mask: eps 1e-3, decay 0.9. With whole channels its mask is all
 /// true, so it is an ordinary batch norm.
-torch::nn::BatchNorm2d make_bn_eps3(int64_t channels) {
-  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).eps(1e-3).momentum(0.1));
+BatchNorm make_bn_eps3(int64_t channels) {
+  return BatchNorm(torch::nn::BatchNorm2dOptions(channels).eps(1e-3).momentum(0.1));
 }
 
 bool is_pool(int op) { return op == macro::kAvgPool || op == macro::kMaxPool; }
@@ -68,7 +68,7 @@ MacroSharedImpl::MacroSharedImpl(MacroSharedOptions options) : options_(std::mov
     // `skip/bn`: batch_norm of the sum of the selected earlier layers and the op's output.
     skip_bn_.push_back(layer > 0
                            ? register_module(fmt::format("layer{}_skip_bn", layer), make_bn(c))
-                           : torch::nn::BatchNorm2d(nullptr));
+                           : BatchNorm(nullptr));
     if (std::find(pool_layers_.begin(), pool_layers_.end(), layer) != pool_layers_.end()) {
       // Every entry of `layers` (the stem and layers 0..layer) is reduced; no channel doubling
       // in search (`out_filters *= 2` only with a fixed arc).

@@ -18,9 +18,7 @@ int64_t half(int64_t size) { return (size + 1) / 2; }  // TF "SAME" at stride 2
 /// `fused_batch_norm(is_training=True)` of `_enas_conv`.
 torch::Tensor batch_stats_bn(const torch::Tensor& x, const torch::Tensor& scale,
                              const torch::Tensor& offset) {
-  return torch::batch_norm(x, scale, offset, /*running_mean=*/{}, /*running_var=*/{},
-                           /*training=*/true, /*momentum=*/0.1, /*eps=*/1e-5,
-                           at::globalContext().userEnabledCuDNN());
+  return batch_norm_batch_stats(x, scale, offset, /*eps=*/1e-5);
 }
 
 }  // namespace

@@ -95,8 +95,7 @@ std::string format_config(const Config& config) {
 }
 
 bool use_channels_last(const Config& c) {
-  if (c.memory_format == "auto") return c.search_for == "micro";
-  return c.memory_format == "channels_last";
+  return c.memory_format == "auto" || c.memory_format == "channels_last";
 }
 
 namespace {

@@ -2,8 +2,13 @@
 
 #include <dlfcn.h>
 #include <sched.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
+#include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include "enas/util/error.h"
@@ -30,6 +35,17 @@ int set_threads(int threads) {
     fn(n);
   }
   return n;
+}
+
+void retain_freed_memory() {
+#if defined(__GLIBC__)
+  if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
+  // Every block from the heap, whatever its size (the threshold cannot go past 32 MB). glibc
+  // still falls back to mmap where the heap cannot grow.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());  // never shrink the heap
+  mallopt(M_TOP_PAD, 64 << 20);                                 // grow it in 64 MB steps
+#endif
 }
 
 SerialElementwise::SerialElementwise() : saved_(torch::get_num_threads()) {

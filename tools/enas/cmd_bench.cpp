@@ -105,7 +105,7 @@ nlohmann::json bench_loader(const BenchOptions& o) {
   BatchLoaderOptions lo;
   lo.batch_size = 128;
   lo.augment.cutout_size = 16;
-  lo.channels_last = o.memory_format == "channels_last";
+  lo.channels_last = o.memory_format != "contiguous";
   BatchLoader loader(split, channel_stats(split), lo);
   auto t0 = std::chrono::steady_clock::now();
   loader.start_epoch(0);

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "enas/util/error.h"
+#include "enas/util/runtime.h"
 
 namespace {
 
@@ -24,6 +25,7 @@ int report(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  enas::retain_freed_memory();
   try {
     enas::cli::State state = enas::cli::prescan(argc, argv);
     CLI::App app{"enas: Efficient Neural Architecture Search via Parameter Sharing, on libtorch"};

@@ -4,6 +4,8 @@
 /// convs.
 #include <torch/torch.h>
 
+#include "enas/child/batch_norm.h"
+
 namespace enas {
 
 /// `create_weight()` of the authors: keras he_normal, a normal truncated at two standard
@@ -16,7 +18,7 @@ torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride
                             int64_t groups = 1);
 
 /// image_ops.batch_norm: scale and offset trainable, decay 0.9 (momentum 0.1), eps 1e-5.
-torch::nn::BatchNorm2d make_bn(int64_t channels, bool affine = true, bool track_stats = true);
+BatchNorm make_bn(int64_t channels, bool affine = true, bool track_stats = true);
 
 /// ReLU -> 1x1 conv -> BN: the micro child's calibration (`pool_x`, `pool_y`) and `layer_base`.
 /// `track_stats = false` makes the BN use batch statistics in eval mode too (the micro search).
@@ -27,7 +29,7 @@ class ReluConvBnImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv_{nullptr};
-  torch::nn::BatchNorm2d bn_{nullptr};
+  BatchNorm bn_{nullptr};
 };
 TORCH_MODULE(ReluConvBn);
 
@@ -44,7 +46,7 @@ class FactorizedReductionImpl : public torch::nn::Module {
  private:
   bool relu_first_;
   torch::nn::Conv2d path1_{nullptr}, path2_{nullptr};
-  torch::nn::BatchNorm2d bn_{nullptr};
+  BatchNorm bn_{nullptr};
 };
 TORCH_MODULE(FactorizedReduction);
 
@@ -59,7 +61,7 @@ class SepConvStackImpl : public torch::nn::Module {
 
  private:
   std::vector<torch::nn::Conv2d> depthwise_, pointwise_;
-  std::vector<torch::nn::BatchNorm2d> bn_;
+  std::vector<BatchNorm> bn_;
 };
 TORCH_MODULE(SepConvStack);
 

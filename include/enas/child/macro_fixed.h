@@ -29,7 +29,7 @@ class MacroBranchImpl : public torch::nn::Module {
  private:
   int op_;
   torch::nn::Conv2d inp_conv_{nullptr}, depthwise_{nullptr}, out_conv_{nullptr};
-  torch::nn::BatchNorm2d inp_bn_{nullptr}, out_bn_{nullptr};
+  BatchNorm inp_bn_{nullptr}, out_bn_{nullptr};
 };
 TORCH_MODULE(MacroBranch);
 
@@ -46,7 +46,7 @@ class MacroFixedImpl : public ImageChildImpl {
   MacroFixedOptions options_;
   std::vector<int64_t> pool_layers_;
   torch::nn::Conv2d stem_conv_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm stem_bn_{nullptr};
   std::vector<MacroBranch> branches_;
   std::vector<ReluConvBn> skip_convs_;  // (num_layers), undefined for layer 0
   // reductions_[s][slot]: factorised reduction of slot at the s-th pooling. The authors reduce

@@ -34,7 +34,7 @@ class MacroSharedBranchImpl : public torch::nn::Module {
  private:
   int op_;
   torch::nn::Conv2d inp_conv_{nullptr}, depthwise_{nullptr}, out_conv_{nullptr};
-  torch::nn::BatchNorm2d inp_bn_{nullptr}, out_bn_{nullptr};
+  BatchNorm inp_bn_{nullptr}, out_bn_{nullptr};
 };
 TORCH_MODULE(MacroSharedBranch);
 
@@ -59,9 +59,9 @@ class MacroSharedImpl : public SharedChildImpl {
   macro::Arc arc_;
   std::vector<int64_t> pool_layers_;
   torch::nn::Conv2d stem_conv_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm stem_bn_{nullptr};
   std::vector<std::vector<MacroSharedBranch>> branches_;  // [layer][op]
-  std::vector<torch::nn::BatchNorm2d> skip_bn_;           // [layer], undefined for layer 0
+  std::vector<BatchNorm> skip_bn_;           // [layer], undefined for layer 0
   // reductions_[s][slot]: `pool_at_{layer}/from_{slot}`, C -> C at the s-th pooling.
   std::vector<std::vector<FactorizedReduction>> reductions_;
   torch::nn::Dropout dropout_{nullptr};

@@ -54,7 +54,7 @@ class AuxHeadImpl : public torch::nn::Module {
  private:
   int64_t pad_lo_ = 0, pad_hi_ = 0;
   torch::nn::Conv2d proj_{nullptr}, conv_{nullptr};
-  torch::nn::BatchNorm2d proj_bn_{nullptr}, bn_{nullptr};
+  BatchNorm proj_bn_{nullptr}, bn_{nullptr};
   torch::nn::Linear fc_{nullptr};
 };
 TORCH_MODULE(AuxHead);
@@ -73,7 +73,7 @@ class MicroFixedImpl : public ImageChildImpl {
   std::vector<int64_t> pool_layers_;
   int64_t aux_index_ = -1;
   torch::nn::Conv2d stem_conv_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm stem_bn_{nullptr};
   std::vector<MicroFixedCell> cells_;
   AuxHead aux_head_{nullptr};
   torch::nn::Dropout dropout_{nullptr};

@@ -66,7 +66,7 @@ class MicroSharedLayerImpl : public torch::nn::Module {
   ReluConvBn calib_x_{nullptr}, calib_y_{nullptr};
   std::vector<MicroSharedConv> convs_;  // [4 * block + 2 * side + (k == 5)]
   torch::Tensor final_w_;               // (num_cells + 2, C_out, C_in)
-  torch::nn::BatchNorm2d final_bn_{nullptr};
+  BatchNorm final_bn_{nullptr};
 };
 TORCH_MODULE(MicroSharedLayer);
 
@@ -88,7 +88,7 @@ class MicroSharedImpl : public SharedChildImpl {
   std::vector<int64_t> pool_layers_;
   int64_t aux_index_ = -1;
   torch::nn::Conv2d stem_conv_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm stem_bn_{nullptr};
   std::vector<FactorizedReduction> reductions_;  // [layer], defined at the pool layers
   std::vector<MicroSharedLayer> layers_;
   AuxHead aux_head_{nullptr};

@@ -123,10 +123,12 @@ void apply_config_file(Config& config, const std::string& path);
 /// The authors' print_user_flags: one "name......value" line per field, sorted by name.
 std::string format_config(const Config& config);
 
-/// Whether activations and weights use channels-last (NHWC) memory. "auto" picks it for the micro
-/// space, whose depthwise convs run ~5x faster in it on oneDNN, and not for the macro space, where
-/// libtorch 1.13's channels-last batch-norm and ReLU backward kernels cost more than the dense
-/// convs gain (measured: macro 44 images/s channels-last vs 56 contiguous, micro 47 vs ~21).
+/// Whether activations and weights use channels-last (NHWC) memory. "auto" picks it for both image
+/// spaces: oneDNN's depthwise convs run ~5x faster in it and dense ones 25-35%. It used to lose
+/// on the macro space only because libtorch 1.13's channels-last batch norm is slow at the
+/// authors' channel counts and on sliced gradients, which child/batch_norm.h handles (measured:
+/// macro 81-83 images/s channels-last vs 64-70 contiguous; shared macro 191 vs 140, shared
+/// micro 86 vs 42).
 bool use_channels_last(const Config& config);
 
 /// Checks values that no single flag parser can (ranges, combinations). Throws enas::Error.

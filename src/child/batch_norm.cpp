@@ -1,0 +1,264 @@
+#include "enas/child/batch_norm.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace enas {
+
+namespace {
+
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Sums are taken in float over blocks of this many rows, then added into double: the inner loop
+// stays vectorised and a sum over 160k rows keeps double precision.
+constexpr int64_t kBlockRows = 64;
+
+/// Splits rows [0, M) into a fixed number of ranges, one per thread, and runs f(range, r0, r1)
+/// on them in parallel. The ranges depend only on M and the thread count, so the per-range sums
+/// and their total are reproducible.
+template <typename F>
+void for_row_ranges(int64_t M, int64_t ranges, const F& f) {
+  at::parallel_for(0, ranges, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) f(i, M * i / ranges, M * (i + 1) / ranges);
+  });
+}
+
+int64_t num_ranges(int64_t M) {
+  return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), M / 1024));
+}
+
+/// Per-channel sums over rows [r0, r1) of two row-major (M, C) products, added into s1 and s2:
+/// s1 += sum a(x), s2 += sum b(x), where `row(m, fa, fb)` adds row m's terms into float buffers.
+template <typename Row>
+void channel_sums(int64_t r0, int64_t r1, int64_t C, double* s1, double* s2, const Row& row) {
+  std::vector<float> f1(C), f2(C);
+  for (int64_t b0 = r0; b0 < r1; b0 += kBlockRows) {
+    std::fill(f1.begin(), f1.end(), 0.f);
+    std::fill(f2.begin(), f2.end(), 0.f);
+    const int64_t b1 = std::min(r1, b0 + kBlockRows);
+    for (int64_t m = b0; m < b1; ++m) row(m, f1.data(), f2.data());
+    for (int64_t c = 0; c < C; ++c) {
+      s1[c] += f1[c];
+      s2[c] += f2[c];
+    }
+  }
+}
+
+/// y = x * a[c] + b[c] over a row-major (M, C) matrix.
+void affine_rows(const float* __restrict x, const float* __restrict a, const float* __restrict b,
+                 float* __restrict y, int64_t M, int64_t C) {
+  at::parallel_for(0, M, 256, [&](int64_t r0, int64_t r1) {
+    for (int64_t m = r0; m < r1; ++m) {
+      const float* __restrict xr = x + m * C;
+      float* __restrict yr = y + m * C;
+      for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * a[c] + b[c];
+    }
+  });
+}
+
+/// The kernel's autograd node. Saves x, mean, invstd and weight; the backward is the usual
+/// dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), two passes over (g, x).
+class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const Tensor& input, const Tensor& weight,
+                               const Tensor& bias, double eps) {
+    const int64_t C = input.size(1);
+    const int64_t M = input.numel() / C;
+    const Tensor x = input.contiguous(torch::MemoryFormat::ChannelsLast);
+    const float* xp = x.data_ptr<float>();
+
+    // Statistics of x - x[0]: shifting by a sample of the data keeps E[d^2] - E[d]^2 accurate
+    // when the mean is large against the spread.
+    const int64_t ranges = num_ranges(M);
+    std::vector<double> sums(2 * ranges * C, 0.0);
+    for_row_ranges(M, ranges, [&](int64_t i, int64_t r0, int64_t r1) {
+      double* s = sums.data() + 2 * i * C;
+      channel_sums(r0, r1, C, s, s + C, [&](int64_t m, float* f1, float* f2) {
+        const float* __restrict xr = xp + m * C;
+        for (int64_t c = 0; c < C; ++c) {
+          const float d = xr[c] - xp[c];
+          f1[c] += d;
+          f2[c] += d * d;
+        }
+      });
+    });
+    auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+    Tensor mean = torch::empty({C}, f32), var = torch::empty({C}, f32);
+    Tensor invstd = torch::empty({C}, f32);
+    Tensor scale = torch::empty({C}, f32), shift = torch::empty({C}, f32);
+    const Tensor w = weight.detach().contiguous(), b = bias.detach().contiguous();
+    float *mp = mean.data_ptr<float>(), *vp = var.data_ptr<float>();
+    float *ip = invstd.data_ptr<float>(), *sp = scale.data_ptr<float>();
+    float* hp = shift.data_ptr<float>();
+    const float *wp = w.data_ptr<float>(), *bp = b.data_ptr<float>();
+    for (int64_t c = 0; c < C; ++c) {
+      double s1 = 0, s2 = 0;
+      for (int64_t i = 0; i < ranges; ++i) {
+        s1 += sums[2 * i * C + c];
+        s2 += sums[(2 * i + 1) * C + c];
+      }
+      const double d = s1 / M, v = std::max(0.0, s2 / M - d * d);
+      const double m = xp[c] + d, is = 1.0 / std::sqrt(v + eps);
+      mp[c] = static_cast<float>(m);
+      vp[c] = static_cast<float>(v);
+      ip[c] = static_cast<float>(is);
+      sp[c] = static_cast<float>(wp[c] * is);
+      hp[c] = static_cast<float>(bp[c] - m * wp[c] * is);
+    }
+    Tensor y = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
+    affine_rows(xp, sp, hp, y.data_ptr<float>(), M, C);
+
+    ctx->mark_non_differentiable({mean, var});
+    ctx->save_for_backward({x, w, mean, invstd});
+    return {y, mean, var};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor& x = saved[0];
+    const Tensor& w = saved[1];
+    const Tensor& mean = saved[2];
+    const Tensor& invstd = saved[3];
+    const Tensor g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
+    const int64_t C = x.size(1);
+    const int64_t M = x.numel() / C;
+    const float* xp = x.data_ptr<float>();
+    const float* gp = g.data_ptr<float>();
+    const float* mp = mean.data_ptr<float>();
+
+    const int64_t ranges = num_ranges(M);
+    std::vector<double> sums(2 * ranges * C, 0.0);
+    for_row_ranges(M, ranges, [&](int64_t i, int64_t r0, int64_t r1) {
+      double* s = sums.data() + 2 * i * C;
+      channel_sums(r0, r1, C, s, s + C, [&](int64_t m, float* f1, float* f2) {
+        const float* __restrict xr = xp + m * C;
+        const float* __restrict gr = gp + m * C;
+        for (int64_t c = 0; c < C; ++c) {
+          f1[c] += gr[c];
+          f2[c] += gr[c] * (xr[c] - mp[c]);
+        }
+      });
+    });
+    auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+    Tensor grad_w = torch::empty({C}, f32), grad_b = torch::empty({C}, f32);
+    std::vector<float> k(C), a(C), b0(C);
+    const float *wp = w.data_ptr<float>(), *ip = invstd.data_ptr<float>();
+    float *gwp = grad_w.data_ptr<float>(), *gbp = grad_b.data_ptr<float>();
+    for (int64_t c = 0; c < C; ++c) {
+      double sg = 0, sgx = 0;
+      for (int64_t i = 0; i < ranges; ++i) {
+        sg += sums[2 * i * C + c];
+        sgx += sums[(2 * i + 1) * C + c];
+      }
+      const double is = ip[c], kc = wp[c] * is, ac = -kc * is * is * sgx / M;
+      gwp[c] = static_cast<float>(sgx * is);
+      gbp[c] = static_cast<float>(sg);
+      k[c] = static_cast<float>(kc);
+      a[c] = static_cast<float>(ac);
+      // dx = g k - (x - mean) k is^2 sgx/M - k sg/M, with the mean folded into the constant.
+      b0[c] = static_cast<float>(-kc * sg / M - ac * mp[c]);
+    }
+    Tensor gx = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
+    const float *kp = k.data(), *ap = a.data(), *bp = b0.data();
+    float* op = gx.data_ptr<float>();
+    at::parallel_for(0, M, 256, [&](int64_t r0, int64_t r1) {
+      for (int64_t m = r0; m < r1; ++m) {
+        const float* __restrict xr = xp + m * C;
+        const float* __restrict gr = gp + m * C;
+        float* __restrict o = op + m * C;
+        for (int64_t c = 0; c < C; ++c) o[c] = gr[c] * kp[c] + xr[c] * ap[c] + bp[c];
+      }
+    });
+    return {gx, grad_w, grad_b, Tensor()};
+  }
+};
+
+}  // namespace
+
+bool own_batch_norm_kernel(const torch::Tensor& x) {
+  return x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.dim() == 4 &&
+         x.numel() > x.size(1) && !x.is_contiguous() &&
+         x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor& weight,
+                                     const torch::Tensor& bias, double eps, torch::Tensor* mean,
+                                     torch::Tensor* var) {
+  if (own_batch_norm_kernel(x)) {
+    // The autograd node takes defined tensors only: no affine transform is weight 1, bias 0.
+    const int64_t c = x.size(1);
+    auto out = BatchNormFunction::apply(x, weight.defined() ? weight : torch::ones({c}),
+                                        bias.defined() ? bias : torch::zeros({c}), eps);
+    if (mean) *mean = out[1].detach();
+    if (var) *var = out[2].detach();
+    return out[0];
+  }
+  if (mean || var) {
+    torch::NoGradGuard guard;
+    auto [v, m] = torch::var_mean(x.detach(), {0, 2, 3}, /*unbiased=*/false);
+    if (mean) *mean = m;
+    if (var) *var = v;
+  }
+  return torch::batch_norm(x, weight, bias, /*running_mean=*/{}, /*running_var=*/{},
+                           /*training=*/true, /*momentum=*/0.1, eps,
+                           at::globalContext().userEnabledCuDNN());
+}
+
+BatchNormImpl::BatchNormImpl(const torch::nn::BatchNorm2dOptions& options) : options(options) {
+  reset();
+}
+
+void BatchNormImpl::reset() {
+  const int64_t c = options.num_features();
+  if (options.affine()) {
+    weight = register_parameter("weight", torch::ones({c}));
+    bias = register_parameter("bias", torch::zeros({c}));
+  }
+  if (options.track_running_stats()) {
+    running_mean = register_buffer("running_mean", torch::zeros({c}));
+    running_var = register_buffer("running_var", torch::ones({c}));
+    num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
+  }
+}
+
+void BatchNormImpl::pretty_print(std::ostream& stream) const {
+  stream << "enas::BatchNorm(" << options.num_features() << ", eps=" << options.eps()
+         << ", affine=" << options.affine()
+         << ", track_running_stats=" << options.track_running_stats() << ")";
+}
+
+torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
+  const bool tracking = options.track_running_stats();
+  if (!is_training() && tracking) {
+    return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false,
+                             /*momentum=*/0.0, options.eps(),
+                             at::globalContext().userEnabledCuDNN());
+  }
+  if (!tracking) return batch_norm_batch_stats(x, weight, bias, options.eps());
+  double momentum = 0.0;
+  {
+    torch::NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
+    // torch's rule: a fixed momentum, or a cumulative average when none is set.
+    momentum = options.momentum().has_value() ? *options.momentum()
+                                              : 1.0 / num_batches_tracked.item<double>();
+  }
+  if (!own_batch_norm_kernel(x)) {
+    return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/true,
+                             momentum, options.eps(), at::globalContext().userEnabledCuDNN());
+  }
+  torch::Tensor mean, var;
+  torch::Tensor y = batch_norm_batch_stats(x, weight, bias, options.eps(), &mean, &var);
+  torch::NoGradGuard no_grad;
+  const double n = static_cast<double>(x.numel() / x.size(1));
+  running_mean.mul_(1.0 - momentum).add_(mean, momentum);
+  running_var.mul_(1.0 - momentum).add_(var, momentum * n / std::max(1.0, n - 1.0));
+  return y;
+}
+
+}  // namespace enas

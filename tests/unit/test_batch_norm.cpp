@@ -1,0 +1,140 @@
+// The children's batch norm (child/batch_norm.h): its own channels-last kernel against libtorch's
+// batch_norm on the same numbers, forward and backward, and the module's running statistics
+// against torch::nn::BatchNorm2d.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <tuple>
+#include <vector>
+
+#include "enas/child/batch_norm.h"
+#include "test_util.h"
+
+namespace enas {
+namespace {
+
+using test::SeededTest;
+
+torch::Tensor channels_last(const torch::Tensor& t) {
+  return t.contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+// Relative max difference, scaled by the reference's largest magnitude.
+double rel_diff(const torch::Tensor& got, const torch::Tensor& want) {
+  return (got - want).abs().max().item<double>() / want.abs().max().item<double>();
+}
+
+class BatchNormKernel : public SeededTest,
+                        public ::testing::WithParamInterface<std::tuple<int, int, int>> {};
+
+// Forward and all three gradients equal libtorch's NCHW batch norm computed in double.
+TEST_P(BatchNormKernel, MatchesLibtorchForwardAndBackward) {
+  const auto [n, c, hw] = GetParam();
+  torch::set_num_threads(2);  // two row ranges: the partial sums are combined
+  auto x0 = torch::randn({n, c, hw, hw}) * 3 + 1.5;
+  auto w0 = torch::rand({c}) + 0.5, b0 = torch::randn({c});
+  auto g = channels_last(torch::randn({n, c, hw, hw}));
+
+  auto x = channels_last(x0).requires_grad_();
+  auto w = w0.clone().requires_grad_(), b = b0.clone().requires_grad_();
+  ASSERT_TRUE(own_batch_norm_kernel(x));
+  torch::Tensor mean, var;
+  auto y = batch_norm_batch_stats(x, w, b, 1e-5, &mean, &var);
+  EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  y.backward(g);
+
+  auto xd = x0.to(torch::kDouble).requires_grad_();
+  auto wd = w0.to(torch::kDouble).requires_grad_(), bd = b0.to(torch::kDouble).requires_grad_();
+  auto yd = torch::batch_norm(xd, wd, bd, {}, {}, true, 0.1, 1e-5, false);
+  yd.backward(g.to(torch::kDouble));
+
+  EXPECT_LT(rel_diff(y.to(torch::kDouble), yd), 1e-5);
+  EXPECT_LT(rel_diff(x.grad().to(torch::kDouble), xd.grad()), 1e-4);
+  EXPECT_LT(rel_diff(w.grad().to(torch::kDouble), wd.grad()), 1e-4);
+  EXPECT_LT(rel_diff(b.grad().to(torch::kDouble), bd.grad()), 1e-4);
+  auto [vd, md] = torch::var_mean(x0.to(torch::kDouble), {0, 2, 3}, false);
+  EXPECT_LT(rel_diff(mean.to(torch::kDouble), md), 1e-5);
+  EXPECT_LT(rel_diff(var.to(torch::kDouble), vd), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormKernel,
+                         ::testing::Values(std::make_tuple(8, 20, 8), std::make_tuple(5, 3, 7),
+                                           std::make_tuple(4, 16, 8), std::make_tuple(4, 36, 16),
+                                           std::make_tuple(2, 60, 3), std::make_tuple(64, 10, 2)));
+
+TEST_F(SeededTest, BatchNormKernelOnChannelsLastCpuFloat) {
+  EXPECT_TRUE(own_batch_norm_kernel(channels_last(torch::randn({4, 20, 8, 8}))));
+  EXPECT_TRUE(own_batch_norm_kernel(channels_last(torch::randn({4, 16, 8, 8}))));
+  EXPECT_FALSE(own_batch_norm_kernel(torch::randn({4, 20, 8, 8})));                 // NCHW
+  EXPECT_FALSE(own_batch_norm_kernel(channels_last(torch::randn({4, 20, 1, 1}))));  // both
+  EXPECT_FALSE(own_batch_norm_kernel(channels_last(torch::randn({4, 20, 8, 8}, torch::kDouble))));
+}
+
+// A mean far from zero against the spread: the shifted sums keep the variance accurate.
+TEST_F(SeededTest, BatchNormKernelKeepsVarianceWithLargeMean) {
+  auto x0 = torch::randn({16, 20, 8, 8}) * 0.01 + 1000.0;
+  torch::Tensor mean, var;
+  batch_norm_batch_stats(channels_last(x0), {}, {}, 1e-5, &mean, &var);
+  auto [vd, md] = torch::var_mean(x0.to(torch::kDouble), {0, 2, 3}, false);
+  EXPECT_LT(rel_diff(var.to(torch::kDouble), vd), 1e-3);
+  EXPECT_LT(rel_diff(mean.to(torch::kDouble), md), 1e-6);
+}
+
+// The gradient a concatenation's backward hands its inputs: a channel slice, neither layout.
+TEST_F(SeededTest, BatchNormKernelTakesSlicedGradients) {
+  auto x0 = torch::randn({4, 24, 6, 6});
+  auto g = channels_last(torch::randn({4, 48, 6, 6})).narrow(1, 24, 24);
+  ASSERT_FALSE(g.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  auto x = channels_last(x0).requires_grad_();
+  auto w = torch::rand({24}).requires_grad_();
+  batch_norm_batch_stats(x, w, {}, 1e-5).backward(g);
+  auto xr = x0.clone().requires_grad_();
+  auto wr = w.detach().clone().requires_grad_();
+  torch::batch_norm(xr, wr, {}, {}, {}, true, 0.1, 1e-5, false).backward(g.contiguous());
+  EXPECT_LT(rel_diff(x.grad(), xr.grad()), 1e-4);
+  EXPECT_LT(rel_diff(w.grad(), wr.grad()), 1e-4);
+}
+
+// Without weight and bias (the micro search's batch-statistics BN): only x gets a gradient.
+TEST_F(SeededTest, BatchNormKernelWithoutAffine) {
+  auto x0 = torch::randn({6, 20, 5, 5});
+  auto g = channels_last(torch::randn({6, 20, 5, 5}));
+  auto x = channels_last(x0).requires_grad_();
+  batch_norm_batch_stats(x, {}, {}, 1e-5).backward(g);
+  auto xr = x0.clone().requires_grad_();
+  torch::batch_norm(xr, {}, {}, {}, {}, true, 0.1, 1e-5, false).backward(g.contiguous());
+  EXPECT_LT(rel_diff(x.grad(), xr.grad()), 1e-4);
+}
+
+// The module keeps torch::nn::BatchNorm2d's parameters, buffers and running-statistics rule, so
+// training and eval outputs, and checkpoints, are the same as the base class's.
+TEST_F(SeededTest, BatchNormModuleTracksRunningStatisticsAsTorch) {
+  for (bool cumulative : {false, true}) {
+    auto opts = torch::nn::BatchNorm2dOptions(20).eps(1e-5).momentum(0.1);
+    if (cumulative) opts.momentum(c10::nullopt);
+    BatchNorm ours(opts);
+    torch::nn::BatchNorm2d ref(opts);
+    std::vector<std::string> names, ref_names;
+    for (const auto& p : ours->named_parameters()) names.push_back(p.key());
+    for (const auto& p : ours->named_buffers()) names.push_back(p.key());
+    for (const auto& p : ref->named_parameters()) ref_names.push_back(p.key());
+    for (const auto& p : ref->named_buffers()) ref_names.push_back(p.key());
+    EXPECT_EQ(names, ref_names);
+    for (int step = 0; step < 3; ++step) {
+      auto x = torch::randn({8, 20, 6, 6}) * 2 + 0.5;
+      auto y = ours->forward(channels_last(x));
+      auto yr = ref->forward(x);
+      EXPECT_LT(rel_diff(y, yr), 1e-5);
+    }
+    EXPECT_LT(rel_diff(ours->running_mean, ref->running_mean), 1e-5) << cumulative;
+    EXPECT_LT(rel_diff(ours->running_var, ref->running_var), 1e-5) << cumulative;
+    EXPECT_EQ(ours->num_batches_tracked.item<int64_t>(), 3);
+    ours->eval();
+    ref->eval();
+    auto x = torch::randn({4, 20, 6, 6});
+    EXPECT_LT(rel_diff(ours->forward(channels_last(x)), ref->forward(x)), 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace enas
