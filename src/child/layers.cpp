@@ -31,10 +31,10 @@ torch::nn::Conv2d make_conv(int64_t cin, int64_t cout, int64_t k, int64_t stride
 
 BatchNorm make_bn(int64_t channels, bool affine, bool track_stats) {
   return BatchNorm(torch::nn::BatchNorm2dOptions(channels)
-                                    .eps(1e-5)
-                                    .momentum(0.1)
-                                    .affine(affine)
-                                    .track_running_stats(track_stats));
+                       .eps(1e-5)
+                       .momentum(0.1)
+                       .affine(affine)
+                       .track_running_stats(track_stats));
 }
 
 ReluConvBnImpl::ReluConvBnImpl(int64_t cin, int64_t cout, bool track_stats) {

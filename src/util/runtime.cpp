@@ -44,7 +44,7 @@ void retain_freed_memory() {
   // still falls back to mmap where the heap cannot grow.
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());  // never shrink the heap
-  mallopt(M_TOP_PAD, 64 << 20);                                 // grow it in 64 MB steps
+  mallopt(M_TOP_PAD, 64 << 20);                                // grow it in 64 MB steps
 #endif
 }
 

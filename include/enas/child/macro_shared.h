@@ -61,7 +61,7 @@ class MacroSharedImpl : public SharedChildImpl {
   torch::nn::Conv2d stem_conv_{nullptr};
   BatchNorm stem_bn_{nullptr};
   std::vector<std::vector<MacroSharedBranch>> branches_;  // [layer][op]
-  std::vector<BatchNorm> skip_bn_;           // [layer], undefined for layer 0
+  std::vector<BatchNorm> skip_bn_;                        // [layer], undefined for layer 0
   // reductions_[s][slot]: `pool_at_{layer}/from_{slot}`, C -> C at the s-th pooling.
   std::vector<std::vector<FactorizedReduction>> reductions_;
   torch::nn::Dropout dropout_{nullptr};
