@@ -18,7 +18,7 @@ void Config::visit(V&& v) {
   v("test_limit", test_limit,
     "use only the first N test images (ptb: tokens of the valid and test files; 0 = all)");
   v("memory_format", memory_format,
-    "auto (channels-last for micro, contiguous for macro) | channels_last | contiguous");
+    "auto (channels-last for the image spaces) | channels_last | contiguous");
   v("child_clip_mode", child_clip_mode,
     "gradient clipping: none | norm (each tensor) | global, bound child_grad_bound");
   v("eval_batch_size", eval_batch_size, "batch size of evaluation");
