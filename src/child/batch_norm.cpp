@@ -18,35 +18,40 @@ using torch::autograd::variable_list;
 // stays vectorised and a sum over 160k rows keeps double precision.
 constexpr int64_t kBlockRows = 64;
 
-/// Splits rows [0, M) into a fixed number of ranges, one per thread, and runs f(range, r0, r1)
-/// on them in parallel. The ranges depend only on M and the thread count, so the per-range sums
-/// and their total are reproducible.
-template <typename F>
-void for_row_ranges(int64_t M, int64_t ranges, const F& f) {
-  at::parallel_for(0, ranges, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) f(i, M * i / ranges, M * (i + 1) / ranges);
-  });
-}
-
-int64_t num_ranges(int64_t M) {
-  return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), M / 1024));
-}
-
-/// Per-channel sums over rows [r0, r1) of two row-major (M, C) products, added into s1 and s2:
-/// s1 += sum a(x), s2 += sum b(x), where `row(m, fa, fb)` adds row m's terms into float buffers.
+/// Two per-channel sums over the rows of a row-major (M, C) matrix: `row(m, f1, f2)` adds row m's
+/// terms into the float buffers f1 and f2 ([C] each). The rows are split into one range per
+/// thread, fixed by M and the thread count, so the result is reproducible.
 template <typename Row>
-void channel_sums(int64_t r0, int64_t r1, int64_t C, double* s1, double* s2, const Row& row) {
-  std::vector<float> f1(C), f2(C);
-  for (int64_t b0 = r0; b0 < r1; b0 += kBlockRows) {
-    std::fill(f1.begin(), f1.end(), 0.f);
-    std::fill(f2.begin(), f2.end(), 0.f);
-    const int64_t b1 = std::min(r1, b0 + kBlockRows);
-    for (int64_t m = b0; m < b1; ++m) row(m, f1.data(), f2.data());
+std::pair<std::vector<double>, std::vector<double>> channel_sums(int64_t M, int64_t C,
+                                                                 const Row& row) {
+  const int64_t ranges = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), M / 1024));
+  std::vector<double> partial(2 * ranges * C, 0.0);  // [range][sum][C]
+  at::parallel_for(0, ranges, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> f1(C), f2(C);
+    for (int64_t i = begin; i < end; ++i) {
+      double* s1 = partial.data() + 2 * i * C;
+      double* s2 = s1 + C;
+      const int64_t r1 = M * (i + 1) / ranges;
+      for (int64_t b0 = M * i / ranges; b0 < r1; b0 += kBlockRows) {
+        std::fill(f1.begin(), f1.end(), 0.f);
+        std::fill(f2.begin(), f2.end(), 0.f);
+        for (int64_t m = b0; m < std::min(r1, b0 + kBlockRows); ++m) row(m, f1.data(), f2.data());
+        for (int64_t c = 0; c < C; ++c) {
+          s1[c] += f1[c];
+          s2[c] += f2[c];
+        }
+      }
+    }
+  });
+  std::pair<std::vector<double>, std::vector<double>> out{std::vector<double>(C, 0.0),
+                                                          std::vector<double>(C, 0.0)};
+  for (int64_t i = 0; i < ranges; ++i) {
     for (int64_t c = 0; c < C; ++c) {
-      s1[c] += f1[c];
-      s2[c] += f2[c];
+      out.first[c] += partial[2 * i * C + c];
+      out.second[c] += partial[(2 * i + 1) * C + c];
     }
   }
+  return out;
 }
 
 /// y = x * a[c] + b[c] over a row-major (M, C) matrix.
@@ -74,18 +79,13 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
 
     // Statistics of x - x[0]: shifting by a sample of the data keeps E[d^2] - E[d]^2 accurate
     // when the mean is large against the spread.
-    const int64_t ranges = num_ranges(M);
-    std::vector<double> sums(2 * ranges * C, 0.0);
-    for_row_ranges(M, ranges, [&](int64_t i, int64_t r0, int64_t r1) {
-      double* s = sums.data() + 2 * i * C;
-      channel_sums(r0, r1, C, s, s + C, [&](int64_t m, float* f1, float* f2) {
-        const float* __restrict xr = xp + m * C;
-        for (int64_t c = 0; c < C; ++c) {
-          const float d = xr[c] - xp[c];
-          f1[c] += d;
-          f2[c] += d * d;
-        }
-      });
+    const auto [s1, s2] = channel_sums(M, C, [&](int64_t m, float* f1, float* f2) {
+      const float* __restrict xr = xp + m * C;
+      for (int64_t c = 0; c < C; ++c) {
+        const float d = xr[c] - xp[c];
+        f1[c] += d;
+        f2[c] += d * d;
+      }
     });
     auto f32 = torch::TensorOptions().dtype(torch::kFloat);
     Tensor mean = torch::empty({C}, f32), var = torch::empty({C}, f32);
@@ -97,12 +97,7 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
     float* hp = shift.data_ptr<float>();
     const float *wp = w.data_ptr<float>(), *bp = b.data_ptr<float>();
     for (int64_t c = 0; c < C; ++c) {
-      double s1 = 0, s2 = 0;
-      for (int64_t i = 0; i < ranges; ++i) {
-        s1 += sums[2 * i * C + c];
-        s2 += sums[(2 * i + 1) * C + c];
-      }
-      const double d = s1 / M, v = std::max(0.0, s2 / M - d * d);
+      const double d = s1[c] / M, v = std::max(0.0, s2[c] / M - d * d);
       const double m = xp[c] + d, is = 1.0 / std::sqrt(v + eps);
       mp[c] = static_cast<float>(m);
       vp[c] = static_cast<float>(v);
@@ -131,18 +126,13 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
     const float* gp = g.data_ptr<float>();
     const float* mp = mean.data_ptr<float>();
 
-    const int64_t ranges = num_ranges(M);
-    std::vector<double> sums(2 * ranges * C, 0.0);
-    for_row_ranges(M, ranges, [&](int64_t i, int64_t r0, int64_t r1) {
-      double* s = sums.data() + 2 * i * C;
-      channel_sums(r0, r1, C, s, s + C, [&](int64_t m, float* f1, float* f2) {
-        const float* __restrict xr = xp + m * C;
-        const float* __restrict gr = gp + m * C;
-        for (int64_t c = 0; c < C; ++c) {
-          f1[c] += gr[c];
-          f2[c] += gr[c] * (xr[c] - mp[c]);
-        }
-      });
+    const auto [sum_g, sum_gx] = channel_sums(M, C, [&](int64_t m, float* f1, float* f2) {
+      const float* __restrict xr = xp + m * C;
+      const float* __restrict gr = gp + m * C;
+      for (int64_t c = 0; c < C; ++c) {
+        f1[c] += gr[c];
+        f2[c] += gr[c] * (xr[c] - mp[c]);
+      }
     });
     auto f32 = torch::TensorOptions().dtype(torch::kFloat);
     Tensor grad_w = torch::empty({C}, f32), grad_b = torch::empty({C}, f32);
@@ -150,11 +140,7 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
     const float *wp = w.data_ptr<float>(), *ip = invstd.data_ptr<float>();
     float *gwp = grad_w.data_ptr<float>(), *gbp = grad_b.data_ptr<float>();
     for (int64_t c = 0; c < C; ++c) {
-      double sg = 0, sgx = 0;
-      for (int64_t i = 0; i < ranges; ++i) {
-        sg += sums[2 * i * C + c];
-        sgx += sums[(2 * i + 1) * C + c];
-      }
+      const double sg = sum_g[c], sgx = sum_gx[c];
       const double is = ip[c], kc = wp[c] * is, ac = -kc * is * is * sgx / M;
       gwp[c] = static_cast<float>(sgx * is);
       gbp[c] = static_cast<float>(sg);
