@@ -1,6 +1,7 @@
 #include "enas/child/batch_norm.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 
 #include <algorithm>
 #include <cmath>
@@ -176,6 +177,7 @@ torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor
                                      const torch::Tensor& bias, double eps, torch::Tensor* mean,
                                      torch::Tensor* var) {
   if (own_batch_norm_kernel(x)) {
+    RECORD_FUNCTION("enas::batch_norm", std::vector<c10::IValue>({x}));  // for --profile
     // The autograd node takes defined tensors only: no affine transform is weight 1, bias 0.
     const int64_t c = x.size(1);
     auto out = BatchNormFunction::apply(x, weight.defined() ? weight : torch::ones({c}),

@@ -1,5 +1,7 @@
 #include "enas/child/rnn_cell.h"
 
+#include <ATen/record_function.h>
+
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
 
@@ -242,6 +244,7 @@ Tensor rnn_cell_sequence(const Tensor& xw, const Tensor& s0, const Tensor& w_s,
                          const rnn::Arc& arc) {
   require(static_cast<int>(w_nodes.size()) == arc.num_nodes(),
           "rnn cell: {} node weights for {} nodes", w_nodes.size(), arc.num_nodes());
+  RECORD_FUNCTION("enas::rnn_cell_sequence", std::vector<c10::IValue>({xw}));  // --profile
   SerialElementwise serial;
   bool needs_grad = false;
   if (torch::GradMode::is_enabled()) {

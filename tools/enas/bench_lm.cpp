@@ -13,6 +13,7 @@
 #include "enas/train/lm_search_trainer.h"
 #include "enas/train/lm_step.h"
 #include "enas/train/presets.h"
+#include "enas/util/op_profile.h"
 #include "enas/util/runtime.h"
 
 namespace enas::cli {
@@ -27,8 +28,8 @@ double seconds_since(Clock::time_point t) {
 
 /// Training steps of the preset's child on (batch, bptt) segments of random tokens; the shared
 /// child gets a fresh controller sample per step, inside the timing, as the search does.
-nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup,
-                             torch::Device device) {
+nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup, torch::Device device,
+                             bool profile) {
   Config c;
   find_preset(preset).apply(c);
   const bool shared = c.child_fixed_arc.empty();
@@ -46,7 +47,9 @@ nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup,
   torch::Tensor state = model->zero_state(b);
   std::vector<double> times;
   LmStep s;
+  std::unique_ptr<OpProfile> ops;
   for (int i = 0; i < warmup + steps; ++i) {
+    if (i == warmup && profile) ops = std::make_unique<OpProfile>();
     synchronize(device);
     const auto t0 = Clock::now();
     if (shared) model->set_arc(rnn::arc_from_flat(ctrl->sample(1).arcs[0]));
@@ -54,6 +57,7 @@ nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup,
     synchronize(device);
     if (i >= warmup) times.push_back(seconds_since(t0));
   }
+  if (ops) fmt::print(stderr, "{}: {} steps\n{}", preset, steps, ops->table());
   std::sort(times.begin(), times.end());
   const double med = times[times.size() / 2];
   return {{"preset", preset},
@@ -70,15 +74,16 @@ nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup,
 
 }  // namespace
 
-nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device) {
+nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device,
+                        bool profile) {
   nlohmann::json j;
   if (only.empty() || only == "lm" || only == "lm_shared") {
-    j["lm_shared"] = time_lm_steps("ptb_search", steps, warmup, device);
+    j["lm_shared"] = time_lm_steps("ptb_search", steps, warmup, device, profile);
     fmt::print(stderr, "lm_shared: {:.0f} tokens/s\n",
                j["lm_shared"]["tokens_per_s"].get<double>());
   }
   if (only.empty() || only == "lm" || only == "lm_final") {
-    j["lm_final"] = time_lm_steps("ptb_final", steps, warmup, device);
+    j["lm_final"] = time_lm_steps("ptb_final", steps, warmup, device, profile);
     fmt::print(stderr, "lm_final: {:.0f} tokens/s\n", j["lm_final"]["tokens_per_s"].get<double>());
   }
   if (only.empty() || only == "lm" || only == "lm_controller") {

@@ -46,8 +46,9 @@ int run_derive_lm(State& state, const std::string& checkpoint);
 nlohmann::json bench_controller(const std::string& preset, int steps);
 
 /// Penn Treebank benchmarks (bench_lm.cpp): `only` is lm, lm_shared, lm_final, lm_controller or
-/// "" (all).
-nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device);
+/// "" (all). `profile` prints the timed steps' operators to stderr (util/op_profile.h).
+nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device,
+                        bool profile);
 
 /// Prints the final JSON line of a command to stdout.
 void print_json_line(const nlohmann::json& j);

@@ -21,6 +21,7 @@
 #include "enas/train/presets.h"
 #include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
+#include "enas/util/op_profile.h"
 #include "enas/util/runtime.h"
 
 namespace enas::cli {
@@ -33,8 +34,9 @@ struct BenchOptions {
   int warmup = 2;
   std::string device = "cpu";
   std::string memory_format = "auto";  // as enas train: auto | channels_last | contiguous
-  std::string data;  // CIFAR-10 folder for the loader benchmark ("" = synthetic images)
-  std::string only;  // micro | macro | loader | controller | shared | lm* ("" = all)
+  std::string data;      // CIFAR-10 folder for the loader benchmark ("" = synthetic images)
+  std::string only;      // micro | macro | loader | controller | shared | lm* ("" = all)
+  bool profile = false;  // print the timed steps' operators to stderr
 };
 
 double median(std::vector<double> v) {
@@ -60,7 +62,9 @@ nlohmann::json time_steps(ImageChildImpl& model, const Config& c, const BenchOpt
                                 torch::TensorOptions().device(device).dtype(torch::kLong));
   std::vector<double> times;
   ChildStep s;
+  std::unique_ptr<OpProfile> ops;
   for (int i = 0; i < o.warmup + o.steps; ++i) {
+    if (i == o.warmup && o.profile) ops = std::make_unique<OpProfile>();
     synchronize(device);
     auto t0 = std::chrono::steady_clock::now();
     before_step(i);
@@ -70,6 +74,9 @@ nlohmann::json time_steps(ImageChildImpl& model, const Config& c, const BenchOpt
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
   }
+  if (ops)
+    fmt::print(stderr, "{}: {} layers, {} filters, {} steps\n{}", c.search_for, c.child_num_layers,
+               c.child_out_filters, o.steps, ops->table());
   const double med = median(times);
   return {{"layers", c.child_num_layers},
           {"filters", c.child_out_filters},
@@ -184,7 +191,7 @@ int run_bench(const BenchOptions& o) {
                    {"macro", bench_shared("cifar10_macro_search", o, device)}};
   }
   if (o.only.empty() || o.only.rfind("lm", 0) == 0) {
-    const nlohmann::json lm = bench_lm(o.only, o.steps, o.warmup, device);
+    const nlohmann::json lm = bench_lm(o.only, o.steps, o.warmup, device, o.profile);
     for (const auto& [key, value] : lm.items()) j[key] = value;
   }
   print_json_line(j);
@@ -232,6 +239,8 @@ void add_bench_command(CLI::App& app, State& state) {
   sub->add_option("--memory_format", o.memory_format, "auto | channels_last | contiguous")
       ->capture_default_str();
   sub->add_option("--data", o.data, "CIFAR-10 folder for the loader benchmark");
+  sub->add_flag("--profile", o.profile,
+                "print where the timed steps' time goes, per operator and input shape (stderr)");
   sub->add_option("--only", o.only,
                   "micro | macro | loader | controller | shared | lm (lm_shared, lm_final, "
                   "lm_controller)");
