@@ -7,6 +7,8 @@
 #include <cmath>
 #include <vector>
 
+#include "enas/util/error.h"
+
 namespace enas {
 
 namespace {
@@ -221,6 +223,7 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
+  require(x.dim() == 4, "batch norm: expected a (B, C, H, W) input, got {} dimensions", x.dim());
   const bool tracking = options.track_running_stats();
   if (!is_training() && tracking) {
     return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false,

@@ -133,6 +133,7 @@ TEST_F(SeededTest, BatchNormModuleTracksRunningStatisticsAsTorch) {
     ref->eval();
     auto x = torch::randn({4, 20, 6, 6});
     EXPECT_LT(rel_diff(ours->forward(channels_last(x)), ref->forward(x)), 1e-5);
+    EXPECT_THROW(ours->forward(torch::randn({4, 20})), Error);  // BatchNorm2d: 4-d only
   }
 }
 
