@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "enas/child/linear_xent.h"
 #include "enas/child/rnn_cell.h"
 #include "enas/util/error.h"
 
@@ -44,11 +45,26 @@ RnnLmImpl::RnnLmImpl(RnnLmOptions o) : options_(o) {
 void RnnLmImpl::set_arc(const rnn::Arc& arc) {
   arc_ = rnn::arc_from_flat(arc.code, static_cast<int>(options_.num_nodes()));
   has_arc_ = true;
+  path_.assign(w_node_.size(), torch::Tensor());
 }
 
 torch::Tensor RnnLmImpl::node_weight(int k) const {
   if (!options_.shared()) return w_node_[k];
-  return w_node_[k].select(0, arc_.func(k)).select(0, arc_.prev(k));
+  const torch::Tensor& whole = w_node_[k];
+  torch::Tensor& leaf = path_.at(k);
+  if (!leaf.defined() || !leaf.is_alias_of(whole)) {
+    leaf = whole.select(0, arc_.func(k)).select(0, arc_.prev(k)).detach();
+    leaf.requires_grad_(whole.requires_grad());
+  }
+  return leaf;
+}
+
+std::vector<torch::Tensor> RnnLmImpl::step_parameters() const {
+  if (!options_.shared()) return parameters();
+  require(has_arc_, "language model: no architecture set");
+  std::vector<torch::Tensor> out{w_emb_, w_prev_};
+  for (int k = 0; k < arc_.num_nodes(); ++k) out.push_back(node_weight(k));
+  return out;
 }
 
 torch::Tensor RnnLmImpl::zero_state(int64_t batch) const {
@@ -104,8 +120,8 @@ LmOutput RnnLmImpl::forward(const torch::Tensor& x, const torch::Tensor& y,
   auto all_s = rnn_cell_sequence(xw, state, w_s, w_k, masks.layer, arc_);  // (T, B, H)
   auto s = all_s[t_len - 1];
   auto top = masks.output.defined() ? all_s * masks.output.squeeze(1) : all_s;
-  auto logits = top.reshape({t_len * b, h}).mm(w_emb_.t());  // (T * B, V), tied softmax
-  auto loss = torch::nn::functional::cross_entropy(logits, y.t().reshape(-1));
+  // Tied softmax: logits (T * B, V) = top w_emb^T, never materialised outside the fused loss.
+  auto loss = linear_cross_entropy(top.reshape({t_len * b, h}), w_emb_, y.t().reshape(-1));
   return {loss, all_s.transpose(0, 1), s.detach()};
 }
 
@@ -125,18 +141,9 @@ torch::Tensor RnnLmImpl::decayed_square_sum() const {
 void RnnLmImpl::add_decay_grad(double weight_decay) {
   if (weight_decay <= 0) return;
   torch::NoGradGuard guard;
-  auto grad_of = [](const torch::Tensor& p) {
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    return p.grad();
-  };
-  if (!options_.shared()) {
-    for (const auto& p : parameters()) grad_of(p).add_(p, 2 * weight_decay);
-    return;
-  }
-  grad_of(w_prev_).add_(w_prev_, 2 * weight_decay);
-  for (int k = 0; k < arc_.num_nodes(); ++k) {
-    auto w = node_weight(k);
-    grad_of(w_node_[k]).select(0, arc_.func(k)).select(0, arc_.prev(k)).add_(w, 2 * weight_decay);
+  for (const auto& w : decayed_weights()) {
+    if (!w.grad().defined()) w.mutable_grad() = torch::zeros_like(w);
+    w.mutable_grad().add_(w, 2 * weight_decay);
   }
 }
 

@@ -24,9 +24,9 @@ LmStepOptions LmStepOptions::from(const Config& c) {
   return o;
 }
 
-LmStep lm_train_step(RnnLmImpl& model, const std::vector<torch::Tensor>& params,
-                     const torch::Tensor& x, const torch::Tensor& y, torch::Tensor& state,
-                     double lr, const LmStepOptions& o) {
+LmStep lm_train_step(RnnLmImpl& model, const torch::Tensor& x, const torch::Tensor& y,
+                     torch::Tensor& state, double lr, const LmStepOptions& o) {
+  const auto params = model.step_parameters();
   LmOutput out = model.forward(x, y, state);
   state = out.state;
   torch::Tensor reg = out.loss;
@@ -36,9 +36,8 @@ LmStep lm_train_step(RnnLmImpl& model, const std::vector<torch::Tensor>& params,
     reg = reg +
           o.beta * (out.all_s.narrow(1, 1, t - 1) - out.all_s.narrow(1, 0, t - 1)).pow(2).mean();
   }
-  for (const auto& p : params) {
-    if (p.grad().defined()) p.grad().zero_();
-  }
+  // Undefined rather than zeroed: backward then hands each its gradient without a fill and an add.
+  for (const auto& p : params) p.mutable_grad().reset();
   reg.backward();
   // weight_decay * sum(w^2) belongs to the loss; its gradient is added directly (same update,
   // before clipping as in enas_lm, without a graph over every weight).
@@ -107,7 +106,6 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
   const auto segments = random_length_segments(rows.size(1), c.child_bptt_steps, rng);
   const LmStepOptions options = LmStepOptions::from(c);
   torch::Tensor state = model.zero_state(rows.size(0));
-  const auto params = model.parameters();
   const auto t0 = Clock::now();
   double loss_sum = 0;
   int64_t n = 0, tokens = 0;
@@ -116,7 +114,7 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
   for (const auto& seg : segments) {
     if (hooks.before_step) hooks.before_step();
     auto [x, y] = segment_xy(rows, seg);
-    LmStep s = lm_train_step(model, params, x, y, state, c.child_lr, options);
+    LmStep s = lm_train_step(model, x, y, state, c.child_lr, options);
     if (!std::isfinite(s.loss)) {
       out.finite = false;
       return out;

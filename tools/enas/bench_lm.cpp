@@ -38,7 +38,6 @@ nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup, t
   Controller ctrl = shared ? make_controller(c) : nullptr;
   model->to(device);
   model->train();
-  const auto params = model->parameters();
   const LmStepOptions so = LmStepOptions::from(c);
   const int64_t b = c.batch_size, t = c.child_bptt_steps;
   auto opts = torch::TensorOptions().dtype(torch::kLong).device(device);
@@ -53,7 +52,7 @@ nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup, t
     synchronize(device);
     const auto t0 = Clock::now();
     if (shared) model->set_arc(rnn::arc_from_flat(ctrl->sample(1).arcs[0]));
-    s = lm_train_step(*model, params, x, y, state, c.child_lr, so);
+    s = lm_train_step(*model, x, y, state, c.child_lr, so);
     synchronize(device);
     if (i >= warmup) times.push_back(seconds_since(t0));
   }

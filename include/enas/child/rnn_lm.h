@@ -62,6 +62,12 @@ class RnnLmImpl : public torch::nn::Module {
   /// Draws the masks of one training batch of B rows.
   LmMasks draw_masks(int64_t batch) const;
 
+  /// The tensors a training step updates (lm_train_step): the final child's parameters; the
+  /// shared child's embedding, w_prev and the current path's matrices, node_weight(k). Those are
+  /// leaves sharing storage with the [4, k + 1, H, 2H] tensors, so backward, clipping and the
+  /// update touch the path only, not the whole tensors that hold 87% of the search's weights.
+  std::vector<torch::Tensor> step_parameters() const;
+
   /// The weights weight decay applies to: the final child every weight (fixed_lib.py); the
   /// shared child the current path's recurrent matrices (docs/differences-from-authors.md).
   std::vector<torch::Tensor> decayed_weights() const;
@@ -79,7 +85,8 @@ class RnnLmImpl : public torch::nn::Module {
   int64_t num_params_per_arc() const;
   std::string summary() const;
 
-  /// The recurrent weight of node k on the current path: (H, 2H).
+  /// The recurrent weight of node k on the current path: (H, 2H). The shared child's is the
+  /// slice [func, prev] of node k's tensor as a leaf of its own: its gradient is the slice's.
   torch::Tensor node_weight(int k) const;
 
  private:
@@ -89,6 +96,9 @@ class RnnLmImpl : public torch::nn::Module {
   torch::Tensor w_emb_;                // (V, H), also the softmax weight (tied)
   torch::Tensor w_prev_;               // (2H, 2H): [x_t, s_{t-1}] -> [h, gate] of node 0
   std::vector<torch::Tensor> w_node_;  // fixed: (H, 2H); shared: (4, k + 1, H, 2H) for node k
+  // Shared: node_weight(k)'s leaves, made for the arc on first use; remade when the parameter no
+  // longer holds their storage (moved, converted, loaded).
+  mutable std::vector<torch::Tensor> path_;
 };
 TORCH_MODULE(RnnLm);
 

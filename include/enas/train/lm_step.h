@@ -38,11 +38,10 @@ struct LmStep {
 };
 
 /// loss + weight_decay * sum(w^2) + alpha * mean(s^2) + beta * mean((s_t - s_{t-1})^2), backward,
-/// clip by global norm, w -= lr * len / bptt * g (plain SGD, as enas_lm). `state` (B, H) is
-/// read and replaced by the state after the segment.
-LmStep lm_train_step(RnnLmImpl& model, const std::vector<torch::Tensor>& params,
-                     const torch::Tensor& x, const torch::Tensor& y, torch::Tensor& state,
-                     double lr, const LmStepOptions& options);
+/// clip by global norm, w -= lr * len / bptt * g (plain SGD, as enas_lm) over
+/// model.step_parameters(). `state` (B, H) is read and replaced by the state after the segment.
+LmStep lm_train_step(RnnLmImpl& model, const torch::Tensor& x, const torch::Tensor& y,
+                     torch::Tensor& state, double lr, const LmStepOptions& options);
 
 /// Mean cross-entropy per token of `model` (eval mode) over batchified `rows` (R, L) read in
 /// `segments`. The state starts at zero; `reset_each` zeroes it before every segment (enas_lm's
