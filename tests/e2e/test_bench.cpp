@@ -57,6 +57,7 @@ TEST(CliBench, LanguageModelProfileShowsTheHandWrittenCell) {
   EXPECT_FALSE(j.contains("lm_final"));
   EXPECT_PRED2(contains, r.err, "ptb_search: 1 steps");
   EXPECT_PRED2(contains, r.err, "enas::rnn_cell_sequence");
+  EXPECT_PRED2(contains, r.err, "enas::linear_cross_entropy [4480,200]N");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // util/op_profile.h: what `enas bench --profile` prints. Ops are keyed by name and input layout,
 // counted, and timed with their callees' time taken out.
+#include <ATen/record_function.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -29,6 +30,24 @@ TEST_F(SeededTest, OpProfileDescribesLayouts) {
   EXPECT_EQ(describe_input(torch::Tensor()), "");
 }
 
+TEST_F(SeededTest, OpProfileTableListsTheProjectsOwnOperatorsBeyondTheLimit) {
+  auto a = torch::randn({64, 64});
+  OpProfile profile;
+  for (int i = 0; i < 3; ++i) torch::mm(a, a);
+  torch::relu(a);
+  { RECORD_FUNCTION("enas::test_marker", std::vector<c10::IValue>()); }
+  ASSERT_GE(profile.rows().size(), 3u);
+  const std::string top = profile.table(1);
+  EXPECT_NE(top.find(profile.rows()[0].key), std::string::npos);
+  EXPECT_NE(top.find("enas::test_marker"), std::string::npos);
+  // Other operators below the limit stay out.
+  const auto rows = profile.rows();
+  for (size_t i = 1; i < rows.size(); ++i) {
+    if (rows[i].key.rfind("enas::", 0) == 0) continue;
+    EXPECT_EQ(top.find(rows[i].key), std::string::npos) << rows[i].key;
+  }
+}
+
 TEST_F(SeededTest, OpProfileCountsOpsByShapeAndSubtractsCallees) {
   auto a = torch::randn({8, 4}), b = torch::randn({4, 2});
   std::vector<OpProfileRow> rows;
@@ -39,7 +58,7 @@ TEST_F(SeededTest, OpProfileCountsOpsByShapeAndSubtractsCallees) {
     torch::mm(a, b.t().contiguous().t());  // the same op on a transposed input: its own row
     auto y = torch::linear(a, torch::randn({3, 4}));  // calls matmul and mm inside
     rows = profile.rows();
-    EXPECT_NE(profile.table(5).find("aten::mm [8,4]N [4,2]N"), std::string::npos);
+    EXPECT_NE(profile.table(rows.size()).find("aten::mm [8,4]N [4,2]N"), std::string::npos);
   }
   const OpProfileRow* mm = find_row(rows, "aten::mm [8,4]N [4,2]N");
   ASSERT_NE(mm, nullptr);

@@ -33,7 +33,8 @@ class OpProfile {
   /// The rows so far, by self time, largest first.
   std::vector<OpProfileRow> rows() const;
 
-  /// The first `limit` rows as an aligned text table, with each row's share of all self time.
+  /// The first `limit` rows as an aligned text table, with each row's share of all self time,
+  /// then any enas:: operator (RECORD_FUNCTION in this project) that ranked lower.
   std::string table(size_t limit = 30) const;
 
  private:
