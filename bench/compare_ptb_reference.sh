@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Penn Treebank throughput: `enas bench --only lm` beside bench/ptb_reference.py (the
 # straightforward PyTorch version of the same cell) at equal threads, one JSON object with both
-# and their ratios. Needs Debian's python3-torch (/usr/bin/python3). The reference runs twice:
-# as written (torch.set_num_threads(N)), and with one OpenMP thread while OpenBLAS keeps N (its
-# best setting on few cores, where OpenMP's workers otherwise wait on OpenBLAS's spinning ones).
+# and their ratios. Needs Debian's python3-torch (/usr/bin/python3). The reference runs three
+# times: as written (torch.set_num_threads(N)); with one OpenMP thread while OpenBLAS keeps N (its
+# best setting on few cores, where OpenMP's workers otherwise wait on OpenBLAS's spinning ones);
+# and that with enas's malloc settings (util/runtime.h) given through GLIBC_TUNABLES: its best.
 #   bash bench/compare_ptb_reference.sh [--threads N] [--steps N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,18 +25,23 @@ ref_final=$($py bench/ptb_reference.py --mode final $common 2>/dev/null | tail -
 one="--threads 1 --steps $steps --warmup $warmup"
 ref1_shared=$($py bench/ptb_reference.py --mode shared $one 2>/dev/null | tail -1)
 ref1_final=$($py bench/ptb_reference.py --mode final $one 2>/dev/null | tail -1)
-$py - "$ours" "$ref_shared" "$ref_final" "$ref1_shared" "$ref1_final" <<'PY'
+tunables=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295:glibc.malloc.top_pad=67108864
+reft_shared=$(GLIBC_TUNABLES=$tunables $py bench/ptb_reference.py --mode shared $one 2>/dev/null | tail -1)
+reft_final=$(GLIBC_TUNABLES=$tunables $py bench/ptb_reference.py --mode final $one 2>/dev/null | tail -1)
+$py - "$ours" "$ref_shared" "$ref_final" "$ref1_shared" "$ref1_final" "$reft_shared" "$reft_final" <<'PY'
 import json, sys
-ours, rs, rf, rs1, rf1 = (json.loads(a) for a in sys.argv[1:])
+ours, rs, rf, rs1, rf1, rst, rft = (json.loads(a) for a in sys.argv[1:])
 out = {"threads": ours["threads"], "torch": ours["torch"], "blas": ours["blas"]}
-for key, ref, ref1 in (("lm_shared", rs, rs1), ("lm_final", rf, rf1)):
+for key, ref, ref1, reft in (("lm_shared", rs, rs1, rst), ("lm_final", rf, rf1, rft)):
     e = ours[key]["tokens_per_s"]
     out[key] = {"hidden": ours[key]["hidden"], "batch": ours[key]["batch"],
                 "enas_tokens_per_s": round(e, 1),
                 "reference_tokens_per_s": round(ref["tokens_per_s"], 1),
                 "ratio": round(e / ref["tokens_per_s"], 3),
                 "reference_one_openmp_thread_tokens_per_s": round(ref1["tokens_per_s"], 1),
-                "ratio_vs_one_openmp_thread": round(e / ref1["tokens_per_s"], 3)}
+                "ratio_vs_one_openmp_thread": round(e / ref1["tokens_per_s"], 3),
+                "reference_tuned_tokens_per_s": round(reft["tokens_per_s"], 1),
+                "ratio_vs_tuned": round(e / reft["tokens_per_s"], 3)}
 c = ours["lm_controller"]
 out["lm_controller"] = {"samples_per_s": round(c["samples_per_s"], 1),
                         "batched_samples_per_s": round(c["batched_samples_per_s"], 1),
