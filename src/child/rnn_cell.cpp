@@ -77,6 +77,23 @@ void func_backward_out(Tensor& out, const Tensor& dy, const Tensor& y, int func)
   }
 }
 
+/// pre (B, 2H) = [add (B, 2H) +] a (B, H) @ w (H, 2H). One row (the test stream's batch of 1)
+/// goes through gemv: OpenBLAS's gemm packs all of w first and is 3x slower for a single row.
+void step_product(Tensor& pre, const Tensor& add, const Tensor& a, const Tensor& w) {
+  if (a.size(0) == 1) {
+    Tensor row = pre[0];
+    if (add.defined()) {
+      torch::addmv_out(row, add[0], w.t(), a[0]);
+    } else {
+      torch::mv_out(row, w.t(), a[0]);
+    }
+  } else if (add.defined()) {
+    torch::addmm_out(pre, add, a, w);
+  } else {
+    torch::mm_out(pre, a, w);
+  }
+}
+
 /// The recurrence. With `keep`, every step gets its own slot of the returned tape.
 std::pair<Tensor, Tape> run_forward(const Tensor& xw, const Tensor& s0, const Tensor& w_s,
                                     const std::vector<Tensor>& w_nodes, const Tensor& mask,
@@ -95,7 +112,7 @@ std::pair<Tensor, Tape> run_forward(const Tensor& xw, const Tensor& s0, const Te
       sm = tp.sm[slot];
       torch::mul_out(sm, s, mask);
     }
-    torch::addmm_out(pre, xw[t], sm, w_s);
+    step_product(pre, xw[t], sm, w_s);
     Tensor h0 = tp.h0[slot], g0 = tp.g0[slot], l0 = tp.layers[0][slot];
     torch::tanh_out(h0, pre.narrow(1, 0, h));
     torch::sigmoid_out(g0, pre.narrow(1, h, h));
@@ -108,7 +125,7 @@ std::pair<Tensor, Tape> run_forward(const Tensor& xw, const Tensor& s0, const Te
         qm = tp.qm[k][slot];
         torch::mul_out(qm, q, mask);
       }
-      torch::mm_out(pre, qm, w_nodes[k - 1]);
+      step_product(pre, Tensor(), qm, w_nodes[k - 1]);
       Tensor hk = tp.h[k][slot], gk = tp.g[k][slot], lk = tp.layers[k][slot];
       apply_func_out(hk, pre.narrow(1, 0, h), arc.func(k - 1));
       torch::sigmoid_out(gk, pre.narrow(1, h, h));

@@ -77,9 +77,9 @@ Inputs random_inputs(const rnn::Arc& arc, int64_t t, int64_t b, int64_t h, bool 
 }
 
 /// Forward values and every input's gradient under a random upstream gradient agree.
-void expect_same_as_autograd(const rnn::Arc& arc, bool with_mask) {
+void expect_same_as_autograd(const rnn::Arc& arc, bool with_mask, int64_t b = 3) {
   torch::manual_seed(3);
-  const int64_t t = 5, b = 3, h = 4;
+  const int64_t t = 5, h = 4;
   Inputs in = random_inputs(arc, t, b, h, with_mask);
   const Tensor upstream = torch::randn({t, b, h}, torch::kDouble);
 
@@ -112,6 +112,12 @@ TEST(RnnCellBptt, DartsArcWithLayerMaskMatchesAutograd) {
 TEST(RnnCellBptt, EveryFunctionAndFanOutMatchesAutograd) {
   // Node 0 feeds three nodes and node 2 two: gradients from several consumers must add up.
   expect_same_as_autograd(rnn::parse_arc("0 3 0 1 1 0 0 2 2 1 2 3"), true);
+}
+
+TEST(RnnCellBptt, OneRowMatchesAutograd) {
+  // Batch 1 (the test stream) takes gemv instead of gemm in the forward.
+  expect_same_as_autograd(rnn::parse_arc(kRnnDartsArc), true, 1);
+  expect_same_as_autograd(rnn::parse_arc(kRnnEnasArc), false, 1);
 }
 
 TEST(RnnCellBptt, NoGradModeGivesTheSameValues) {
