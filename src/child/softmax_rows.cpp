@@ -1,7 +1,9 @@
 #include "enas/child/softmax_rows.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 // One clone per vector width, chosen at load time (GCC and Clang, x86-64 only); elsewhere the
 // plain build, which is still correct.
@@ -83,7 +85,11 @@ ENAS_VECTOR_CLONES double exp_shifted(float* x, int64_t n, float shift) {
 }
 
 ENAS_VECTOR_CLONES void scale(float* x, int64_t n, float scale) {
-  for (int64_t j = 0; j < n; ++j) x[j] *= scale;
+  constexpr float kTiny = std::numeric_limits<float>::min();
+  for (int64_t j = 0; j < n; ++j) {
+    const float v = x[j] * scale;
+    x[j] = std::abs(v) < kTiny ? 0.0f : v;  // a NaN compares false and stays
+  }
 }
 
 }  // namespace enas::softmax_rows

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <tuple>
 #include <vector>
 
@@ -132,6 +133,18 @@ TEST(SoftmaxRows, ExpIsWithinAFewUlpOfLibm) {
   }
   EXPECT_LT(worst, 2e-7);
   EXPECT_NEAR(sum, want_sum, 1e-6 * want_sum);
+}
+
+TEST(SoftmaxRows, ScaleFlushesDenormalsToZeroAndKeepsNaN) {
+  const float tiny = std::numeric_limits<float>::min();
+  std::vector<float> x{1.0f, 4 * tiny, tiny, -4 * tiny, 1e-3f, std::nanf("")};
+  softmax_rows::scale(x.data(), static_cast<int64_t>(x.size()), 0.5f);
+  EXPECT_EQ(x[0], 0.5f);
+  EXPECT_EQ(x[1], 2 * tiny);   // still normal
+  EXPECT_EQ(x[2], 0.0f);       // tiny / 2 would be denormal
+  EXPECT_EQ(x[3], -2 * tiny);  // negative: by magnitude
+  EXPECT_EQ(x[4], 5e-4f);
+  EXPECT_TRUE(std::isnan(x[5]));
 }
 
 TEST(SoftmaxRows, MaxAndScaleCoverTheTail) {

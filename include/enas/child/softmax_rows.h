@@ -15,7 +15,10 @@ float max(const float* x, int64_t n);
 /// [-87, 0], the range a shift by the row's maximum leaves; lower arguments give exp(-87).
 double exp_shifted(float* x, int64_t n, float shift);
 
-/// x[j] *= scale in place.
+/// x[j] *= scale in place, and a product below the smallest normal float in magnitude becomes 0.
+/// The rows are the gradient the two backward GEMMs read: where logits spread over more than ~87,
+/// softmax times 1/N is denormal there, and a GEMM over denormals is 20x slower (measured: 1.2 s
+/// against 55 ms for (10,000, 4480) x (4480, 200)). What is dropped is below 1.2e-38.
 void scale(float* x, int64_t n, float scale);
 
 }  // namespace enas::softmax_rows
