@@ -2,6 +2,7 @@
 
 #include <ATen/record_function.h>
 
+#include "enas/child/highway_rows.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
 
@@ -77,6 +78,14 @@ void func_backward_out(Tensor& out, const Tensor& dy, const Tensor& y, int func)
   }
 }
 
+/// Whether the nodes' elementwise work goes through highway_rows (float on the CPU) rather than
+/// libtorch's ops.
+bool own_highway_kernel(const Tensor& xw) {
+  return xw.device().is_cpu() && xw.scalar_type() == torch::kFloat;
+}
+
+float* fptr(const Tensor& t) { return t.data_ptr<float>(); }
+
 /// pre (B, 2H) = [add (B, 2H) +] a (B, H) @ w (H, 2H). One row (the test stream's batch of 1)
 /// goes through gemv: OpenBLAS's gemm packs all of w first and is 3x slower for a single row.
 void step_product(Tensor& pre, const Tensor& add, const Tensor& a, const Tensor& w) {
@@ -101,10 +110,11 @@ std::pair<Tensor, Tape> run_forward(const Tensor& xw, const Tensor& s0, const Te
   const int64_t t_len = xw.size(0), b = xw.size(1), h = s0.size(1);
   const int n = arc.num_nodes();
   const bool masked = mask.defined();
+  const bool fused = own_highway_kernel(xw);
   Tape tp(keep ? t_len : 1, b, h, n, masked, s0.options());
   auto all_s = torch::empty({t_len, b, h}, s0.options());
   auto pre = torch::empty({b, 2 * h}, s0.options());
-  Tensor s = s0;
+  Tensor s = s0.contiguous();
   for (int64_t t = 0; t < t_len; ++t) {
     const int64_t slot = keep ? t : 0;
     Tensor sm = s;
@@ -114,9 +124,14 @@ std::pair<Tensor, Tape> run_forward(const Tensor& xw, const Tensor& s0, const Te
     }
     step_product(pre, xw[t], sm, w_s);
     Tensor h0 = tp.h0[slot], g0 = tp.g0[slot], l0 = tp.layers[0][slot];
-    torch::tanh_out(h0, pre.narrow(1, 0, h));
-    torch::sigmoid_out(g0, pre.narrow(1, h, h));
-    torch::sub_out(l0, h0, s).mul_(g0).add_(s);  // s + g (h - s)
+    if (fused) {
+      highway_rows::forward(fptr(pre), 2 * h, fptr(s), b, h, rnn::kTanh, fptr(h0), fptr(g0),
+                            fptr(l0));
+    } else {
+      torch::tanh_out(h0, pre.narrow(1, 0, h));
+      torch::sigmoid_out(g0, pre.narrow(1, h, h));
+      torch::sub_out(l0, h0, s).mul_(g0).add_(s);  // s + g (h - s)
+    }
     Tensor out = all_s[t];
     for (int k = 1; k <= n; ++k) {
       const Tensor q = tp.layers[arc.prev(k - 1)][slot];
@@ -127,9 +142,14 @@ std::pair<Tensor, Tape> run_forward(const Tensor& xw, const Tensor& s0, const Te
       }
       step_product(pre, Tensor(), qm, w_nodes[k - 1]);
       Tensor hk = tp.h[k][slot], gk = tp.g[k][slot], lk = tp.layers[k][slot];
-      apply_func_out(hk, pre.narrow(1, 0, h), arc.func(k - 1));
-      torch::sigmoid_out(gk, pre.narrow(1, h, h));
-      torch::sub_out(lk, hk, q).mul_(gk).add_(q);
+      if (fused) {
+        highway_rows::forward(fptr(pre), 2 * h, fptr(q), b, h, arc.func(k - 1), fptr(hk), fptr(gk),
+                              fptr(lk));
+      } else {
+        apply_func_out(hk, pre.narrow(1, 0, h), arc.func(k - 1));
+        torch::sigmoid_out(gk, pre.narrow(1, h, h));
+        torch::sub_out(lk, hk, q).mul_(gk).add_(q);
+      }
       if (k == 1) {
         out.copy_(lk);
       } else {
@@ -191,6 +211,8 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
     const int64_t t_len = xw.size(0), b = xw.size(1), h = w_s.size(0);
     const auto o = xw.options();
     const Tensor& d_all = grads[0];  // (T, B, H)
+    const bool fused = own_highway_kernel(xw);
+    const Tensor s_first = s0.contiguous();
 
     auto dpre0 = torch::empty({t_len, b, 2 * h}, o);
     std::vector<Tensor> dpre(n + 1);
@@ -209,13 +231,18 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
       for (int k = n; k >= 1; --k) {  // a node's gradient is complete once later ones are done
         const int p = arc.prev(k - 1);
         const Tensor &d = dl[k], q = tp.layers[p][t], hk = tp.h[k][t], gk = tp.g[k][t];
-        Tensor dh = dpre[k][t].narrow(1, 0, h), dgate = dpre[k][t].narrow(1, h, h);
-        torch::mul_out(dg, d, gk);  // through the candidate: d g
-        func_backward_out(dh, dg, hk, arc.func(k - 1));
-        torch::sub_out(tmp, hk, q).mul_(d);  // through the gate: d (h - q)
-        at::sigmoid_backward_out(dgate, tmp, gk);
+        if (fused) {
+          highway_rows::backward(fptr(d), fptr(q), fptr(hk), fptr(gk), b, h, arc.func(k - 1),
+                                 fptr(dpre[k][t]), 2 * h, fptr(dl[p]), /*accumulate=*/true);
+        } else {
+          Tensor dh = dpre[k][t].narrow(1, 0, h), dgate = dpre[k][t].narrow(1, h, h);
+          torch::mul_out(dg, d, gk);  // through the candidate: d g
+          func_backward_out(dh, dg, hk, arc.func(k - 1));
+          torch::sub_out(tmp, hk, q).mul_(d);  // through the gate: d (h - q)
+          at::sigmoid_backward_out(dgate, tmp, gk);
+          dl[p].add_(d).sub_(dg);  // the highway: d (1 - g)
+        }
         torch::mm_out(dq, dpre[k][t], w_nodes[k - 1].t());
-        dl[p].add_(d).sub_(dg);  // the highway: d (1 - g)
         if (mask.defined()) {
           dl[p].addcmul_(dq, mask);
         } else {
@@ -223,14 +250,19 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
         }
       }
       const Tensor& d = dl[0];
-      const Tensor s = t == 0 ? s0 : all_s[t - 1], h0 = tp.h0[t], g0 = tp.g0[t];
-      Tensor dh = dpre0[t].narrow(1, 0, h), dgate = dpre0[t].narrow(1, h, h);
-      torch::mul_out(dg, d, g0);
-      at::tanh_backward_out(dh, dg, h0);
-      torch::sub_out(tmp, h0, s).mul_(d);
-      at::sigmoid_backward_out(dgate, tmp, g0);
+      const Tensor s = t == 0 ? s_first : all_s[t - 1], h0 = tp.h0[t], g0 = tp.g0[t];
+      if (fused) {
+        highway_rows::backward(fptr(d), fptr(s), fptr(h0), fptr(g0), b, h, rnn::kTanh,
+                               fptr(dpre0[t]), 2 * h, fptr(carry), /*accumulate=*/false);
+      } else {
+        Tensor dh = dpre0[t].narrow(1, 0, h), dgate = dpre0[t].narrow(1, h, h);
+        torch::mul_out(dg, d, g0);
+        at::tanh_backward_out(dh, dg, h0);
+        torch::sub_out(tmp, h0, s).mul_(d);
+        at::sigmoid_backward_out(dgate, tmp, g0);
+        carry.copy_(d).sub_(dg);
+      }
       torch::mm_out(dq, dpre0[t], w_s.t());
-      carry.copy_(d).sub_(dg);
       if (mask.defined()) {
         carry.addcmul_(dq, mask);
       } else {

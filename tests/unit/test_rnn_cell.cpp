@@ -120,6 +120,40 @@ TEST(RnnCellBptt, OneRowMatchesAutograd) {
   expect_same_as_autograd(rnn::parse_arc(kRnnEnasArc), false, 1);
 }
 
+/// The float path (the fused highway kernels) against autograd over the same recurrence in
+/// double, from the same numbers: forward values and every input's gradient.
+void expect_float_kernel_matches(const rnn::Arc& arc, bool with_mask, int64_t b) {
+  torch::manual_seed(4);
+  const int64_t t = 6, h = 16;  // 16 and 2H = 32 floats: full vectors and a row stride
+  Inputs in = random_inputs(arc, t, b, h, with_mask);
+  const Tensor upstream = torch::randn({t, b, h}, torch::kDouble);
+  Tensor ref = reference_cell(in.xw, in.s0, in.w_s, in.w_nodes, in.mask, arc);
+  const auto vars = in.all();
+  auto g_ref = torch::autograd::grad({ref}, vars, {upstream});
+
+  std::vector<Tensor> fl;
+  for (const auto& v : vars) fl.push_back(v.detach().to(torch::kFloat).requires_grad_());
+  const std::vector<Tensor> w_nodes(fl.begin() + 3, fl.end());
+  const Tensor mask = with_mask ? in.mask.to(torch::kFloat) : Tensor();
+  Tensor ours = rnn_cell_sequence(fl[0], fl[1], fl[2], w_nodes, mask, arc);
+  auto g_ours = torch::autograd::grad({ours}, fl, {upstream.to(torch::kFloat)});
+  auto rel = [](const Tensor& a, const Tensor& want) {
+    return (a.to(torch::kDouble) - want).abs().max().item<double>() /
+           want.abs().max().item<double>();
+  };
+  EXPECT_LT(rel(ours, ref), 1e-5);
+  for (size_t i = 0; i < fl.size(); ++i) EXPECT_LT(rel(g_ours[i], g_ref[i]), 1e-5) << "input " << i;
+}
+
+TEST(RnnCellBptt, FloatKernelMatchesDoubleAutograd) {
+  // Every function, fan-out, with and without the mask, and one row (gemv).
+  for (const char* code : {"0 3 0 1 1 0 0 2 2 1 2 3", kRnnEnasArc, kRnnDartsArc}) {
+    SCOPED_TRACE(code);
+    expect_float_kernel_matches(rnn::parse_arc(code), true, 5);
+    expect_float_kernel_matches(rnn::parse_arc(code), false, 1);
+  }
+}
+
 TEST(RnnCellBptt, NoGradModeGivesTheSameValues) {
   torch::manual_seed(5);
   const auto arc = rnn::parse_arc(kRnnEnasArc);
