@@ -39,17 +39,17 @@ ENAS_ALWAYS_INLINE void forward_row(const float* __restrict c, const float* __re
   }
 }
 
-template <int F, bool Accumulate>
+template <int F>
 ENAS_ALWAYS_INLINE void backward_row(const float* __restrict d, const float* __restrict q,
                                      const float* __restrict h, const float* __restrict g,
                                      float* __restrict dc, float* __restrict dgate,
-                                     float* __restrict dq, int64_t H) {
+                                     float* __restrict dq, int64_t H, bool accumulate) {
   for (int64_t j = 0; j < H; ++j) {
     const float dg = d[j] * g[j];
     dc[j] = slope<F>(h[j]) * dg;
     dgate[j] = d[j] * (h[j] - q[j]) * g[j] * (1.0f - g[j]);
     const float through = d[j] - dg;
-    dq[j] = Accumulate ? dq[j] + through : through;
+    dq[j] = accumulate ? dq[j] + through : through;  // loop-invariant: unswitched
   }
 }
 
@@ -62,14 +62,14 @@ ENAS_ALWAYS_INLINE void forward_rows(const float* pre, int64_t pre_stride, const
   }
 }
 
-template <int F, bool Accumulate>
+template <int F>
 ENAS_ALWAYS_INLINE void backward_rows(const float* d, const float* q, const float* h,
                                       const float* g, int64_t rows, int64_t H, float* dpre,
-                                      int64_t dpre_stride, float* dq) {
+                                      int64_t dpre_stride, float* dq, bool accumulate) {
   for (int64_t r = 0; r < rows; ++r) {
     float* dc = dpre + r * dpre_stride;
-    backward_row<F, Accumulate>(d + r * H, q + r * H, h + r * H, g + r * H, dc, dc + H, dq + r * H,
-                                H);
+    backward_row<F>(d + r * H, q + r * H, h + r * H, g + r * H, dc, dc + H, dq + r * H, H,
+                    accumulate);
   }
 }
 
@@ -92,25 +92,15 @@ ENAS_VECTOR_CLONES void forward(const float* pre, int64_t pre_stride, const floa
 ENAS_VECTOR_CLONES void backward(const float* d, const float* q, const float* h, const float* g,
                                  int64_t rows, int64_t H, int func, float* dpre,
                                  int64_t dpre_stride, float* dq, bool accumulate) {
-  // One instantiation per (function, accumulate): no branch in the inner loop.
-  const int which = 2 * func + (accumulate ? 1 : 0);
-  switch (which) {
+  switch (func) {
     case 0:
-      return backward_rows<0, false>(d, q, h, g, rows, H, dpre, dpre_stride, dq);
+      return backward_rows<0>(d, q, h, g, rows, H, dpre, dpre_stride, dq, accumulate);
     case 1:
-      return backward_rows<0, true>(d, q, h, g, rows, H, dpre, dpre_stride, dq);
+      return backward_rows<1>(d, q, h, g, rows, H, dpre, dpre_stride, dq, accumulate);
     case 2:
-      return backward_rows<1, false>(d, q, h, g, rows, H, dpre, dpre_stride, dq);
-    case 3:
-      return backward_rows<1, true>(d, q, h, g, rows, H, dpre, dpre_stride, dq);
-    case 4:
-      return backward_rows<2, false>(d, q, h, g, rows, H, dpre, dpre_stride, dq);
-    case 5:
-      return backward_rows<2, true>(d, q, h, g, rows, H, dpre, dpre_stride, dq);
-    case 6:
-      return backward_rows<3, false>(d, q, h, g, rows, H, dpre, dpre_stride, dq);
+      return backward_rows<2>(d, q, h, g, rows, H, dpre, dpre_stride, dq, accumulate);
     default:
-      return backward_rows<3, true>(d, q, h, g, rows, H, dpre, dpre_stride, dq);
+      return backward_rows<3>(d, q, h, g, rows, H, dpre, dpre_stride, dq, accumulate);
   }
 }
 
