@@ -1,8 +1,8 @@
 #pragma once
 /// Row kernels of the fused softmax cross-entropy (child/linear_xent.h), on plain float arrays.
 /// They live in a file of their own, without torch, because that file is compiled at -O3 with
-/// one clone per x86 vector width (target_clones): the exponential below is a polynomial the
-/// compiler vectorises, where libm's expf is a scalar call.
+/// one clone per x86 vector width (target_clones): the exponential is vector_math.h's polynomial,
+/// which the compiler vectorises, where libm's expf is a scalar call.
 #include <cstdint>
 
 namespace enas::softmax_rows {
