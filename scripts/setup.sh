@@ -36,5 +36,5 @@ if command -v update-alternatives >/dev/null; then
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --build build -j"$(nproc)" --target enas  # the tests are built by scripts/test.sh
 echo "setup: built ./build/enas"

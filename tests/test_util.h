@@ -22,6 +22,28 @@ class TempDir {
   std::string path_;
 };
 
+/// A tmpfs of `kib` KiB mounted on a fresh temporary folder for the object's life, where this
+/// process may mount one (root, in a namespace that allows it): a small disk to fill.
+class SmallDisk {
+ public:
+  explicit SmallDisk(int kib);
+  ~SmallDisk();
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+  bool mounted() const { return mounted_; }
+  /// Why mounting failed ("" when it did not).
+  const std::string& why_not() const { return why_not_; }
+  const std::string& path() const { return dir_.path(); }
+  std::string file(const std::string& name) const { return dir_.file(name); }
+  /// Writes a file of zeros until the disk is full.
+  void fill();
+
+ private:
+  TempDir dir_;
+  bool mounted_ = false;
+  std::string why_not_;
+};
+
 /// $ENAS_DATA_DIR (the folder holding cifar10/ and ptb/), or "" when unset or missing.
 std::string data_dir();
 

@@ -63,7 +63,9 @@ int64_t BatchLoader::batches_per_epoch() const {
   return (split_.size() + options_.batch_size - 1) / options_.batch_size;
 }
 
-void BatchLoader::start_epoch(int64_t epoch) {
+void BatchLoader::start_epoch(int64_t epoch, int64_t first_batch) {
+  require(first_batch >= 0 && first_batch <= batches_per_epoch(),
+          "batch {} is outside an epoch of {} batches", first_batch, batches_per_epoch());
   stop();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -72,7 +74,7 @@ void BatchLoader::start_epoch(int64_t epoch) {
     cancel_ = false;
     error_ = nullptr;
   }
-  worker_ = std::thread(&BatchLoader::produce, this, epoch);
+  worker_ = std::thread(&BatchLoader::produce, this, epoch, first_batch);
 }
 
 std::optional<Batch> BatchLoader::next() {
@@ -91,7 +93,7 @@ std::optional<Batch> BatchLoader::next() {
   return std::nullopt;
 }
 
-void BatchLoader::produce(int64_t epoch) {
+void BatchLoader::produce(int64_t epoch, int64_t first_batch) {
   try {
     torch::NoGradGuard no_grad;
     const int64_t n = split_.size(), batch_size = options_.batch_size;
@@ -99,7 +101,7 @@ void BatchLoader::produce(int64_t epoch) {
     const std::vector<int64_t> order = epoch_order(n, options_.shuffle, epoch_key);
     const bool to_device = options_.device != torch::Device(torch::kCPU);
 
-    for (int64_t b = 0; b * batch_size < n; ++b) {
+    for (int64_t b = first_batch; b * batch_size < n; ++b) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (cancel_) break;

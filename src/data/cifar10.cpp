@@ -21,6 +21,7 @@ constexpr const char* kHowToGet =
     "cifar-10-binary.tar.gz: unpack it and pass --data <folder>";
 
 constexpr int64_t kSide = 32;
+constexpr int64_t kCifarFileRecords = 10000;  // in each official batch file
 constexpr int64_t kPixels = 3 * kSide * kSide;
 static_assert(kCifarRecordBytes == kPixels + 1);
 
@@ -115,6 +116,21 @@ ImageDataset load_cifar10(const std::string& dir, int64_t train_limit, int64_t t
   }
   const std::string test_file = (folder / "test_batch.bin").string();
   const int64_t test_count = count_records(test_file);
+  // A file cut at a record boundary passes the size check: say so, once, naming the files.
+  std::string unusual;
+  for (size_t f = 0; f <= train_files.size(); ++f) {
+    const int64_t n = f < train_files.size() ? counts[f] : test_count;
+    if (n == kCifarFileRecords) continue;
+    const std::string name = f < train_files.size() ? train_files[f] : test_file;
+    unusual += fmt::format("{}{} ({})", unusual.empty() ? "" : ", ",
+                           fs::path(name).filename().string(), n);
+  }
+  if (!unusual.empty()) {
+    warn(
+        fmt::format("{}: CIFAR-10 files of other than the official {} records: {} (a file cut "
+                    "short loses images)",
+                    folder.string(), kCifarFileRecords, unusual));
+  }
 
   ImageSplit train = allocate(total), test = allocate(test_count);
   std::vector<uint8_t> buffer;

@@ -2,10 +2,10 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
 #include "enas/util/error.h"
+#include "enas/util/files.h"
 
 namespace enas {
 
@@ -44,8 +44,8 @@ std::string join_ints(const std::vector<int>& values) {
 }
 
 std::string read_arc_file(const std::string& path) {
-  std::ifstream in(path);
-  require(in.good(), "cannot read architecture file {}", path);
+  // An architecture is a few hundred numbers: a larger file is not one (and is not read whole).
+  std::istringstream in(read_small_file(path, "architecture file", kMaxArcFileBytes));
   std::string line, all;
   while (std::getline(in, line)) {
     auto hash = line.find('#');

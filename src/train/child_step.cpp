@@ -32,8 +32,10 @@ StepEvent step_event(const ChildStep& s, int64_t step, int64_t batches_per_epoch
   e.epoch = step / batches_per_epoch;  // as the authors print it
   e.step = step;
   e.loss = s.loss.item<double>();
-  require(std::isfinite(e.loss), "the loss became {} at step {}: lower --child_lr_max", e.loss,
-          step);
+  require(std::isfinite(e.loss),
+          "the training loss became {} at step {}: the model diverged; lower the learning rate "
+          "(--child_lr_max, or --child_lr without cosine)",
+          e.loss, step);
   e.lr = lr;
   e.grad_norm = s.grad_norm.defined() ? s.grad_norm.item<double>() : 0.0;
   e.correct = s.correct.item<int64_t>();
@@ -58,12 +60,29 @@ EpochEvent EpochMeter::finish(int64_t epochs_done, int64_t step, double lr, doub
   e.step = step;
   const int64_t n = std::max<int64_t>(1, seen_);
   e.train_loss = loss_sum_.item<double>() / n;
-  require(std::isfinite(e.train_loss), "the loss became non-finite in epoch {}", epochs_done);
+  require(std::isfinite(e.train_loss),
+          "the training loss became {} in epoch {}: the model diverged and nothing of this epoch "
+          "was saved; lower the learning rate (--child_lr_max, or --child_lr without cosine)",
+          e.train_loss, epochs_done);
   e.train_acc = static_cast<double>(correct_sum_.item<int64_t>()) / n;
   e.lr = lr;
   e.seconds = seconds;
-  e.images_per_s = seen_ / std::max(1e-9, seconds);
+  e.images_per_s = static_cast<double>(seen_ - seen_before_) / std::max(1e-9, seconds);
   return e;
+}
+
+nlohmann::json EpochMeter::state() const {
+  // The float sum read as a double and written back is the same float: the resumed epoch's
+  // mean is the uninterrupted one's, bit for bit.
+  return {{"loss_sum", loss_sum_.item<double>()},
+          {"correct_sum", correct_sum_.item<int64_t>()},
+          {"seen", seen_}};
+}
+
+void EpochMeter::restore(const nlohmann::json& state) {
+  loss_sum_.fill_(state.at("loss_sum").get<double>());
+  correct_sum_.fill_(state.at("correct_sum").get<int64_t>());
+  seen_ = seen_before_ = state.at("seen").get<int64_t>();
 }
 
 }  // namespace enas

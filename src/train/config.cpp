@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cmath>
+#include <limits>
 #include <map>
+#include <set>
 #include <type_traits>
 
 #include "enas/util/error.h"
+#include "enas/util/files.h"
 
 namespace enas {
 
@@ -55,6 +58,17 @@ void apply_json(Config& config, const nlohmann::json& j, const std::string& sour
       ok = it->is_string();
     } else if constexpr (std::is_integral_v<T>) {
       ok = it->is_number_integer();
+      // A value past the field's range would wrap (2^32 + 1 layers became 1): refuse it.
+      const bool in_range =
+          !ok || (it->is_number_unsigned()
+                      ? it->template get<uint64_t>() <=
+                            static_cast<uint64_t>(std::numeric_limits<T>::max())
+                      : (it->template get<int64_t>() >= std::numeric_limits<T>::min() &&
+                         it->template get<int64_t>() <= std::numeric_limits<T>::max()));
+      require(in_range, "{}: '{}' is {}, out of range for a {}-bit integer", source, key,
+              it->dump(), 8 * sizeof(T));
+      require(ok || !it->is_number(), "{}: '{}' must be an integer, got {}", source, key,
+              it->dump());
     } else {
       ok = it->is_number();
     }
@@ -67,11 +81,10 @@ void apply_json(Config& config, const nlohmann::json& j, const std::string& sour
 }
 
 void apply_config_file(Config& config, const std::string& path) {
-  std::ifstream in(path);
-  require(in.good(), "cannot read config file {}", path);
+  const std::string text = read_small_file(path, "config file", kMaxConfigBytes);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not valid JSON ({})", path, e.what());
   }
@@ -124,6 +137,13 @@ void validate_ptb(const Config& c) {
 }  // namespace
 
 void validate(const Config& c) {
+  Config copy = c;
+  copy.visit([](const char* names, auto& field, const char*) {
+    using T = std::decay_t<decltype(field)>;
+    if constexpr (std::is_floating_point_v<T>) {
+      require(std::isfinite(field), "--{} must be a finite number, got {}", primary(names), field);
+    }
+  });
   require(c.memory_format == "auto" || c.memory_format == "channels_last" ||
               c.memory_format == "contiguous",
           "--memory_format is '{}', allowed: auto, channels_last, contiguous", c.memory_format);
@@ -138,7 +158,7 @@ void validate(const Config& c) {
   if (c.dataset == "ptb") validate_ptb(c);
   require(c.batch_size > 0, "--batch_size must be > 0, got {}", c.batch_size);
   require(c.eval_batch_size > 0, "--eval_batch_size must be > 0, got {}", c.eval_batch_size);
-  require(c.num_epochs >= 0, "--num_epochs must be >= 0, got {}", c.num_epochs);
+  require(c.num_epochs >= 1, "--num_epochs must be >= 1, got {}", c.num_epochs);
   require(c.log_every > 0, "--log_every must be > 0, got {}", c.log_every);
   require(c.eval_every_epochs > 0, "--eval_every_epochs must be > 0, got {}", c.eval_every_epochs);
   require(c.threads >= 0, "--threads must be >= 0, got {}", c.threads);
@@ -184,6 +204,58 @@ void validate(const Config& c) {
           "--controller_bl_dec must be in [0, 1], got {}", c.controller_bl_dec);
   require(c.device == "cpu" || c.device.rfind("cuda", 0) == 0,
           "--device is '{}', allowed: cpu, cuda, cuda:N", c.device);
+}
+
+std::vector<std::string> resume_changes(const Config& saved, const Config& now,
+                                        const std::string& source) {
+  // Where and how long it runs, and how it reports: free to change.
+  static const std::set<std::string> kFree = {"out",
+                                              "data",
+                                              "device",
+                                              "threads",
+                                              "num_epochs",
+                                              "log_every",
+                                              "eval_every_epochs",
+                                              "eval_batch_size",
+                                              "derive_samples",
+                                              "derive_valid_batches",
+                                              "preset",
+                                              "reset_output_dir"};
+  // What defines the model, its data and its random streams: a checkpoint cannot continue with
+  // another value (its tensors, its data order or its position would mean something else).
+  static const std::set<std::string> kLocked = {"dataset",
+                                                "search_for",
+                                                "seed",
+                                                "train_limit",
+                                                "test_limit",
+                                                "num_valids",
+                                                "batch_size",
+                                                "child_num_layers",
+                                                "child_num_cells",
+                                                "child_out_filters",
+                                                "child_num_branches",
+                                                "child_fixed_arc",
+                                                "child_fixed_arc_file",
+                                                "child_use_aux_heads",
+                                                "child_hidden_size",
+                                                "child_bptt_steps",
+                                                "controller_type",
+                                                "controller_search_whole_channels",
+                                                "child_out_filters_scale"};
+  const nlohmann::json a = to_json(saved), b = to_json(now);
+  std::vector<std::string> warnings;
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    const auto& was = it.value();
+    const auto& is = b.at(it.key());
+    if (was == is || kFree.count(it.key())) continue;
+    require(!kLocked.count(it.key()),
+            "--resume: --{} is {} here but {} in {}: a resumed run keeps the model, data and seed "
+            "it started with (start a new run to change it)",
+            it.key(), is.dump(), was.dump(), source);
+    warnings.push_back(fmt::format("--resume: --{} changes from {} to {} for the rest of the run",
+                                   it.key(), was.dump(), is.dump()));
+  }
+  return warnings;
 }
 
 }  // namespace enas

@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "enas/data/batch_loader.h"
+#include "enas/train/checkpoint.h"
 #include "enas/train/child_step.h"
 #include "enas/train/evaluate.h"
 #include "enas/train/lr_schedule.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
+#include "enas/util/signals.h"
 
 namespace enas {
 
@@ -22,14 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-/// Shapes of every parameter and buffer of `module`, by name.
-std::map<std::string, std::vector<int64_t>> tensor_shapes(const torch::nn::Module& module) {
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const auto& p : module.named_parameters()) shapes[p.key()] = p.value().sizes().vec();
-  for (const auto& b : module.named_buffers()) shapes[b.key()] = b.value().sizes().vec();
-  return shapes;
 }
 
 }  // namespace
@@ -57,54 +51,46 @@ int64_t FinalTrainer::batches_per_epoch() const {
   return (data_.train.size() + config_.batch_size - 1) / config_.batch_size;
 }
 
-void FinalTrainer::save(int64_t epochs_done, int64_t step, double seconds, double test_acc) {
-  nlohmann::json meta = {{"epoch", epochs_done}, {"step", step},    {"seconds", seconds},
-                         {"test_acc", test_acc}, {"kind", "final"}, {"arc", ""}};
-  run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& archive) {
+std::string FinalTrainer::save(CheckpointId id, int64_t step, double seconds, double test_acc,
+                               const nlohmann::json& meter) {
+  nlohmann::json meta = {{"epoch", id.epoch},  {"batch", id.batch},    {"step", step},
+                         {"seconds", seconds}, {"test_acc", test_acc}, {"kind", "final"},
+                         {"meter", meter}};
+  return run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& archive) {
     torch::serialize::OutputArchive model_archive, optim_archive;
     model_->save(model_archive);
     sgd_->save(optim_archive);
     archive.write("model", model_archive);
     archive.write("optimizer", optim_archive);
+    save_rng_state(archive, device_);
   });
 }
 
 TrainResult FinalTrainer::run(bool resume) {
   TrainResult result;
-  int64_t start_epoch = 0, step = 0;
+  int64_t start_epoch = 0, start_batch = 0, step = 0;
   double seconds_before = 0;
+  nlohmann::json meter_state;
   if (resume) {
-    auto path = run_.latest_checkpoint();
-    require(path.has_value(), "--resume: {} holds no checkpoint", run_.path());
-    auto meta = load_checkpoint(*path, [&](torch::serialize::InputArchive& archive) {
+    const std::string path = run_.checkpoint_to_resume();
+    bool has_rng = false;
+    auto meta = load_checkpoint(path, "final", [&](torch::serialize::InputArchive& archive) {
       torch::serialize::InputArchive model_archive, optim_archive;
       archive.read("model", model_archive);
       archive.read("optimizer", optim_archive);
-      // Module::load replaces each tensor by the checkpoint's whatever its shape, so a changed
-      // size (--child_out_filters) would only fail later, deep in a convolution: compare shapes.
-      const auto expected = tensor_shapes(*model_);
-      try {
-        model_->load(model_archive);
-      } catch (const c10::Error& e) {
-        fail(
-            "checkpoint {} does not match this model (was the architecture or a size changed?): "
-            "{}",
-            *path, e.what_without_backtrace());
-      }
-      for (const auto& [name, shape] : tensor_shapes(*model_)) {
-        require(expected.at(name) == shape,
-                "checkpoint {} does not match this model (was the architecture or a size "
-                "changed?): {} is [{}] there, [{}] here",
-                *path, name, fmt::join(shape, ", "), fmt::join(expected.at(name), ", "));
-      }
+      load_module_checked(*model_, model_archive, path);
       sgd_->load(optim_archive);
+      has_rng = load_rng_state(archive, device_);
     });
     start_epoch = meta.at("epoch").get<int64_t>();
+    start_batch = meta.value("batch", int64_t{0});
     step = meta.at("step").get<int64_t>();
     seconds_before = meta.value("seconds", 0.0);
     result.test_acc = meta.value("test_acc", -1.0);
-    reporter_.message(
-        fmt::format("Resuming from {} (epoch {}, step {})", *path, start_epoch, step));
+    meter_state = meta.value("meter", nlohmann::json());
+    require(start_batch == 0 || (has_rng && meter_state.is_object()),
+            "checkpoint {} was written mid-epoch but lacks its random state", path);
+    announce_resume(reporter_, path, meta);
   }
   model_->to(device_);
 
@@ -122,25 +108,42 @@ TrainResult FinalTrainer::run(bool resume) {
 
   const LrSchedule schedule = child_lr_schedule(config_);
   const int64_t batches = loader.batches_per_epoch();
+  require(start_batch < batches,
+          "checkpoint is {} batches into an epoch of {} (was --batch_size "
+          "or the data changed?)",
+          start_batch, batches);
   const auto t_start = Clock::now();
+  auto elapsed = [&] { return seconds_before + seconds_since(t_start); };
+  if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
+  run_.mark_started();
   model_->train();
   for (int64_t epoch = start_epoch; epoch < config_.num_epochs; ++epoch) {
+    const bool mid_epoch = epoch == start_epoch && start_batch > 0;
     // Dropout and drop-path draw from torch's generator: reseeding per epoch makes a resumed run
-    // draw what the uninterrupted one would have.
-    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
+    // draw what the uninterrupted one would have (mid-epoch, the checkpoint's state continues).
+    if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
     const double lr = schedule.at_epoch(epoch);
     const auto t_epoch = Clock::now();
-    loader.start_epoch(epoch);
+    int64_t batch_index = mid_epoch ? start_batch : 0;
+    loader.start_epoch(epoch, batch_index);
     EpochMeter meter(device_);
+    if (mid_epoch) meter.restore(meter_state);
     while (auto batch = loader.next()) {
       model_->set_progress(step, batches * config_.num_epochs);
       ++step;
+      ++batch_index;
       const bool log_now = step % config_.log_every == 0;
       ChildStep s = train_child_step(*model_, *sgd_, *batch, lr, log_now);
       meter.add(s);
-      if (log_now) {
-        reporter_.step(
-            step_event(s, step, batches, lr, (seconds_before + seconds_since(t_start)) / 60.0));
+      if (log_now) reporter_.step(step_event(s, step, batches, lr, elapsed() / 60.0));
+      if (stop_requested() && batch_index < batches) {
+        meter.finish(epoch + 1, step, lr, 1);  // a diverged epoch is an error, never saved
+        const std::string saved =
+            save({epoch, batch_index}, step, elapsed(), result.test_acc, meter.state());
+        stop_run(run_, reporter_,
+                 fmt::format("in epoch {} after step {} ({} of {} batches)", epoch + 1, step,
+                             batch_index, batches),
+                 saved);
       }
     }
     const EpochEvent ee = meter.finish(epoch + 1, step, lr, seconds_since(t_epoch));
@@ -160,11 +163,14 @@ TrainResult FinalTrainer::run(bool resume) {
         if (split == &test) result.test_acc = acc.value();
       }
     }
-    save(epoch + 1, step, seconds_before + seconds_since(t_start), result.test_acc);
+    const std::string saved = save({epoch + 1, 0}, step, elapsed(), result.test_acc, {});
+    if (stop_requested() && !last) {
+      stop_run(run_, reporter_, fmt::format("at the end of epoch {}", epoch + 1), saved);
+    }
   }
   result.epochs = std::max<int64_t>(start_epoch, config_.num_epochs);
   result.steps = step;
-  result.seconds = seconds_before + seconds_since(t_start);
+  result.seconds = elapsed();
   return result;
 }
 

@@ -5,10 +5,12 @@
 #include <cmath>
 
 #include "enas/space/arc_text.h"
+#include "enas/train/checkpoint.h"
 #include "enas/train/lm_trainer.h"
 #include "enas/train/reinforce.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
+#include "enas/util/signals.h"
 
 namespace enas {
 
@@ -38,8 +40,11 @@ LmSearchTrainer::LmSearchTrainer(const Config& config, RnnLm child, Controller c
           "the validation stream ({} tokens) is too short for one segment of {} x {} tokens "
           "(--test_limit limits it)",
           corpus.valid.numel(), config_.batch_size, config_.child_bptt_steps);
-  arcs_log_.open(run_.file("arcs.jsonl"), std::ios::app);
-  require(arcs_log_.good(), "cannot write {}", run_.file("arcs.jsonl"));
+  arcs_log_ = std::make_unique<AppendFile>(run_.file("arcs.jsonl"));
+}
+
+void LmSearchTrainer::log_arc(const nlohmann::json& record) {
+  arcs_log_->append(record.dump() + "\n");
 }
 
 LmSearchTrainer::~LmSearchTrainer() = default;
@@ -62,20 +67,29 @@ double LmSearchTrainer::evaluate_valid() {
                       [&](size_t) { child_->set_arc(to_arc(controller_->sample(1).arcs[0])); });
 }
 
-bool LmSearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, int64_t rollbacks) {
+bool LmSearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, int64_t rollbacks,
+                                        const LmEpochPosition* from) {
   LmEpochHooks hooks;
   // A fresh architecture per segment.
   hooks.before_step = [this] { child_->set_arc(to_arc(controller_->sample(1).arcs[0])); };
-  return train_lm_epoch(
-             *child_, train_rows_, config_, epoch, rollbacks, step, reporter_,
-             [this] { return elapsed() / 60; }, hooks)
-      .finite;
+  const LmEpoch e = train_lm_epoch(
+      *child_, train_rows_, config_, epoch, rollbacks, step, reporter_,
+      [this] { return elapsed() / 60; }, hooks, from);
+  if (e.stopped) {
+    const std::string saved =
+        save({epoch, e.at.segment}, step, rollbacks, e.at.to_json(), e.at.state);
+    stop_run(run_, reporter_,
+             fmt::format("in epoch {} after step {} ({} segments)", epoch + 1, step, e.at.segment),
+             saved);
+  }
+  child_segments_ = e.at.segment;
+  return e.finite;
 }
 
-void LmSearchTrainer::train_controller(int64_t epoch) {
+void LmSearchTrainer::train_controller(int64_t epoch, int64_t step, int64_t rollbacks, int first) {
   reporter_.message(std::string(80, '-'));
   reporter_.message("Training controller");
-  for (int t = 0; t < config_.controller_train_steps; ++t) {
+  for (int t = first; t < config_.controller_train_steps; ++t) {
     // The num_aggregate samples of one update see the same policy (their SyncReplicasOptimizer
     // applies nothing until it has them all), so they are drawn in one batched pass.
     ArcBatch samples = controller_->sample(config_.controller_num_aggregate);
@@ -92,13 +106,11 @@ void LmSearchTrainer::train_controller(int64_t epoch) {
                     t * config_.controller_num_aggregate, ent0, kLmRewardConstant / rw0, rw0,
                     s.baseline, join_ints(samples.arcs[0])));
     for (size_t i = 0; i < samples.arcs.size(); ++i) {
-      arcs_log_ << nlohmann::json{{"kind", "controller"},
-                                  {"epoch", epoch + 1},
-                                  {"ctrl_step", s.step},
-                                  {"arc", join_ints(samples.arcs[i])},
-                                  {"valid_ppl", kLmRewardConstant / scores[i]}}
-                       .dump()
-                << '\n';
+      log_arc({{"kind", "controller"},
+               {"epoch", epoch + 1},
+               {"ctrl_step", s.step},
+               {"arc", join_ints(samples.arcs[i])},
+               {"valid_ppl", kLmRewardConstant / scores[i]}});
     }
     reporter_.record({{"kind", "controller"},
                       {"epoch", epoch + 1},
@@ -109,8 +121,17 @@ void LmSearchTrainer::train_controller(int64_t epoch) {
                       {"reward", s.reward},
                       {"baseline", s.baseline},
                       {"valid_ppl", kLmRewardConstant / s.accuracy}});
+    if (stop_requested() && t + 1 < config_.controller_train_steps) {
+      // Named after the child pass it follows (all its segments done).
+      const std::string saved =
+          save({epoch, std::max<int64_t>(child_segments_, 1)}, step, rollbacks,
+               {{"ctrl_t", t + 1}, {"child_segments", child_segments_}});
+      stop_run(run_, reporter_,
+               fmt::format("in epoch {} after controller step {} of {}", epoch + 1, t + 1,
+                           config_.controller_train_steps),
+               saved);
+    }
   }
-  arcs_log_.flush();
 }
 
 LmDerived LmSearchTrainer::derive(int64_t samples) {
@@ -122,31 +143,39 @@ LmDerived LmSearchTrainer::derive(int64_t samples) {
   // Every candidate is scored on the same segments, so the comparison is fair.
   const std::vector<Segment> segs(valid_segments_.begin(), valid_segments_.begin() + used);
   ArcBatch arcs = controller_->sample(samples);
-  for (const auto& arc : arcs.arcs) {
+  for (size_t i = 0; i < arcs.arcs.size(); ++i) {
+    const auto& arc = arcs.arcs[i];
+    if (stop_requested()) {
+      stop_run(run_, reporter_,
+               fmt::format("while deriving ({} of {} architectures scored)", i, samples),
+               run_.latest_checkpoint().value_or(""));
+    }
     child_->set_arc(to_arc(arc));
     const double ppl = perplexity(lm_eval_loss(*child_, valid_rows_, segs, /*reset_each=*/true));
-    arcs_log_
-        << nlohmann::json{{"kind", "derive"}, {"arc", join_ints(arc)}, {"valid_ppl", ppl}}.dump()
-        << '\n';
+    log_arc({{"kind", "derive"}, {"arc", join_ints(arc)}, {"valid_ppl", ppl}});
     if (best.arc.empty() || ppl < best.valid_ppl) {
       best.valid_ppl = ppl;
       best.arc = arc;
     }
   }
-  arcs_log_.flush();
   best.samples = samples;
   return best;
 }
 
-void LmSearchTrainer::save(int64_t epochs_done, int64_t step, int64_t rollbacks) {
-  nlohmann::json meta = {{"epoch", epochs_done},
+std::string LmSearchTrainer::save(CheckpointId id, int64_t step, int64_t rollbacks,
+                                  const nlohmann::json& position, const torch::Tensor& state) {
+  nlohmann::json meta = {{"epoch", id.epoch},
+                         {"batch", id.batch},
                          {"step", step},
+                         {"ctrl_step", reinforce_->steps()},
                          {"seconds", elapsed()},
                          {"kind", "lm_search"},
                          {"rollbacks", rollbacks},
                          {"valid_cursor", valid_cursor_},
                          {"baseline", reinforce_->baseline()}};
-  run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& a) {
+  if (!position.is_null()) meta["position"] = position;
+  arcs_log_->sync();
+  return run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& a) {
     torch::serialize::OutputArchive child, controller, reinforce;
     child_->save(child);
     controller_->save(controller);
@@ -155,29 +184,27 @@ void LmSearchTrainer::save(int64_t epochs_done, int64_t step, int64_t rollbacks)
     a.write("controller", controller);
     a.write("reinforce", reinforce);
     a.write("controller_rng", c10::IValue(controller_->rng_state()));
+    if (state.defined()) a.write("lm_state", state, /*is_buffer=*/true);
+    save_rng_state(a, device_);
   });
 }
 
 nlohmann::json LmSearchTrainer::restore(const std::string& checkpoint) {
-  auto meta = load_checkpoint(checkpoint, [&](torch::serialize::InputArchive& a) {
+  resume_state_ = torch::Tensor();
+  auto meta = load_checkpoint(checkpoint, "lm_search", [&](torch::serialize::InputArchive& a) {
     torch::serialize::InputArchive child, controller, reinforce;
     a.read("model", child);
     a.read("controller", controller);
     a.read("reinforce", reinforce);
-    try {
-      child_->load(child);
-      controller_->load(controller);
-    } catch (const c10::Error& e) {
-      fail("checkpoint {} does not match this search (was a size changed?): {}", checkpoint,
-           e.what_without_backtrace());
-    }
+    load_module_checked(*child_, child, checkpoint);
+    load_module_checked(*controller_, controller, checkpoint);
     reinforce_->load(reinforce);
     c10::IValue rng;
     a.read("controller_rng", rng);
     controller_->set_rng_state(rng.toStringRef());
+    a.try_read("lm_state", resume_state_, /*is_buffer=*/true);
+    load_rng_state(a, device_);
   });
-  require(meta.value("kind", "") == "lm_search",
-          "checkpoint {} is not a Penn Treebank search checkpoint", checkpoint);
   valid_cursor_ =
       meta.value("valid_cursor", int64_t{0}) % static_cast<int64_t>(valid_segments_.size());
   return meta;
@@ -190,35 +217,51 @@ LmSearchResult LmSearchTrainer::run(bool resume) {
   if (resume) {
     at = checkpoints.resume();
     seconds_before_ = at.seconds;
-  } else {
-    save(0, 0, 0);  // what a rollback in the first epoch returns to
   }
+  if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
+  if (!resume) save({0, 0}, 0, 0);  // what a rollback in the first epoch returns to
+  run_.mark_started();
   started_ = Clock::now();
   int64_t& epoch = at.epoch;
   int64_t& step = at.step;
   while (epoch < config_.num_epochs) {
     result.rollbacks = at.rollbacks;
-    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + at.rollbacks));
-    if (!train_child_epoch(epoch, step, at.rollbacks)) {
-      at = checkpoints.roll_back();
-      continue;
+    const bool mid_epoch = at.batch > 0;
+    const nlohmann::json position = mid_epoch ? at.position : nlohmann::json::object();
+    at.batch = 0;  // later epochs start at their beginning
+    if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + at.rollbacks));
+    if (!mid_epoch || position.contains("segment")) {
+      LmEpochPosition from;
+      if (mid_epoch) from = LmEpochPosition::from_json(position, resume_state_);
+      if (!train_child_epoch(epoch, step, at.rollbacks, mid_epoch ? &from : nullptr)) {
+        at = checkpoints.roll_back();
+        continue;
+      }
     }
     checkpoints.epoch_done();
+    if (position.contains("ctrl_t")) child_segments_ = position.value("child_segments", 1);
     if (config_.controller_training && controller_->trainable() &&
         (epoch + 1) % config_.controller_train_every == 0) {
-      train_controller(epoch);
+      train_controller(epoch, step, at.rollbacks, position.value("ctrl_t", 0));
     }
     ++epoch;
     if (epoch % config_.eval_every_epochs == 0 || epoch == config_.num_epochs) {
       result.valid_ppl = perplexity(evaluate_valid());
       reporter_.message(fmt::format("valid_ppl={:<.2f}", result.valid_ppl));
+      require(std::isfinite(result.valid_ppl),
+              "the validation perplexity overflowed after epoch {}: the shared child diverged; "
+              "{} is the newest checkpoint (from before); try a lower --child_lr",
+              epoch, run_.latest_checkpoint().value_or("none"));
       reporter_.record({{"kind", "lm_eval"},
                         {"epoch", epoch},
                         {"step", step},
                         {"split", "valid"},
                         {"ppl", result.valid_ppl}});
     }
-    save(epoch, step, result.rollbacks);
+    const std::string saved = save({epoch, 0}, step, result.rollbacks);
+    if (stop_requested() && epoch < config_.num_epochs) {
+      stop_run(run_, reporter_, fmt::format("at the end of epoch {}", epoch), saved);
+    }
   }
   reporter_.message(fmt::format(
       "Deriving: {} architectures, each on {} validation segments", config_.derive_samples,

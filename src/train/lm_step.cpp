@@ -7,10 +7,12 @@
 #include <limits>
 #include <random>
 
+#include "enas/train/checkpoint.h"
 #include "enas/train/config.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
+#include "enas/util/signals.h"
 
 namespace enas {
 
@@ -98,34 +100,56 @@ std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, dou
   return line + fmt::format(" mins={:<.2f}", minutes);
 }
 
+nlohmann::json LmEpochPosition::to_json() const {
+  return {{"segment", segment}, {"loss_sum", loss_sum}, {"tokens", tokens}};
+}
+
+LmEpochPosition LmEpochPosition::from_json(const nlohmann::json& j, torch::Tensor state) {
+  LmEpochPosition p;
+  p.segment = j.at("segment").get<int64_t>();
+  p.loss_sum = j.at("loss_sum").get<double>();
+  p.tokens = j.at("tokens").get<int64_t>();
+  p.state = std::move(state);
+  return p;
+}
+
 LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config& c, int64_t epoch,
                        int64_t rollbacks, int64_t& step, Reporter& reporter,
-                       const std::function<double()>& minutes, const LmEpochHooks& hooks) {
+                       const std::function<double()>& minutes, const LmEpochHooks& hooks,
+                       const LmEpochPosition* from) {
   using Clock = std::chrono::steady_clock;
   std::mt19937_64 rng(mix_seed(c.seed, epoch, 0x5e9 + rollbacks));
   const auto segments = random_length_segments(rows.size(1), c.child_bptt_steps, rng);
   const LmStepOptions options = LmStepOptions::from(c);
-  torch::Tensor state = model.zero_state(rows.size(0));
+  LmEpochPosition at;
+  at.state = model.zero_state(rows.size(0));
+  if (from) {
+    require(from->segment < static_cast<int64_t>(segments.size()) && from->state.defined() &&
+                from->state.sizes() == at.state.sizes(),
+            "the checkpoint's position ({} segments in) does not fit this epoch of {} segments",
+            from->segment, segments.size());
+    at = *from;
+    at.state = from->state.to(at.state.device());
+  }
+  const int64_t tokens_before = at.tokens;
   const auto t0 = Clock::now();
-  double loss_sum = 0;
-  int64_t n = 0, tokens = 0;
   model.train();
   LmEpoch out;
-  for (const auto& seg : segments) {
+  for (size_t i = static_cast<size_t>(at.segment); i < segments.size(); ++i) {
     if (hooks.before_step) hooks.before_step();
-    auto [x, y] = segment_xy(rows, seg);
-    LmStep s = lm_train_step(model, x, y, state, c.child_lr, options);
+    auto [x, y] = segment_xy(rows, segments[i]);
+    LmStep s = lm_train_step(model, x, y, at.state, c.child_lr, options);
     if (!std::isfinite(s.loss)) {
       out.finite = false;
       return out;
     }
     ++step;
-    ++n;
-    loss_sum += s.loss;
-    tokens += s.tokens;
+    ++at.segment;
+    at.loss_sum += s.loss;
+    at.tokens += s.tokens;
     if (hooks.after_step) hooks.after_step();
     if (step % c.log_every == 0) {
-      const double ppl = perplexity(loss_sum / n);
+      const double ppl = perplexity(at.loss_sum / static_cast<double>(at.segment));
       const int avg = hooks.avg_flag ? hooks.avg_flag() : -1;
       reporter.message(lm_step_line(epoch, step, ppl, s.lr, s.l2, s.grad_norm, minutes(), avg));
       nlohmann::json r = {{"kind", "lm_step"},
@@ -138,10 +162,16 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
       if (avg >= 0) r["averaging"] = avg == 1;
       reporter.record(r);
     }
+    if (stop_requested() && i + 1 < segments.size()) {
+      out.stopped = true;
+      out.at = at;
+      return out;
+    }
   }
+  out.at = at;
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  out.train_ppl = perplexity(loss_sum / std::max<int64_t>(n, 1));
-  out.tokens_per_s = seconds > 0 ? tokens / seconds : 0;
+  out.train_ppl = perplexity(at.loss_sum / static_cast<double>(std::max<int64_t>(at.segment, 1)));
+  out.tokens_per_s = seconds > 0 ? static_cast<double>(at.tokens - tokens_before) / seconds : 0;
   reporter.record({{"kind", "lm_epoch"},
                    {"epoch", epoch + 1},
                    {"step", step},
@@ -155,27 +185,31 @@ double perplexity(double loss) {
   return std::exp(loss);
 }
 
-LmProgress LmCheckpoints::read(const std::string& path) {
+LmProgress LmCheckpoints::read(const std::string& path, nlohmann::json* meta_out) {
   const nlohmann::json meta = restore_(path);
+  if (meta_out) *meta_out = meta;
   LmProgress p;
   p.epoch = meta.at("epoch").get<int64_t>();
   p.step = meta.at("step").get<int64_t>();
   p.rollbacks = meta.value("rollbacks", int64_t{0});
   p.seconds = meta.value("seconds", 0.0);
+  p.batch = meta.value("batch", int64_t{0});
+  p.position = meta.value("position", nlohmann::json());
   return p;
 }
 
 LmProgress LmCheckpoints::resume() {
-  auto path = run_.latest_checkpoint();
-  require(path.has_value(), "--resume: {} holds no checkpoint", run_.path());
-  LmProgress p = read(*path);
-  reporter_.message(fmt::format("Resuming from {} (epoch {}, step {})", *path, p.epoch, p.step));
+  const std::string path = run_.checkpoint_to_resume();
+  nlohmann::json meta;
+  LmProgress p = read(path, &meta);
+  announce_resume(reporter_, path, meta);
   return p;
 }
 
 LmProgress LmCheckpoints::roll_back() {
   constexpr int64_t kMaxInARow = 5;
-  auto path = run_.latest_checkpoint();
+  // Mid-epoch checkpoints continue a random stream that just diverged: go back to an epoch's end.
+  auto path = run_.latest_epoch_checkpoint();
   require(path.has_value() && in_a_row_ < kMaxInARow,
           "the training loss is not finite after {} rollbacks; try a lower --child_lr", in_a_row_);
   ++in_a_row_;

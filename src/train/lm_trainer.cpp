@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "enas/train/checkpoint.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
+#include "enas/util/signals.h"
 
 namespace enas {
 
@@ -98,7 +100,8 @@ double LmFinalTrainer::evaluate_test() {
                       /*reset_each=*/false);
 }
 
-bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& result) {
+bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& result,
+                                 const LmEpochPosition* from) {
   LmEpochHooks hooks;
   hooks.after_step = [this] {
     if (average_.started()) average_.update();
@@ -106,42 +109,53 @@ bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& re
   hooks.avg_flag = [this] { return average_.started() ? 1 : 0; };
   const LmEpoch e = train_lm_epoch(
       *model_, train_rows_, config_, epoch, result.rollbacks, step, reporter_,
-      [this] { return elapsed() / 60; }, hooks);
+      [this] { return elapsed() / 60; }, hooks, from);
   if (!e.finite) return false;
+  if (e.stopped) {
+    const std::string saved = save({epoch, e.at.segment}, step, result, &e.at);
+    stop_run(run_, reporter_,
+             fmt::format("in epoch {} after step {} ({} segments)", epoch + 1, step, e.at.segment),
+             saved);
+  }
   result.train_ppl = e.train_ppl;
   result.tokens_per_s = e.tokens_per_s;
   return true;
 }
 
-void LmFinalTrainer::save(int64_t epochs_done, int64_t step, const LmTrainResult& r) {
-  nlohmann::json meta = {{"epoch", epochs_done},     {"step", step},
-                         {"seconds", elapsed()},     {"kind", "lm_final"},
-                         {"valid_ppl", r.valid_ppl}, {"valid_history", valid_history_},
-                         {"rollbacks", r.rollbacks}, {"arc", model_->arc().to_string()}};
-  run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& a) {
+std::string LmFinalTrainer::save(CheckpointId id, int64_t step, const LmTrainResult& r,
+                                 const LmEpochPosition* at) {
+  nlohmann::json meta = {{"epoch", id.epoch},
+                         {"batch", id.batch},
+                         {"step", step},
+                         {"seconds", elapsed()},
+                         {"kind", "lm_final"},
+                         {"valid_ppl", r.valid_ppl},
+                         {"valid_history", valid_history_},
+                         {"rollbacks", r.rollbacks},
+                         {"arc", model_->arc().to_string()}};
+  if (at) meta["position"] = at->to_json();
+  return run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& a) {
     torch::serialize::OutputArchive model, average;
     model_->save(model);
     average_.save(average);
     a.write("model", model);
     a.write("average", average);
+    if (at) a.write("lm_state", at->state, /*is_buffer=*/true);
+    save_rng_state(a, device_);
   });
 }
 
 nlohmann::json LmFinalTrainer::restore(const std::string& path) {
-  auto meta = load_checkpoint(path, [&](torch::serialize::InputArchive& a) {
+  resume_state_ = torch::Tensor();
+  auto meta = load_checkpoint(path, "lm_final", [&](torch::serialize::InputArchive& a) {
     torch::serialize::InputArchive model, average;
     a.read("model", model);
     a.read("average", average);
-    try {
-      model_->load(model);
-    } catch (const c10::Error& e) {
-      fail("checkpoint {} does not match this model (was the architecture or a size changed?): {}",
-           path, e.what_without_backtrace());
-    }
+    load_module_checked(*model_, model, path);
     average_.load(average);
+    a.try_read("lm_state", resume_state_, /*is_buffer=*/true);
+    load_rng_state(a, device_);
   });
-  require(meta.value("kind", "") == "lm_final",
-          "checkpoint {} is not a language-model training checkpoint", path);
   valid_history_ = meta.value("valid_history", std::vector<double>{});
   return meta;
 }
@@ -154,16 +168,24 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
     at = checkpoints.resume();
     seconds_before_ = at.seconds;
     if (!valid_history_.empty()) result.valid_ppl = valid_history_.back();
-  } else {
-    save(0, 0, result);  // what a rollback in the first epoch returns to
   }
+  if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
+  if (!resume) save({0, 0}, 0, result);  // what a rollback in the first epoch returns to
+  run_.mark_started();
   started_ = Clock::now();
   int64_t& epoch = at.epoch;
   int64_t& step = at.step;
   while (epoch < config_.num_epochs) {
     result.rollbacks = at.rollbacks;
-    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + at.rollbacks));
-    if (!train_epoch(epoch, step, result)) {
+    const bool mid_epoch = at.batch > 0;
+    LmEpochPosition from;
+    if (mid_epoch) {
+      from = LmEpochPosition::from_json(at.position, resume_state_);
+    } else {
+      torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + at.rollbacks));
+    }
+    at.batch = 0;  // later epochs start at their beginning
+    if (!train_epoch(epoch, step, result, mid_epoch ? &from : nullptr)) {
       at = checkpoints.roll_back();
       continue;
     }
@@ -173,6 +195,10 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
     result.valid_ppl = perplexity(evaluate_valid());
     if (average_.started()) average_.swap();
     reporter_.message(fmt::format("valid_ppl={:<.2f}", result.valid_ppl));
+    require(std::isfinite(result.valid_ppl),
+            "the validation perplexity overflowed after epoch {}: the model diverged; {} is the "
+            "newest checkpoint (from before); try a lower --child_lr",
+            epoch, run_.latest_checkpoint().value_or("none"));
     reporter_.record({{"kind", "lm_eval"},
                       {"epoch", epoch},
                       {"step", step},
@@ -190,12 +216,16 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
       average_.start();
     }
     valid_history_.push_back(result.valid_ppl);
-    save(epoch, step, result);
+    const std::string saved = save({epoch, 0}, step, result);
+    if (stop_requested() && epoch < config_.num_epochs) {
+      stop_run(run_, reporter_, fmt::format("at the end of epoch {}", epoch), saved);
+    }
   }
   if (average_.started()) average_.swap();
   result.test_ppl = perplexity(evaluate_test());
   if (average_.started()) average_.swap();
   reporter_.message(fmt::format("step={:<6d} test_ppl={:<.2f}", step, result.test_ppl));
+  require(std::isfinite(result.test_ppl), "the test perplexity overflowed: the model diverged");
   reporter_.record({{"kind", "lm_eval"},
                     {"epoch", epoch},
                     {"step", step},

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 
 #include "enas/util/error.h"
 
@@ -25,10 +27,7 @@ void Reporter::record(const nlohmann::json& r) {
 }
 
 ConsoleListener::ConsoleListener(const std::string& log_path) {
-  if (!log_path.empty()) {
-    log_.open(log_path, std::ios::app);
-    require(log_.good(), "cannot open log file {}", log_path);
-  }
+  if (!log_path.empty()) log_ = std::make_unique<AppendFile>(log_path);
 }
 
 void ConsoleListener::line(const std::string& text) {
@@ -36,7 +35,7 @@ void ConsoleListener::line(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
-  if (log_.is_open()) log_ << text << '\n' << std::flush;
+  if (log_) log_->append(text + "\n");
 }
 
 void ConsoleListener::on_message(const std::string& text) {
@@ -68,11 +67,9 @@ void ConsoleListener::on_epoch(const EpochEvent& e) {
                   e.epoch, e.train_loss, e.train_acc, e.lr, e.seconds, e.images_per_s));
 }
 
-MetricsListener::MetricsListener(const std::string& path) : out_(path, std::ios::app) {
-  require(out_.good(), "cannot open metrics file {}", path);
-}
+MetricsListener::MetricsListener(const std::string& path) : out_(path) {}
 
-void MetricsListener::write(const nlohmann::json& j) { out_ << j.dump() << '\n' << std::flush; }
+void MetricsListener::write(const nlohmann::json& j) { out_.append(j.dump() + "\n"); }
 
 void MetricsListener::on_step(const StepEvent& e) {
   write({{"kind", "step"},
@@ -107,5 +104,35 @@ void MetricsListener::on_epoch(const EpochEvent& e) {
 }
 
 void MetricsListener::on_record(const nlohmann::json& record) { write(record); }
+
+}  // namespace enas
+
+namespace enas {
+
+std::vector<nlohmann::json> read_metrics(const std::string& path) {
+  std::ifstream in(path);
+  require(in.good(), "cannot read {}", path);
+  std::vector<nlohmann::json> records;
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!r.is_object()) continue;
+    if (r.value("kind", "") == "resume") {
+      const int64_t step = r.value("step", int64_t{0});
+      const int64_t ctrl = r.value("ctrl_step", int64_t{-1});
+      auto redone = [&](const nlohmann::json& e) {
+        if (e.contains("step") && e["step"].is_number_integer() &&
+            e["step"].get<int64_t>() > step) {
+          return true;
+        }
+        return ctrl >= 0 && e.contains("ctrl_step") && e["ctrl_step"].is_number_integer() &&
+               e["ctrl_step"].get<int64_t>() > ctrl;
+      };
+      records.erase(std::remove_if(records.begin(), records.end(), redone), records.end());
+    }
+    records.push_back(std::move(r));
+  }
+  return records;
+}
 
 }  // namespace enas

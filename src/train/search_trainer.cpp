@@ -7,12 +7,14 @@
 
 #include "enas/data/batch_loader.h"
 #include "enas/space/arc_text.h"
+#include "enas/train/checkpoint.h"
 #include "enas/train/child_step.h"
 #include "enas/train/lr_schedule.h"
 #include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
+#include "enas/util/signals.h"
 
 namespace enas {
 
@@ -61,8 +63,15 @@ SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller
   reinforce_ = std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_));
   valid_ = to_device(data_.valid, data_.stats, device_, use_channels_last(config_));
   test_ = to_device(data_.test, data_.stats, device_, use_channels_last(config_));
-  arcs_log_.open(run_.file("arcs.jsonl"), std::ios::app);
-  require(arcs_log_.good(), "cannot write {}", run_.file("arcs.jsonl"));
+  arcs_log_ = std::make_unique<AppendFile>(run_.file("arcs.jsonl"));
+}
+
+void SearchTrainer::log_arc(const nlohmann::json& record) {
+  arcs_log_->append(record.dump() + "\n");
+}
+
+int64_t SearchTrainer::batches_per_epoch() const {
+  return (data_.train.size() + config_.batch_size - 1) / config_.batch_size;
 }
 
 SearchTrainer::~SearchTrainer() = default;
@@ -81,7 +90,8 @@ double SearchTrainer::minibatch_accuracy(const std::vector<int>& arc) {
   return acc;
 }
 
-void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step) {
+void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, int64_t first_batch,
+                                      const nlohmann::json& meter_state) {
   // (The loader is rebuilt per epoch; its order depends on (seed, epoch) only.)
   BatchLoaderOptions lo;
   lo.batch_size = config_.batch_size;
@@ -93,16 +103,27 @@ void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step) {
   const int64_t batches = loader.batches_per_epoch();
   const double lr = child_lr_schedule(config_).at_epoch(epoch);
   const auto t0 = Clock::now();
-  loader.start_epoch(epoch);
+  int64_t batch_index = first_batch;
+  loader.start_epoch(epoch, first_batch);
   child_->train();
   EpochMeter meter(device_);
+  if (first_batch > 0) meter.restore(meter_state);
   while (auto batch = loader.next()) {
     child_->set_arc(controller_->sample(1).arcs[0]);  // a fresh architecture per minibatch
     ++step;
+    ++batch_index;
     const bool log_now = step % config_.log_every == 0;
     ChildStep s = train_child_step(*child_, *sgd_, *batch, lr, log_now);
     meter.add(s);
     if (log_now) reporter_.step(step_event(s, step, batches, lr, minutes()));
+    if (stop_requested() && batch_index < batches) {
+      meter.finish(epoch + 1, step, lr, 1);  // a diverged epoch is an error, never saved
+      const std::string saved = save({epoch, batch_index}, step, {{"meter", meter.state()}});
+      stop_run(run_, reporter_,
+               fmt::format("in epoch {} after step {} ({} of {} batches)", epoch + 1, step,
+                           batch_index, batches),
+               saved);
+    }
   }
   const EpochEvent ee =
       meter.finish(epoch + 1, step, lr, std::chrono::duration<double>(Clock::now() - t0).count());
@@ -113,28 +134,23 @@ double SearchTrainer::minutes() const {
   return (seconds_before_ + std::chrono::duration<double>(Clock::now() - started_).count()) / 60.0;
 }
 
-void SearchTrainer::train_controller(int64_t epoch) {
+void SearchTrainer::train_controller(int64_t epoch, int64_t step, int first) {
   reporter_.message(fmt::format("Epoch {}: Training controller", epoch + 1));
   const int64_t n = config_.child_num_layers;
   const double skip_norm = std::max<int64_t>(1, n * (n - 1) / 2);
-  for (int t = 0; t < config_.controller_train_steps; ++t) {
+  for (int t = first; t < config_.controller_train_steps; ++t) {
     ArcBatch samples = controller_->sample(config_.controller_num_aggregate);
     std::vector<double> accs;
     for (const auto& arc : samples.arcs) accs.push_back(minibatch_accuracy(arc));
     ReinforceStats s = reinforce_->update(samples, accs);
     for (size_t i = 0; i < samples.arcs.size(); ++i) {
-      arcs_log_
-          << nlohmann::
-                 json{{"kind", "controller"},
-                      {"epoch", epoch + 1},
-                      {"ctrl_step", s.step},
-                      {"arc", join_ints(samples.arcs[i])},
-                      {"acc", accs[i]},
-                      {"reward", reinforce_->reward(accs[i], samples.entropy[i].item<double>())}}
-                     .dump()
-          << '\n';
+      log_arc({{"kind", "controller"},
+               {"epoch", epoch + 1},
+               {"ctrl_step", s.step},
+               {"arc", join_ints(samples.arcs[i])},
+               {"acc", accs[i]},
+               {"reward", reinforce_->reward(accs[i], samples.entropy[i].item<double>())}});
     }
-    arcs_log_.flush();
     reporter_.message(fmt::format(
         "ctrl_step={:<6d} loss={:<7.3f} ent={:<5.2f} lr={:<6.4f} |g|={:<8.4f} acc={:<6.4f} "
         "bl={:<5.2f}{} mins={:<.2f}",
@@ -152,6 +168,13 @@ void SearchTrainer::train_controller(int64_t epoch) {
                       {"reward", s.reward},
                       {"baseline", s.baseline},
                       {"skip_rate", s.skip_count / skip_norm}});
+    if (stop_requested() && t + 1 < config_.controller_train_steps) {
+      const std::string saved = save({epoch, batches_per_epoch()}, step, {{"ctrl_t", t + 1}});
+      stop_run(run_, reporter_,
+               fmt::format("in epoch {} after controller step {} of {}", epoch + 1, t + 1,
+                           config_.controller_train_steps),
+               saved);
+    }
   }
 }
 
@@ -161,29 +184,33 @@ DerivedArc SearchTrainer::derive(int64_t samples) {
   ArcBatch arcs = controller_->sample(samples);
   for (int64_t i = 0; i < samples; ++i) {
     child_->set_arc(arcs.arcs[i]);
+    if (stop_requested()) {
+      stop_run(run_, reporter_,
+               fmt::format("while deriving ({} of {} architectures scored)", i, samples),
+               run_.latest_checkpoint().value_or(""));
+    }
     double acc = evaluate(*child_, valid_, config_.eval_batch_size).value();
-    arcs_log_ << nlohmann::json{{"kind", "derive"},
-                                {"arc", join_ints(arcs.arcs[i])},
-                                {"valid_acc", acc}}
-                     .dump()
-              << '\n';
+    log_arc({{"kind", "derive"}, {"arc", join_ints(arcs.arcs[i])}, {"valid_acc", acc}});
     if (acc > best.valid_acc) {
       best.valid_acc = acc;
       best.arc = arcs.arcs[i];
     }
   }
-  arcs_log_.flush();
   best.samples = samples;
   return best;
 }
 
-void SearchTrainer::save(int64_t epochs_done, int64_t step, double seconds) {
-  nlohmann::json meta = {{"epoch", epochs_done},
+std::string SearchTrainer::save(CheckpointId id, int64_t step, const nlohmann::json& position) {
+  nlohmann::json meta = {{"epoch", id.epoch},
+                         {"batch", id.batch},
                          {"step", step},
-                         {"seconds", seconds},
+                         {"ctrl_step", reinforce_->steps()},
+                         {"seconds", minutes() * 60.0},
                          {"kind", "search"},
                          {"baseline", reinforce_->baseline()}};
-  run_.save_checkpoint(epochs_done, meta, [&](torch::serialize::OutputArchive& a) {
+  if (!position.is_null()) meta.update(position);
+  arcs_log_->sync();
+  return run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& a) {
     torch::serialize::OutputArchive child, sgd, controller, reinforce;
     child_->save(child);
     sgd_->save(sgd);
@@ -199,23 +226,19 @@ void SearchTrainer::save(int64_t epochs_done, int64_t step, double seconds) {
               o << valid_rng_;
               return o.str();
             }()));
+    save_rng_state(a, device_);
   });
 }
 
 nlohmann::json SearchTrainer::restore(const std::string& checkpoint) {
-  return load_checkpoint(checkpoint, [&](torch::serialize::InputArchive& a) {
+  return load_checkpoint(checkpoint, "search", [&](torch::serialize::InputArchive& a) {
     torch::serialize::InputArchive child, sgd, controller, reinforce;
     a.read("model", child);
     a.read("optimizer", sgd);
     a.read("controller", controller);
     a.read("reinforce", reinforce);
-    try {
-      child_->load(child);
-      controller_->load(controller);
-    } catch (const c10::Error& e) {
-      fail("checkpoint {} does not match this search (was a size changed?): {}", checkpoint,
-           e.what_without_backtrace());
-    }
+    load_module_checked(*child_, child, checkpoint);
+    load_module_checked(*controller_, controller, checkpoint);
     sgd_->load(sgd);
     reinforce_->load(reinforce);
     c10::IValue rng, vrng;
@@ -224,35 +247,43 @@ nlohmann::json SearchTrainer::restore(const std::string& checkpoint) {
     a.read("valid_rng", vrng);
     std::istringstream in(vrng.toStringRef());
     in >> valid_rng_;
+    load_rng_state(a, device_);
   });
 }
 
 SearchResult SearchTrainer::run(bool resume) {
   SearchResult result;
-  int64_t start_epoch = 0, step = 0;
-  double seconds_before = 0;
+  int64_t start_epoch = 0, start_batch = 0, step = 0;
+  int start_ctrl = 0;
+  nlohmann::json meter_state;
   if (resume) {
-    auto path = run_.latest_checkpoint();
-    require(path.has_value(), "--resume: {} holds no checkpoint", run_.path());
-    auto meta = restore(*path);
+    const std::string path = run_.checkpoint_to_resume();
+    auto meta = restore(path);
     start_epoch = meta.at("epoch").get<int64_t>();
+    start_batch = meta.value("batch", int64_t{0});
+    start_ctrl = meta.value("ctrl_t", 0);
+    meter_state = meta.value("meter", nlohmann::json());
     step = meta.at("step").get<int64_t>();
-    seconds_before = meta.value("seconds", 0.0);
-    reporter_.message(
-        fmt::format("Resuming from {} (epoch {}, step {})", *path, start_epoch, step));
+    seconds_before_ = meta.value("seconds", 0.0);
+    require(start_batch <= batches_per_epoch(),
+            "checkpoint {} is {} batches into an epoch of {} (was --batch_size or the data "
+            "changed?)",
+            path, start_batch, batches_per_epoch());
+    announce_resume(reporter_, path, meta);
   }
-  const auto t0 = Clock::now();
-  started_ = t0;
-  seconds_before_ = seconds_before;
-  auto elapsed = [&] {
-    return seconds_before + std::chrono::duration<double>(Clock::now() - t0).count();
-  };
+  started_ = Clock::now();
+  if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
+  run_.mark_started();
   for (int64_t epoch = start_epoch; epoch < config_.num_epochs; ++epoch) {
-    torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
-    train_child_epoch(epoch, step);
+    const bool mid_epoch = epoch == start_epoch && start_batch > 0;
+    // Mid-epoch, the checkpoint's generator state continues instead.
+    if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
+    if (!mid_epoch || start_batch < batches_per_epoch()) {
+      train_child_epoch(epoch, step, mid_epoch ? start_batch : 0, meter_state);
+    }
     if (config_.controller_training && controller_->trainable() &&
         (epoch + 1) % config_.controller_train_every == 0) {
-      train_controller(epoch);
+      train_controller(epoch, step, mid_epoch ? start_ctrl : 0);
     }
     reporter_.message("Here are 10 architectures");
     ArcBatch shown = controller_->sample(10);
@@ -260,12 +291,7 @@ SearchResult SearchTrainer::run(bool resume) {
       double acc = minibatch_accuracy(arc);
       reporter_.message(fmt::format("{}\nval_acc={:<6.4f}\n{}", arc_lines(config_, arc), acc,
                                     std::string(80, '-')));
-      arcs_log_ << nlohmann::json{{"kind", "shown"},
-                                  {"epoch", epoch + 1},
-                                  {"arc", join_ints(arc)},
-                                  {"acc", acc}}
-                       .dump()
-                << '\n';
+      log_arc({{"kind", "shown"}, {"epoch", epoch + 1}, {"arc", join_ints(arc)}, {"acc", acc}});
     }
     if ((epoch + 1) % config_.eval_every_epochs == 0 || epoch + 1 == config_.num_epochs) {
       reporter_.message(fmt::format("Epoch {}: Eval", epoch + 1));
@@ -279,7 +305,10 @@ SearchResult SearchTrainer::run(bool resume) {
         (split == &valid_ ? result.valid_acc : result.test_acc) = acc.value();
       }
     }
-    save(epoch + 1, step, elapsed());
+    const std::string saved = save({epoch + 1, 0}, step);
+    if (stop_requested() && epoch + 1 < config_.num_epochs) {
+      stop_run(run_, reporter_, fmt::format("at the end of epoch {}", epoch + 1), saved);
+    }
   }
   reporter_.message(fmt::format("Deriving: {} architectures on the whole validation split",
                                 config_.derive_samples));
@@ -289,7 +318,7 @@ SearchResult SearchTrainer::run(bool resume) {
                                 arc_lines(config_, result.best.arc)));
   result.epochs = std::max<int64_t>(start_epoch, config_.num_epochs);
   result.steps = step;
-  result.seconds = elapsed();
+  result.seconds = minutes() * 60.0;
   return result;
 }
 

@@ -6,6 +6,8 @@
 #include <malloc.h>
 #endif
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -99,6 +101,30 @@ std::string blas_library() {
   std::string out;
   for (const auto& l : libs) out += (out.empty() ? "" : ",") + l;
   return out.empty() ? "none" : out;
+}
+
+void save_rng_state(torch::serialize::OutputArchive& archive, const torch::Device& device) {
+  auto save = [&](at::Generator gen, const char* key) {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    archive.write(key, gen.get_state(), /*is_buffer=*/true);
+  };
+  save(at::detail::getDefaultCPUGenerator(), "torch_rng_cpu");
+  if (device.is_cuda()) save(at::globalContext().defaultGenerator(device), "torch_rng_device");
+}
+
+bool load_rng_state(torch::serialize::InputArchive& archive, const torch::Device& device) {
+  auto load = [&](at::Generator gen, const char* key) {
+    torch::Tensor state;
+    if (!archive.try_read(key, state, /*is_buffer=*/true)) return false;
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+    return true;
+  };
+  bool ok = load(at::detail::getDefaultCPUGenerator(), "torch_rng_cpu");
+  if (ok && device.is_cuda()) {
+    ok = load(at::globalContext().defaultGenerator(device), "torch_rng_device");
+  }
+  return ok;
 }
 
 }  // namespace enas

@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <fstream>
 #include <random>
@@ -57,52 +59,119 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-CliResult run_cli(const std::vector<std::string>& args, int timeout_s) {
-  TempDir io;
-  const std::string out_path = io.file("stdout"), err_path = io.file("stderr");
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+struct CliProcess::Io {
+  TempDir dir;
+  std::string out_path, err_path, args;
+  bool capture_out = true;  // false when standard output goes elsewhere (/dev/full reads forever)
+};
+
+CliProcess::CliProcess(const std::vector<std::string>& args, const CliOptions& options)
+    : io_(std::make_unique<Io>()) {
+  io_->out_path = options.stdout_to.empty() ? io_->dir.file("stdout") : options.stdout_to;
+  io_->capture_out = options.stdout_to.empty();
+  io_->err_path = io_->dir.file("stderr");
   std::vector<std::string> full = {ENAS_CLI_PATH};
   full.insert(full.end(), args.begin(), args.end());
+  for (const auto& a : full) io_->args += a + " ";
   std::vector<char*> argv;
   for (auto& a : full) argv.push_back(a.data());
   argv.push_back(nullptr);
-
-  const auto t0 = std::chrono::steady_clock::now();
+  started_ = now_s();
   std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_ = fork();
+  if (pid_ == 0) {
+    const int out_fd = open(io_->out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = open(io_->err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (out_fd < 0 || err_fd < 0) _exit(126);
     dup2(out_fd, STDOUT_FILENO);
     dup2(err_fd, STDERR_FILENO);
     close(out_fd);
     close(err_fd);
-    alarm(static_cast<unsigned>(timeout_s));  // survives exec: SIGALRM ends a hung run
+    if (options.file_size_limit > 0) {
+      const rlimit limit{options.file_size_limit, options.file_size_limit};
+      if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(125);
+    }
+    alarm(static_cast<unsigned>(options.timeout_s));  // survives exec: SIGALRM ends a hung run
     execv(argv[0], argv.data());
     _exit(127);
   }
-  CliResult r;
-  if (pid < 0) {
-    ADD_FAILURE() << "fork failed";
-    return r;
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      ADD_FAILURE() << "waitpid failed";
-      return r;
+  if (pid_ < 0) ADD_FAILURE() << "fork failed";
+}
+
+CliProcess::~CliProcess() {
+  if (pid_ > 0 && !reaped_) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool CliProcess::wait_for_output(const std::string& text, double timeout_s) {
+  if (!io_->capture_out) return false;
+  const double deadline = now_s() + timeout_s;
+  while (now_s() < deadline) {
+    if (read_text(io_->out_path).find(text) != std::string::npos) return true;
+    int status = 0;
+    if (reaped_ || waitpid(pid_, &status, WNOHANG) != 0) {
+      // It ended (and is not reaped twice: wait() reads the status again via kill(0) check).
+      if (!reaped_) {
+        reaped_ = true;
+        status_ = status;
+      }
+      return read_text(io_->out_path).find(text) != std::string::npos;
+    }
+    usleep(5000);
+  }
+  return false;
+}
+
+void CliProcess::signal(int sig) {
+  if (pid_ > 0 && !reaped_) kill(pid_, sig);
+}
+
+CliResult CliProcess::wait() {
+  CliResult r;
+  if (pid_ <= 0) return r;
+  int status = status_;
+  if (!reaped_) {
+    while (waitpid(pid_, &status, 0) < 0) {
+      if (errno != EINTR) {
+        ADD_FAILURE() << "waitpid failed";
+        return r;
+      }
+    }
+    reaped_ = true;
+  }
+  r.seconds = now_s() - started_;
   if (WIFEXITED(status)) {
     r.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {
     r.signal = WTERMSIG(status);
   }
-  r.out = read_text(out_path);
-  r.err = read_text(err_path);
-  EXPECT_NE(r.exit_code, 127) << "could not run " << full[0];
+  if (io_->capture_out) r.out = read_text(io_->out_path);
+  r.err = read_text(io_->err_path);
+  EXPECT_NE(r.exit_code, 127) << "could not run " << io_->args;
   return r;
+}
+
+CliResult run_cli(const std::vector<std::string>& args, const CliOptions& options) {
+  CliProcess process(args, options);
+  return process.wait();
+}
+
+CliResult run_cli(const std::vector<std::string>& args, int timeout_s) {
+  CliOptions options;
+  options.timeout_s = timeout_s;
+  return run_cli(args, options);
 }
 
 void expect_one_error_line(const CliResult& r, const std::vector<std::string>& needles) {
@@ -151,6 +220,52 @@ void write_fake_cifar10(const std::string& dir, int records) {
   write_file("test_batch.bin");
 }
 
+const std::vector<std::string>& tiny_ptb_words() {
+  static const std::vector<std::string> words = {"the",   "a",      "cat",  "dog",   "bird", "sees",
+                                                 "likes", "chases", "big",  "small", "red",  "N",
+                                                 "<unk>", "and",    "park", "house", "in"};
+  return words;
+}
+
+namespace {
+
+/// `count` lines of a small grammar ("the big cat chases a bird in the park"), drawn with a
+/// fixed linear congruential generator: PTB's layout (a space before and after every line).
+std::string sentences(uint32_t seed, int count) {
+  uint32_t state = seed;
+  auto pick = [&](std::initializer_list<const char*> options) {
+    state = state * 1664525u + 1013904223u;
+    return std::string(*(options.begin() + (state >> 16) % options.size()));
+  };
+  std::string text;
+  for (int i = 0; i < count; ++i) {
+    std::string line = " " + pick({"the", "a"});
+    if (pick({"", "x"}) == "x") line += " " + pick({"big", "small", "red"});
+    line += " " + pick({"cat", "dog", "bird", "N"}) + " " + pick({"sees", "likes", "chases"});
+    line += " " + pick({"the", "a"}) + " " + pick({"cat", "dog", "bird", "<unk>"});
+    if (pick({"", "x", "y"}) == "x") line += " in the " + pick({"park", "house"});
+    if (pick({"", "x", "y", "z"}) == "z") line += " and a dog sees N";
+    text += line + " \n";
+  }
+  return text;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  ASSERT_TRUE(out.good()) << "cannot write " << path;
+}
+
+}  // namespace
+
+void write_tiny_ptb(const std::string& dir, int train_lines) {
+  std::string all;
+  for (const auto& w : tiny_ptb_words()) all += " " + w;
+  write_text(dir + "/ptb.train.txt", all + " \n" + sentences(1, train_lines));
+  write_text(dir + "/ptb.valid.txt", sentences(2, 20));
+  write_text(dir + "/ptb.test.txt", sentences(3, 20));
+}
+
 std::vector<std::string> tiny_micro_flags(const std::string& data) {
   return {"--dataset",
           "cifar10",
@@ -170,6 +285,12 @@ std::vector<std::string> tiny_micro_flags(const std::string& data) {
           "32",
           "--threads",
           "1"};
+}
+
+std::vector<std::string> tiny_train_args(const std::string& data, const std::string& out,
+                                         const std::vector<std::string>& extra) {
+  return concat(concat({"train"}, tiny_micro_flags(data)),
+                concat({"--num_epochs", "1", "--out", out}, extra));
 }
 
 std::vector<std::string> concat(std::vector<std::string> base,

@@ -1,6 +1,8 @@
 #pragma once
 // Helpers of the end-to-end tests of the `enas` command line: run the binary, capture what it
 // prints, write a tiny learnable CIFAR-10 look-alike.
+#include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -25,9 +27,44 @@ struct CliResult {
   std::string describe() const;
 };
 
+/// How to run the binary.
+struct CliOptions {
+  int timeout_s = 180;           // killed by SIGALRM after this
+  std::string stdout_to;         // send standard output here (e.g. /dev/full) instead of capturing
+  uint64_t file_size_limit = 0;  // RLIMIT_FSIZE in bytes (0: none), SIGXFSZ left at its default
+};
+
 /// Runs the enas binary (ENAS_CLI_PATH) with `args` (no shell involved), standard output and
 /// error captured through temporary files; killed by SIGALRM after `timeout_s` seconds.
 CliResult run_cli(const std::vector<std::string>& args, int timeout_s = 180);
+CliResult run_cli(const std::vector<std::string>& args, const CliOptions& options);
+
+/// The enas binary running in the background, for tests that signal it while it works. Only the
+/// process it started is ever signalled; one still running at destruction is killed and reaped.
+class CliProcess {
+ public:
+  explicit CliProcess(const std::vector<std::string>& args, const CliOptions& options = {});
+  ~CliProcess();
+  CliProcess(const CliProcess&) = delete;
+  CliProcess& operator=(const CliProcess&) = delete;
+
+  int pid() const { return pid_; }
+  /// Waits until standard output contains `text` (true), or the process has ended or
+  /// `timeout_s` has passed (false).
+  bool wait_for_output(const std::string& text, double timeout_s = 120);
+  /// Sends `sig` to the process (only while it runs).
+  void signal(int sig);
+  /// Waits for the process to end and returns what it did.
+  CliResult wait();
+
+ private:
+  struct Io;
+  std::unique_ptr<Io> io_;
+  int pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+  double started_ = 0;
+};
 
 /// Checks the failure contract: an exit code != 0 (no signal) and, on standard error, exactly
 /// one line, starting with "error: ", that contains every string of `needles`.
@@ -41,12 +78,24 @@ void write_fake_cifar10(const std::string& dir, int records = 64);
 /// The whole content of a file ("" when it cannot be read).
 std::string read_text(const std::string& path);
 
+/// ptb.train.txt (`train_lines` lines of a small grammar, ~9 tokens each, after a first line
+/// holding every word), ptb.valid.txt and ptb.test.txt (20 lines each) into `dir`; deterministic.
+void write_tiny_ptb(const std::string& dir, int train_lines = 100);
+
+/// The words of write_tiny_ptb's corpus; with <eos> its vocabulary has size() + 1 entries.
+const std::vector<std::string>& tiny_ptb_words();
+
 /// The micro architecture the tiny runs use: 2 blocks per cell, 16 numbers.
 inline constexpr const char* kTinyMicroArc = "0 2 1 4 0 0 2 3 0 1 1 4 2 3 0 2";
 
 /// Flags of a tiny micro child on CIFAR-10 from `data`: 1 layer, 4 filters, 2 blocks, batch 32,
 /// one thread (two threads on a loaded 2-core machine make OpenMP spin, 20x slower).
 std::vector<std::string> tiny_micro_flags(const std::string& data);
+
+/// `enas train` of the tiny micro child on `data` for one epoch into `out`, then `extra` (later
+/// flags win: `--num_epochs 2` there trains two).
+std::vector<std::string> tiny_train_args(const std::string& data, const std::string& out,
+                                         const std::vector<std::string>& extra = {});
 
 /// `base` followed by `more`.
 std::vector<std::string> concat(std::vector<std::string> base,

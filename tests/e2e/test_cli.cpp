@@ -16,6 +16,7 @@
 #include "enas/data/datasets.h"
 #include "enas/data/fashion_mnist.h"
 #include "enas/train/config.h"
+#include "run_models.h"
 #include "test_util.h"
 
 namespace enas {
@@ -24,6 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using test::CliResult;
 using test::concat;
+using test::differing_tensors;
+using test::load_child;
 using test::run_cli;
 using test::TempDir;
 using test::tiny_micro_flags;
@@ -246,31 +249,6 @@ TEST(CliTrain, MacroChildTrains) {
   EXPECT_EQ(j.value("params_aux", -1), 0);
 }
 
-/// Loads the model of checkpoint `path` into a fresh child built from `config`.
-ImageChild load_child(const Config& config, const std::string& path) {
-  torch::manual_seed(0);
-  ImageChild model = make_fixed_child(config, dataset_shape(config.dataset));
-  torch::serialize::InputArchive archive, model_archive;
-  archive.load_from(path);
-  archive.read("model", model_archive);
-  model->load(model_archive);
-  return model;
-}
-
-/// Names of the tensors (parameters and buffers) that differ between `a` and `b`.
-std::vector<std::string> differing_tensors(const ImageChild& a, const ImageChild& b) {
-  std::vector<std::string> diff;
-  auto pa = a->named_parameters(), pb = b->named_parameters();
-  for (const auto& item : pa) {
-    if (!torch::equal(item.value(), pb[item.key()])) diff.push_back(item.key());
-  }
-  auto ba = a->named_buffers(), bb = b->named_buffers();
-  for (const auto& item : ba) {
-    if (!torch::equal(item.value(), bb[item.key()])) diff.push_back(item.key());
-  }
-  return diff;
-}
-
 TEST(CliTrain, ResumeEqualsUninterrupted) {
   TempDir tmp;
   test::write_fake_cifar10(tmp.path());
@@ -301,8 +279,8 @@ TEST(CliTrain, ResumeEqualsUninterrupted) {
   ImageChild model_a = load_child(config, a + "/ckpt-2.pt");
   ImageChild model_b = load_child(config, b + "/ckpt-2.pt");
   ImageChild model_a1 = load_child(config, a + "/ckpt-1.pt");
-  EXPECT_EQ(differing_tensors(model_a, model_b), std::vector<std::string>{});
-  EXPECT_FALSE(differing_tensors(model_a, model_a1).empty()) << "epoch 2 changed nothing";
+  EXPECT_EQ(differing_tensors(*model_a, *model_b), std::vector<std::string>{});
+  EXPECT_FALSE(differing_tensors(*model_a, *model_a1).empty()) << "epoch 2 changed nothing";
 }
 
 TEST(CliTrain, ResumeAfterInterruptionWithDropPathAndCutout) {
@@ -327,9 +305,9 @@ TEST(CliTrain, ResumeAfterInterruptionWithDropPathAndCutout) {
   EXPECT_EQ(result_a.value("test_acc", -1.0), result_b.value("test_acc", -2.0));
   Config config;
   apply_config_file(config, a + "/config.json");
-  EXPECT_EQ(
-      differing_tensors(load_child(config, a + "/ckpt-2.pt"), load_child(config, b + "/ckpt-2.pt")),
-      std::vector<std::string>{});
+  EXPECT_EQ(differing_tensors(*load_child(config, a + "/ckpt-2.pt"),
+                              *load_child(config, b + "/ckpt-2.pt")),
+            std::vector<std::string>{});
 }
 
 // ------------------------------------------------------------------ real data sets

@@ -209,7 +209,8 @@ TEST(CliRunDirErrors, DamagedCheckpoint) {
   ASSERT_EQ(train(tmp.path(), run).exit_code, 0);
   write_file(run + "/ckpt-2.pt", "not a checkpoint");
   CliResult r = run_cli({"train", "--resume", "--out", run, "--num_epochs", "3", "--threads", "1"});
-  expect_one_error_line(r, {"cannot read checkpoint", run + "/ckpt-2.pt"});
+  expect_one_error_line(r, {"the newest checkpoint " + run + "/ckpt-2.pt is damaged",
+                            run + "/ckpt-1.pt, is intact", "--resume_from ckpt-1.pt"});
 }
 
 TEST(CliRunDirErrors, CheckpointOfAnotherArchitecture) {
@@ -219,7 +220,16 @@ TEST(CliRunDirErrors, CheckpointOfAnotherArchitecture) {
   ASSERT_EQ(train(tmp.path(), run).exit_code, 0);
   CliResult r = run_cli({"train", "--resume", "--out", run, "--num_epochs", "2", "--threads", "1",
                          "--child_out_filters", "6"});
-  expect_one_error_line(r, {run + "/ckpt-1.pt", "does not match this model"});
+  expect_one_error_line(
+      r, {"--child_out_filters is 6 here but 4 in " + run + "/config.json", "keeps the model"});
+  // A config.json edited by hand gets past that check, not past the checkpoint's shapes.
+  std::string config = test::read_text(run + "/config.json");
+  const std::string from = "\"child_out_filters\": 4", to = "\"child_out_filters\": 6";
+  ASSERT_NE(config.find(from), std::string::npos);
+  config.replace(config.find(from), from.size(), to);
+  write_file(run + "/config.json", config);
+  r = run_cli({"train", "--resume", "--out", run, "--num_epochs", "2", "--threads", "1"});
+  expect_one_error_line(r, {run + "/ckpt-1.pt", "does not match this model", "is ["});
 }
 
 TEST(CliErrors, NoSubcommand) {

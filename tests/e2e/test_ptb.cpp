@@ -18,6 +18,7 @@
 #include "enas/child/factory.h"
 #include "enas/space/rnn.h"
 #include "enas/train/config.h"
+#include "run_models.h"
 #include "test_util.h"
 
 namespace enas {
@@ -30,46 +31,12 @@ using test::concat;
 using test::run_cli;
 using test::TempDir;
 
-// The tiny corpus's words; with <eos> its vocabulary has kWords.size() + 1 entries.
-const std::vector<std::string> kWords = {"the",   "a",      "cat",  "dog",   "bird", "sees",
-                                         "likes", "chases", "big",  "small", "red",  "N",
-                                         "<unk>", "and",    "park", "house", "in"};
-const int64_t kVocab = static_cast<int64_t>(kWords.size()) + 1;
-
-/// `sentences` lines of a small grammar ("the big cat chases a bird in the park"), drawn with a
-/// fixed linear congruential generator: PTB's layout (a space before and after every line).
-std::string sentences(uint32_t seed, int count) {
-  uint32_t state = seed;
-  auto pick = [&](std::initializer_list<const char*> options) {
-    state = state * 1664525u + 1013904223u;
-    return std::string(*(options.begin() + (state >> 16) % options.size()));
-  };
-  std::string text;
-  for (int i = 0; i < count; ++i) {
-    std::string line = " " + pick({"the", "a"});
-    if (pick({"", "x"}) == "x") line += " " + pick({"big", "small", "red"});
-    line += " " + pick({"cat", "dog", "bird", "N"}) + " " + pick({"sees", "likes", "chases"});
-    line += " " + pick({"the", "a"}) + " " + pick({"cat", "dog", "bird", "<unk>"});
-    if (pick({"", "x", "y"}) == "x") line += " in the " + pick({"park", "house"});
-    if (pick({"", "x", "y", "z"}) == "z") line += " and a dog sees N";
-    text += line + " \n";
-  }
-  return text;
-}
+const int64_t kVocab = static_cast<int64_t>(test::tiny_ptb_words().size()) + 1;
+using test::write_tiny_ptb;
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
-}
-
-/// ptb.train.txt (~900 tokens; its first line holds every word), ptb.valid.txt and ptb.test.txt
-/// (~170 tokens each) into `dir`.
-void write_tiny_ptb(const std::string& dir) {
-  std::string all;
-  for (const auto& w : kWords) all += " " + w;
-  write_text(dir + "/ptb.train.txt", all + " \n" + sentences(1, 100));
-  write_text(dir + "/ptb.valid.txt", sentences(2, 20));
-  write_text(dir + "/ptb.test.txt", sentences(3, 20));
 }
 
 /// Small sizes for every run: hidden 16, 4 rows, segments of ~8 tokens, one thread.
@@ -179,24 +146,11 @@ TEST(CliPtb, TinyFinalTrainingRun) {
 
 /// The model tensors of a final-training checkpoint, in a child built from the run's config.
 RnnLm load_lm(const std::string& run, const std::string& checkpoint) {
-  Config config;
-  apply_config_file(config, run + "/config.json");
-  torch::manual_seed(0);
-  RnnLm model = make_language_model(config, kVocab, /*shared=*/false);
-  torch::serialize::InputArchive archive, model_archive;
-  archive.load_from(run + "/" + checkpoint);
-  archive.read("model", model_archive);
-  model->load(model_archive);
-  return model;
+  return test::load_lm(test::run_config(run), kVocab, run + "/" + checkpoint);
 }
 
 std::vector<std::string> differing(const RnnLm& a, const RnnLm& b) {
-  std::vector<std::string> out;
-  auto pb = b->named_parameters();
-  for (const auto& item : a->named_parameters()) {
-    if (!torch::equal(item.value(), pb[item.key()])) out.push_back(item.key());
-  }
-  return out;
+  return test::differing_tensors(*a, *b);
 }
 
 TEST(CliPtb, ResumeEqualsUninterrupted) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <string>
@@ -64,7 +65,18 @@ TEST(Config, ApplyJsonErrors) {
   EXPECT_PRED2(contains, error_of([&] {
                  apply_json(c, nlohmann::json{{"batch_size", 1.5}}, "f");
                }),
-               "wrong type");
+               "'batch_size' must be an integer, got 1.5");
+  // Past the field's range: refused, not wrapped (2^32 + 1 layers used to become 1).
+  EXPECT_PRED2(contains, error_of([&] {
+                 apply_json(c, nlohmann::json::parse(R"({"child_num_layers": 4294967297})"), "f");
+               }),
+               "out of range for a 32-bit integer");
+  EXPECT_PRED2(contains, error_of([&] {
+                 apply_json(c, nlohmann::json::parse(R"({"seed": 18446744073709551615})"), "f");
+               }),
+               "out of range for a 64-bit integer");
+  apply_json(c, nlohmann::json::parse(R"({"child_num_layers": 2147483647})"), "f");
+  EXPECT_EQ(c.child_num_layers, 2147483647);
   EXPECT_PRED2(contains, error_of([&] {
                  apply_json(c, nlohmann::json{{"memory_format", 1}}, "f");
                }),
@@ -120,6 +132,42 @@ TEST(Config, ValidateNamesTheBadFlag) {
 }
 
 // ------------------------------------------------------------------------------------- presets
+
+TEST(Config, ValidateRefusesNonFiniteNumbers) {
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    Config c;
+    c.controller_entropy_weight = bad;
+    EXPECT_PRED2(contains, error_of([&] { validate(c); }),
+                 "--controller_entropy_weight must be a finite number");
+  }
+  Config c;
+  c.num_epochs = 0;
+  EXPECT_PRED2(contains, error_of([&] { validate(c); }), "--num_epochs must be >= 1");
+}
+
+TEST(Config, ResumeChangesAreFreeWarnedOrRefused) {
+  const Config saved;
+  Config now = saved;
+  now.threads = 7;
+  now.num_epochs = 9;
+  now.data = "/moved";
+  EXPECT_TRUE(resume_changes(saved, now, "run/config.json").empty());
+  now.child_l2_reg = 1e-3f;
+  const auto warnings = resume_changes(saved, now, "run/config.json");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_PRED2(contains, warnings[0], "--child_l2_reg changes from");
+  for (auto change : std::vector<std::function<void(Config&)>>{
+           [](Config& c) { c.child_out_filters = 32; }, [](Config& c) { c.seed = 2; },
+           [](Config& c) { c.batch_size = 64; }, [](Config& c) { c.dataset = "cifar10"; },
+           [](Config& c) { c.child_fixed_arc = "0 0"; }}) {
+    Config changed = saved;
+    change(changed);
+    std::string msg = error_of([&] { resume_changes(saved, changed, "run/config.json"); });
+    EXPECT_PRED2(contains, msg, "here but");
+    EXPECT_PRED2(contains, msg, "in run/config.json");
+  }
+}
 
 TEST(Presets, AllNamesAreListed) {
   std::set<std::string> names;

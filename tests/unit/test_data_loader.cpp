@@ -13,6 +13,7 @@
 #include "enas/data/augment.h"
 #include "enas/data/batch_loader.h"
 #include "enas/data/image_dataset.h"
+#include "enas/util/error.h"
 
 namespace enas {
 namespace {
@@ -212,6 +213,34 @@ TEST(BatchLoader, ResumedEpochMatchesTheUninterruptedRun) {
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_TRUE(torch::equal(got[i].images, expected[i].images)) << "batch " << i;
     EXPECT_TRUE(torch::equal(got[i].labels, expected[i].labels)) << "batch " << i;
+  }
+}
+
+TEST(BatchLoader, AnEpochStartedAtABatchHasTheRestOfTheFullEpoch) {
+  // What a run resumed mid-epoch sees: the same batches, augmentation included.
+  ImageSplit split = random_split(20, 3, 8, 8);
+  ChannelStats stats = channel_stats(split);
+  BatchLoaderOptions options = plain_options(6);
+  options.augment = AugmentOptions{true, 4, true, 4};
+  BatchLoader loader(split, stats, options);
+  const std::vector<Batch> full = run_epoch(loader, 2);
+  ASSERT_EQ(full.size(), 4u);
+  loader.start_epoch(2, 2);
+  std::vector<Batch> rest;
+  while (auto batch = loader.next()) rest.push_back(std::move(*batch));
+  ASSERT_EQ(rest.size(), 2u);
+  for (size_t i = 0; i < rest.size(); ++i) {
+    EXPECT_TRUE(torch::equal(rest[i].images, full[i + 2].images)) << "batch " << i + 2;
+    EXPECT_TRUE(torch::equal(rest[i].labels, full[i + 2].labels)) << "batch " << i + 2;
+  }
+  loader.start_epoch(2, 4);  // at the end: nothing left
+  EXPECT_FALSE(loader.next().has_value());
+  try {
+    loader.start_epoch(2, 5);
+    ADD_FAILURE() << "batch 5 of 4 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outside an epoch of 4 batches"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -1,13 +1,11 @@
-// The training parts around the child: learning-rate schedules, the TF-style SGD, run folders with
-// checkpoints, and evaluation. The Config table and presets are in test_config.cpp.
+// The training parts around the child: learning-rate schedules, the TF-style SGD and evaluation.
+// Run folders and checkpoints: test_run_dir.cpp; the Config table and presets: test_config.cpp.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -15,7 +13,6 @@
 #include "enas/train/config.h"
 #include "enas/train/evaluate.h"
 #include "enas/train/lr_schedule.h"
-#include "enas/train/run_dir.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
 #include "test_util.h"
@@ -26,7 +23,6 @@ namespace {
 using test::contains;
 using test::error_of;
 
-namespace fs = std::filesystem;
 using test::SeededTest;
 using test::TempDir;
 
@@ -239,93 +235,6 @@ TEST(Sgd, GlobalNormIsRootOfSumOfSquares) {
   auto n = global_norm({torch::tensor({3.0, 4.0}), torch::tensor({{12.0}}), torch::zeros({5})});
   EXPECT_NEAR(n.item<double>(), 13.0, 1e-6);
   EXPECT_EQ(n.dim(), 0);
-}
-
-// ------------------------------------------------------------------------------------- run dir
-
-std::set<std::string> files_in(const std::string& dir) {
-  std::set<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
-  return out;
-}
-
-void save(const RunDir& run, int64_t epoch) {
-  run.save_checkpoint(epoch, {{"epoch", epoch}}, [&](torch::serialize::OutputArchive& a) {
-    a.write("w", torch::full({3}, static_cast<double>(epoch)));
-  });
-}
-
-TEST(RunDir, OpenCreatesAFreshFolder) {
-  TempDir dir;
-  auto run = RunDir::open(dir.file("a/b"), "train", false, false);
-  EXPECT_EQ(run.path(), dir.file("a/b"));
-  EXPECT_TRUE(fs::is_directory(run.path()));
-  EXPECT_TRUE(files_in(run.path()).empty());  // the write probe is gone
-  EXPECT_FALSE(run.latest_checkpoint().has_value());
-  run.write_file("config.json", "{}\n");
-  std::ifstream in(run.file("config.json"));
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "{}\n");
-}
-
-TEST(RunDir, KeepsTheNewestTwoCheckpoints) {
-  TempDir dir;
-  auto run = RunDir::open(dir.file("run"), "train", false, false);
-  for (int64_t epoch : {1, 2, 3}) save(run, epoch);
-  EXPECT_EQ(files_in(run.path()), (std::set<std::string>{"ckpt-2.pt", "ckpt-3.pt"}));
-  EXPECT_EQ(run.latest_checkpoint().value_or(""), run.file("ckpt-3.pt"));
-  // Epochs order numerically, not as text: ckpt-10 is newer than ckpt-9.
-  for (int64_t epoch : {9, 10}) save(run, epoch);
-  EXPECT_EQ(files_in(run.path()), (std::set<std::string>{"ckpt-9.pt", "ckpt-10.pt"}));
-  EXPECT_EQ(run.latest_checkpoint().value_or(""), run.file("ckpt-10.pt"));
-}
-
-TEST(RunDir, LoadCheckpointReturnsMetaAndTensors) {
-  TempDir dir;
-  auto run = RunDir::open(dir.file("run"), "train", false, false);
-  run.save_checkpoint(4, {{"epoch", 4}, {"note", "hi"}}, [](torch::serialize::OutputArchive& a) {
-    a.write("w", torch::arange(5, torch::kFloat));
-  });
-  torch::Tensor w;
-  auto meta = load_checkpoint(*run.latest_checkpoint(),
-                              [&](torch::serialize::InputArchive& a) { a.read("w", w); });
-  EXPECT_EQ(meta, (nlohmann::json{{"epoch", 4}, {"note", "hi"}}));
-  ASSERT_TRUE(w.defined());
-  EXPECT_TRUE(torch::equal(w, torch::arange(5, torch::kFloat)));
-  EXPECT_PRED2(contains, error_of([&] { load_checkpoint(run.file("none.pt"), {}); }),
-               "cannot read checkpoint");
-}
-
-TEST(RunDir, ExistingRunNeedsResumeOrReset) {
-  TempDir dir;
-  std::string path = dir.file("run");
-  {
-    auto run = RunDir::open(path, "train", false, false);
-    run.write_file("log.txt", "old\n");
-    save(run, 1);
-  }
-  EXPECT_PRED2(contains, error_of([&] { RunDir::open(path, "train", false, false); }), "--resume");
-  auto resumed = RunDir::open(path, "train", /*resume=*/true, false);
-  EXPECT_EQ(resumed.latest_checkpoint().value_or(""), resumed.file("ckpt-1.pt"));
-  RunDir::open(path, "train", false, /*reset=*/true);
-  EXPECT_TRUE(files_in(path).empty());
-}
-
-TEST(RunDir, ResumeNeedsACheckpoint) {
-  TempDir dir;
-  std::string msg = error_of([&] { RunDir::open(dir.path(), "train", true, false); });
-  EXPECT_PRED2(contains, msg, "--resume");
-  EXPECT_PRED2(contains, msg, "no checkpoint");
-}
-
-TEST(RunDir, UnusablePathsAreErrors) {
-  TempDir dir;
-  { std::ofstream(dir.file("file.txt")) << "x"; }
-  std::string msg =
-      error_of([&] { RunDir::open(dir.file("file.txt/sub"), "train", false, false); });
-  EXPECT_TRUE(contains(msg, "cannot create") || contains(msg, "not writable")) << msg;
-  EXPECT_PRED2(contains,
-               error_of([&] { RunDir::open(dir.file("file.txt"), "train", false, false); }),
-               "not a folder");
 }
 
 // ------------------------------------------------------------------------------------ evaluate

@@ -2,12 +2,13 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <type_traits>
 
+#include "enas/train/checkpoint.h"
 #include "enas/train/presets.h"
 #include "enas/util/error.h"
+#include "enas/util/files.h"
 
 namespace enas::cli {
 
@@ -48,11 +49,19 @@ std::string flag_names(const char* names, bool negatable) {
   return out + neg;
 }
 
+/// A count in an architecture file's header, checked.
+int header_int(const std::string& path, const std::string& key, const std::string& value) {
+  const bool digits = !value.empty() && value.size() <= 6 &&
+                      value.find_first_not_of("0123456789") == std::string::npos;
+  require(digits, "architecture file {}: its header says {}={}, which is not a count", path, key,
+          value);
+  return std::stoi(value);
+}
+
 /// A best_arc.txt may start with "# enas search_for=micro child_num_layers=6 ..." naming the
 /// space and sizes the architecture belongs to: apply those.
 void apply_arc_header(Config& c, const std::string& path) {
-  std::ifstream in(path);
-  require(in.good(), "cannot read architecture file {}", path);
+  std::istringstream in(read_small_file(path, "architecture file", kMaxConfigBytes));
   std::string line;
   std::getline(in, line);
   if (line.rfind("# enas ", 0) != 0) return;
@@ -64,10 +73,21 @@ void apply_arc_header(Config& c, const std::string& path) {
     std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
     if (key == "search_for") c.search_for = value;
     if (key == "dataset") c.dataset = value;
-    if (key == "child_num_cells") c.child_num_cells = std::stoi(value);
+    if (key == "child_num_cells") c.child_num_cells = header_int(path, key, value);
     // A macro architecture fixes the number of layers; a micro one only the cell.
-    if (key == "child_num_layers" && c.search_for == "macro") c.child_num_layers = std::stoi(value);
+    if (key == "child_num_layers") {
+      const int layers = header_int(path, key, value);
+      if (c.search_for == "macro") c.child_num_layers = layers;
+    }
   }
+}
+
+/// Whether a --config file names `key`.
+bool config_file_sets(const std::string& path, const std::string& key) {
+  if (path.empty()) return false;
+  const auto j = nlohmann::json::parse(read_small_file(path, "config file", kMaxConfigBytes),
+                                       nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.contains(key);
 }
 
 }  // namespace
@@ -75,6 +95,22 @@ void apply_arc_header(Config& c, const std::string& path) {
 State prescan(int argc, char** argv) {
   State s;
   std::string preset = scan(argc, argv, {"--preset"});
+  s.resume_from = scan(argc, argv, {"--resume_from"});
+  const bool resume = has_flag(argc, argv, "--resume") || !s.resume_from.empty();
+  require(!resume || preset.empty(),
+          "--preset does not go with --resume: a resumed run keeps its configuration "
+          "(config.json); change single flags instead");
+  require(!resume || !has_flag(argc, argv, "--reset_output_dir"),
+          "--resume and --reset_output_dir contradict each other: pick one");
+  const std::string config_file = scan(argc, argv, {"--config"});
+  const bool arc_given = !scan(argc, argv, {"--child_fixed_arc", "--fixed_arc"}).empty() ||
+                         config_file_sets(config_file, "child_fixed_arc");
+  const bool arc_file_given = !scan(argc, argv, {"--child_fixed_arc_file"}).empty() ||
+                              !scan(argc, argv, {"--from_search"}).empty() ||
+                              config_file_sets(config_file, "child_fixed_arc_file");
+  require(!(arc_given && arc_file_given),
+          "both an architecture (--child_fixed_arc) and a file of one (--child_fixed_arc_file "
+          "or --from_search) are given: pass one");
   if (!preset.empty()) find_preset(preset).apply(s.config);
   s.config.preset = preset;
   // Derivation continues a search: its configuration is the search's.
@@ -107,12 +143,14 @@ State prescan(int argc, char** argv) {
   std::string arc_file = scan(argc, argv, {"--child_fixed_arc_file"});
   if (arc_file.empty()) arc_file = s.config.child_fixed_arc_file;
   if (!arc_file.empty()) apply_arc_header(s.config, arc_file);
-  if (has_flag(argc, argv, "--resume")) {
+  if (resume) {
     std::string out = scan(argc, argv, {"--out", "--output_dir"});
     require(!out.empty(), "--resume needs --out <run folder>");
     std::string saved = out + "/config.json";
     require(std::filesystem::exists(saved), "--resume: {} has no config.json", out);
     apply_config_file(s.config, saved);
+    s.saved = s.config;
+    s.saved_path = saved;
   }
   s.config_file = scan(argc, argv, {"--config"});
   if (!s.config_file.empty()) apply_config_file(s.config, s.config_file);
@@ -138,6 +176,9 @@ void bind_config(CLI::App* sub, State& state, bool with_resume) {
     sub->add_flag("--resume", state.resume,
                   "continue the run in --out from its newest checkpoint (its config.json, then "
                   "flags)");
+    sub->add_option("--resume_from", state.resume_from,
+                    "with --resume: continue from this checkpoint of the run folder (e.g. the one "
+                    "before a damaged newest one)");
   }
   if (with_resume) {
     sub->add_option("--from_search", state.from_search,
@@ -150,6 +191,59 @@ void bind_config(CLI::App* sub, State& state, bool with_resume) {
   sub->add_option("--child_num_cell_layers", ignored,
                   "accepted and ignored, as the authors' "
                   "main.py does");
+}
+
+namespace {
+
+/// The console, log.txt and metrics.jsonl of `run`; from here on warnings are part of its record.
+void open_reporter(Run& run) {
+  run.reporter.add(std::make_shared<ConsoleListener>(run.dir.file("log.txt")));
+  run.reporter.add(std::make_shared<MetricsListener>(run.dir.file("metrics.jsonl")));
+  set_warning_sink([reporter = run.reporter](const std::string& text) mutable {
+    reporter.message("warning: " + text);
+  });
+}
+
+}  // namespace
+
+std::vector<std::string> check_config(State& s) {
+  if (!s.resume_from.empty()) s.resume = true;
+  validate(s.config);
+  if (!s.resume || !s.saved) return {};
+  return resume_changes(*s.saved, s.config, s.saved_path);
+}
+
+Run start_run(State& s, const std::string& command, const std::vector<std::string>& warnings) {
+  Config& c = s.config;
+  Run run{RunDir::open(c.out, command, s.resume, c.reset_output_dir, s.resume_from), Reporter()};
+  c.out = run.dir.path();
+  open_reporter(run);
+  run.reporter.message(std::string(80, '-'));
+  run.reporter.message(format_config(c));
+  for (const auto& w : warnings) warn(w);
+  // A damaged checkpoint, or one of another command's run, is reported now, before minutes of
+  // loading data.
+  if (s.resume) expect_checkpoint_kind(run.dir.checkpoint_to_resume(), command, c.dataset);
+  run.dir.set_config(to_json(c).dump(2) + "\n");
+  return run;
+}
+
+void expect_checkpoint_kind(const std::string& checkpoint, const std::string& command,
+                            const std::string& dataset) {
+  std::string kind = command == "train" ? "final" : "search";
+  if (dataset == "ptb") kind = "lm_" + kind;
+  load_checkpoint(checkpoint, kind, [](torch::serialize::InputArchive&) {});
+}
+
+Run open_for_derive(const std::string& dir) {
+  Run run{RunDir::open(dir, "search", /*resume=*/true, /*reset=*/false), Reporter()};
+  open_reporter(run);
+  return run;
+}
+
+void finish_run(const Run& run, const State& s, const nlohmann::json& result) {
+  run.dir.write_file("result.json", result.dump(2) + "\n");
+  if (s.json) print_json_line(result);
 }
 
 void print_json_line(const nlohmann::json& j) {

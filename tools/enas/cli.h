@@ -5,9 +5,13 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "enas/train/config.h"
+#include "enas/train/reporter.h"
+#include "enas/train/run_dir.h"
 
 namespace enas::cli {
 
@@ -19,12 +23,46 @@ struct State {
   bool dry_run = false;      // --dry-run
   bool json = false;         // --json
   std::string from_search;   // --from_search RUN
+  std::string resume_from;   // --resume_from CHECKPOINT (implies --resume)
   std::function<int()> run;  // set by the subcommand that was chosen
+  // With --resume: the run's saved configuration and where it came from (its config.json).
+  std::optional<Config> saved;
+  std::string saved_path;
 };
+
+/// The subcommands, for messages and suggestions.
+inline const std::vector<std::string> kCommands = {"train", "search", "derive", "presets", "bench"};
 
 /// Builds the configuration from defaults, --preset, a resumed run's config.json and --config
 /// FILE, before the flags are parsed on top of it (so --help shows the effective defaults).
 State prescan(int argc, char** argv);
+
+/// Validates the configuration and, for --resume, compares it with the run's config.json: a
+/// changed model is an error, other changes come back as warnings (util/error.h: warn()).
+std::vector<std::string> check_config(State& state);
+
+/// A run in progress: its folder and the reporter of its console, log.txt and metrics.jsonl.
+struct Run {
+  RunDir dir;
+  Reporter reporter;
+};
+
+/// Opens the run folder for `command` (train | search), builds the reporter, prints the
+/// configuration and `warnings` (which also go to log.txt, as every later warning does), and
+/// has config.json written when training starts.
+Run start_run(State& state, const std::string& command, const std::vector<std::string>& warnings);
+
+/// Checks that `checkpoint` is intact and of the kind `command` (train | search) continues on
+/// `dataset`; else an enas::Error saying what it is.
+void expect_checkpoint_kind(const std::string& checkpoint, const std::string& command,
+                            const std::string& dataset);
+
+/// Opens a search's run folder `dir` to derive from one of its checkpoints (locked; its log and
+/// metrics appended to).
+Run open_for_derive(const std::string& dir);
+
+/// Writes result.json into the run folder and, with --json, prints it as the last line.
+void finish_run(const Run& run, const State& state, const nlohmann::json& result);
 
 /// Registers every Config field as a flag of `sub` under the authors' names, plus --config,
 /// --resume (when `with_resume`), --dry-run and --json.
@@ -37,8 +75,8 @@ void add_search_command(CLI::App& app, State& state);
 
 /// The Penn Treebank versions of train, search and derive (cmd_lm.cpp); the commands hand over
 /// to them when --dataset is ptb.
-int run_train_lm(State& state);
-int run_search_lm(State& state);
+int run_train_lm(State& state, const std::vector<std::string>& warnings);
+int run_search_lm(State& state, const std::vector<std::string>& warnings);
 int run_derive_lm(State& state, const std::string& checkpoint);
 
 /// Controller speed at a search preset's settings: one architecture at a time (as the child

@@ -18,24 +18,6 @@ namespace enas::cli {
 
 namespace {
 
-Reporter open_reporter(const RunDir& run) {
-  Reporter r;
-  r.add(std::make_shared<ConsoleListener>(run.file("log.txt")));
-  r.add(std::make_shared<MetricsListener>(run.file("metrics.jsonl")));
-  return r;
-}
-
-/// Opens the run folder, prints and writes the configuration.
-RunDir start_run(Config& c, const std::string& command, bool resume, Reporter& reporter) {
-  RunDir run = RunDir::open(c.out, command, resume, c.reset_output_dir);
-  c.out = run.path();
-  reporter = open_reporter(run);
-  reporter.message(std::string(80, '-'));
-  reporter.message(format_config(c));
-  run.write_file("config.json", to_json(c).dump(2) + "\n");
-  return run;
-}
-
 Corpus load_corpus(const Config& c, Reporter& reporter) {
   Corpus corpus = load_ptb_corpus(c);
   reporter.message(fmt::format("{}: vocabulary {}; train_size {}, valid_size {}, test_size {}",
@@ -46,7 +28,7 @@ Corpus load_corpus(const Config& c, Reporter& reporter) {
 
 }  // namespace
 
-int run_train_lm(State& s) {
+int run_train_lm(State& s, const std::vector<std::string>& warnings) {
   Config& c = s.config;
   const int threads = set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
@@ -63,8 +45,9 @@ int run_train_lm(State& s) {
     }
     return 0;
   }
-  Reporter reporter;
-  RunDir run = start_run(c, "train", s.resume, reporter);
+  Run started = start_run(s, "train", warnings);
+  const RunDir& run = started.dir;
+  Reporter& reporter = started.reporter;
   Corpus corpus = load_corpus(c, reporter);
   if (corpus.vocab.size() != kPtbVocabSize) {
     torch::manual_seed(c.seed);  // a corpus of another vocabulary: rebuild at its size
@@ -91,8 +74,7 @@ int run_train_lm(State& s) {
                            {"tokens_per_s", r.tokens_per_s},
                            {"seconds", r.seconds},
                            {"run_dir", run.path()}};
-  run.write_file("result.json", result.dump(2) + "\n");
-  if (s.json) print_json_line(result);
+  finish_run(started, s, result);
   return 0;
 }
 
@@ -113,7 +95,7 @@ LmSearchSetup build_search(const Config& c, int64_t vocab_size) {
 
 }  // namespace
 
-int run_search_lm(State& s) {
+int run_search_lm(State& s, const std::vector<std::string>& warnings) {
   Config& c = s.config;
   const int threads = set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
@@ -130,8 +112,9 @@ int run_search_lm(State& s) {
     }
     return 0;
   }
-  Reporter reporter;
-  RunDir run = start_run(c, "search", s.resume, reporter);
+  Run started = start_run(s, "search", warnings);
+  const RunDir& run = started.dir;
+  Reporter& reporter = started.reporter;
   Corpus corpus = load_corpus(c, reporter);
   if (corpus.vocab.size() != kPtbVocabSize) setup = build_search(c, corpus.vocab.size());
   reporter.message(fmt::format(
@@ -150,8 +133,7 @@ int run_search_lm(State& s) {
                            {"seconds", r.seconds},
                            {"best_arc_file", run.file("best_arc.txt")},
                            {"run_dir", run.path()}};
-  run.write_file("result.json", result.dump(2) + "\n");
-  if (s.json) print_json_line(result);
+  finish_run(started, s, result);
   return 0;
 }
 
@@ -162,8 +144,9 @@ int run_derive_lm(State& s, const std::string& checkpoint) {
   Config& c = s.config;
   set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
-  RunDir run = RunDir::open(dir, "search", /*resume=*/true, false);
-  Reporter reporter = open_reporter(run);
+  Run opened = open_for_derive(dir);
+  const RunDir& run = opened.dir;
+  Reporter& reporter = opened.reporter;
   Corpus corpus = load_corpus(c, reporter);
   LmSearchSetup setup = build_search(c, corpus.vocab.size());
   LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run, reporter, device);

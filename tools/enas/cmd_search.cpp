@@ -32,17 +32,10 @@ SearchSetup build(const Config& c) {
   return s;
 }
 
-Reporter make_reporter(const RunDir& run) {
-  Reporter r;
-  r.add(std::make_shared<ConsoleListener>(run.file("log.txt")));
-  r.add(std::make_shared<MetricsListener>(run.file("metrics.jsonl")));
-  return r;
-}
-
 int run_search(State& s) {
   Config& c = s.config;
-  validate(c);
-  if (c.dataset == "ptb") return run_search_lm(s);
+  const std::vector<std::string> warnings = check_config(s);
+  if (c.dataset == "ptb") return run_search_lm(s, warnings);
   const int threads = set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   SearchSetup setup = build(c);
@@ -57,12 +50,9 @@ int run_search(State& s) {
     }
     return 0;
   }
-  RunDir run = RunDir::open(c.out, "search", s.resume, c.reset_output_dir);
-  c.out = run.path();
-  Reporter reporter = make_reporter(run);
-  reporter.message(std::string(80, '-'));
-  reporter.message(format_config(c));
-  run.write_file("config.json", to_json(c).dump(2) + "\n");
+  Run started = start_run(s, "search", warnings);
+  const RunDir& run = started.dir;
+  Reporter& reporter = started.reporter;
   ImageDataset data = load_image_dataset(c, c.num_valids);
   reporter.message(fmt::format("{}: {} training, {} validation, {} test images", data.name,
                                data.train.size(), data.valid.size(), data.test.size()));
@@ -81,8 +71,7 @@ int run_search(State& s) {
                            {"seconds", r.seconds},
                            {"best_arc_file", run.file("best_arc.txt")},
                            {"run_dir", run.path()}};
-  run.write_file("result.json", result.dump(2) + "\n");
-  if (s.json) print_json_line(result);
+  finish_run(started, s, result);
   return 0;
 }
 
@@ -93,12 +82,14 @@ int run_derive(State& s, const std::string& checkpoint) {
   if (dir.empty()) dir = ".";
   Config& c = s.config;
   validate(c);
+  expect_checkpoint_kind(checkpoint, "search", c.dataset);
   if (c.dataset == "ptb") return run_derive_lm(s, checkpoint);
   set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   SearchSetup setup = build(c);
-  RunDir run = RunDir::open(dir, "search", /*resume=*/true, false);
-  Reporter reporter = make_reporter(run);
+  Run opened = open_for_derive(dir);
+  const RunDir& run = opened.dir;
+  Reporter& reporter = opened.reporter;
   ImageDataset data = load_image_dataset(c, c.num_valids);
   SearchTrainer trainer(c, setup.child, setup.controller, data, run, reporter, device);
   trainer.restore(checkpoint);

@@ -16,8 +16,8 @@ namespace {
 
 int run_train(State& s) {
   Config& c = s.config;
-  validate(c);
-  if (c.dataset == "ptb") return run_train_lm(s);
+  const std::vector<std::string> warnings = check_config(s);
+  if (c.dataset == "ptb") return run_train_lm(s, warnings);
   const int threads = set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   const ImageShape shape = dataset_shape(c.dataset);
@@ -39,14 +39,9 @@ int run_train(State& s) {
     return 0;
   }
 
-  RunDir run = RunDir::open(c.out, "train", s.resume, c.reset_output_dir);
-  c.out = run.path();
-  Reporter reporter;
-  reporter.add(std::make_shared<ConsoleListener>(run.file("log.txt")));
-  reporter.add(std::make_shared<MetricsListener>(run.file("metrics.jsonl")));
-  reporter.message(std::string(80, '-'));
-  reporter.message(format_config(c));
-  run.write_file("config.json", to_json(c).dump(2) + "\n");
+  Run started = start_run(s, "train", warnings);
+  const RunDir& run = started.dir;
+  Reporter& reporter = started.reporter;
   reporter.message(model->summary());
   reporter.message(fmt::format("Model has {} params (aux head {})", model->num_params(),
                                model->num_aux_params()));
@@ -71,8 +66,7 @@ int run_train(State& s) {
                            {"images_per_s", r.images_per_s},
                            {"seconds", r.seconds},
                            {"run_dir", run.path()}};
-  run.write_file("result.json", result.dump(2) + "\n");
-  if (s.json) print_json_line(result);
+  finish_run(started, s, result);
   return 0;
 }
 

@@ -1,11 +1,19 @@
 // enas: Efficient Neural Architecture Search (Pham et al., 2018) on libtorch.
 // main() is the one place that turns errors into messages and exit codes.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <string>
 
 #include "cli.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
+#include "enas/util/signals.h"
 
 namespace {
 
@@ -22,11 +30,72 @@ int report(const std::string& what) {
   return 1;
 }
 
-}  // namespace
+/// The message of an allocation that failed: its size from torch's "you tried to allocate N
+/// bytes", and what to lower.
+std::string out_of_memory(const std::string& what) {
+  std::string size;
+  const std::string key = "tried to allocate ";
+  if (auto at = what.find(key); at != std::string::npos) {
+    const double bytes = std::strtod(what.c_str() + at + key.size(), nullptr);
+    if (bytes > 0) size = fmt::format(" of {:.3g} GB", bytes / 1e9);
+  }
+  return "out of memory: an allocation" + size +
+         " failed; this model, batch or data set does not fit in this machine's memory (lower "
+         "--batch_size, --eval_batch_size or the model's sizes)";
+}
 
-int main(int argc, char** argv) {
-  enas::retain_freed_memory();
+/// Edit distance, for "did you mean".
+size_t distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string command_list() {
+  std::string list;
+  for (const auto& c : enas::cli::kCommands) list += (list.empty() ? "" : ", ") + c;
+  return list;
+}
+
+/// An unknown first word is a mistyped command: name it and the nearest one. Returns 0 if fine.
+int check_command(int argc, char** argv) {
+  if (argc < 2) {
+    return report("no subcommand given: use one of " + command_list() + " (see enas --help)");
+  }
+  const std::string word = argv[1];
+  const auto& known = enas::cli::kCommands;
+  if (word.empty() || word[0] == '-' || std::count(known.begin(), known.end(), word)) return 0;
+  std::string best = known.front();
+  for (const auto& c : known) {
+    if (distance(word, c) < distance(word, best)) best = c;
+  }
+  const std::string hint = distance(word, best) <= 2 ? "; did you mean '" + best + "'?" : "";
+  std::fflush(stdout);
+  std::fprintf(stderr, "error: unknown command '%s'%s (commands: %s)\n", one_line(word).c_str(),
+               hint.c_str(), command_list().c_str());
+  return 2;
+}
+
+/// What was printed must have reached standard output (a full disk, /dev/full): else an error.
+int check_stdout(int code) {
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return code;
+  const int err = errno;
+  std::fprintf(stderr, "error: cannot write to standard output: %s\n", std::strerror(err));
+  return code == 0 ? 1 : code;
+}
+
+int run(int argc, char** argv) {
   try {
+    if (int bad = check_command(argc, argv)) return bad;
     enas::cli::State state = enas::cli::prescan(argc, argv);
     CLI::App app{"enas: Efficient Neural Architecture Search via Parameter Sharing, on libtorch"};
     app.require_subcommand(1, 1);
@@ -53,11 +122,29 @@ int main(int argc, char** argv) {
       return 2;
     }
     return state.run ? state.run() : 0;
+  } catch (const enas::Interrupted& e) {
+    return 128 + e.signal();  // the trainer has said where it stopped and how to resume
   } catch (const enas::Error& e) {
     return report(e.what());
+  } catch (const std::bad_alloc&) {
+    return report(out_of_memory(""));
   } catch (const c10::Error& e) {
-    return report(std::string("torch: ") + e.what_without_backtrace());
+    const std::string what = e.what_without_backtrace();
+    if (what.find("allocate") != std::string::npos &&
+        (what.find("memory") != std::string::npos ||
+         what.find("Cannot allocate") != std::string::npos)) {
+      return report(out_of_memory(what));
+    }
+    return report(std::string("torch: ") + what);
   } catch (const std::exception& e) {
     return report(e.what());
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  enas::retain_freed_memory();
+  enas::install_stop_handlers();
+  return check_stdout(run(argc, argv));
 }

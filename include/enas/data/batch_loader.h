@@ -40,13 +40,14 @@ class BatchLoader {
   BatchLoader& operator=(const BatchLoader&) = delete;
 
   int64_t batches_per_epoch() const;
-  /// Starts producing the batches of `epoch` (stops any epoch in flight).
-  void start_epoch(int64_t epoch);
+  /// Starts producing the batches of `epoch` from batch `first_batch` on (a run resumed
+  /// mid-epoch), the same batches an uninterrupted epoch has there; stops any epoch in flight.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   /// The next batch of the current epoch, or nullopt at its end.
   std::optional<Batch> next();
 
  private:
-  void produce(int64_t epoch);
+  void produce(int64_t epoch, int64_t first_batch);
   void stop();
 
   ImageSplit split_;

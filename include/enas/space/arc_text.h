@@ -13,6 +13,9 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& what
 /// Joins integers with single spaces: the authors' `--child_fixed_arc` format.
 std::string join_ints(const std::vector<int>& values);
 
+/// The largest architecture file read.
+inline constexpr unsigned long kMaxArcFileBytes = 1 << 20;
+
 /// Reads a whole architecture file (e.g. a search's best_arc.txt); `#` starts a comment.
 std::string read_arc_file(const std::string& path);
 

@@ -35,12 +35,18 @@ class EpochMeter {
  public:
   explicit EpochMeter(torch::Device device);
   void add(const ChildStep& s);
-  /// The epoch's record; throws enas::Error when the mean loss is not finite.
+  /// The epoch's record; throws enas::Error when the mean loss is not finite. `seconds` is the
+  /// time of this process's part of the epoch (images/s counts that part only).
   EpochEvent finish(int64_t epochs_done, int64_t step, double lr, double seconds) const;
+
+  /// The sums so far (one host sync), for a checkpoint written mid-epoch; restore() continues
+  /// from them exactly.
+  nlohmann::json state() const;
+  void restore(const nlohmann::json& state);
 
  private:
   torch::Tensor loss_sum_, correct_sum_;
-  int64_t seen_ = 0;
+  int64_t seen_ = 0, seen_before_ = 0;
 };
 
 }  // namespace enas

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "enas/space/authors_arcs.h"
 
@@ -117,6 +118,9 @@ nlohmann::json to_json(const Config& config);
 /// errors naming the key.
 void apply_json(Config& config, const nlohmann::json& j, const std::string& source);
 
+/// The largest config or architecture file read (a larger one is not what the user meant).
+inline constexpr uint64_t kMaxConfigBytes = 1 << 20;
+
 /// Reads a `--config` file (JSON) into `config`.
 void apply_config_file(Config& config, const std::string& path);
 
@@ -131,8 +135,16 @@ std::string format_config(const Config& config);
 /// micro 86 vs 42).
 bool use_channels_last(const Config& config);
 
-/// Checks values that no single flag parser can (ranges, combinations). Throws enas::Error.
+/// Checks values that no single flag parser can (ranges, combinations, finiteness). Throws
+/// enas::Error.
 void validate(const Config& config);
+
+/// Compares the configuration a run was saved with (`source`: its config.json) with the one a
+/// --resume asks for. A changed field that shapes the model, its data or its random streams is an
+/// enas::Error; other changes are returned as warnings (the run continues with the new value);
+/// where and how long it runs (--threads, --num_epochs, --data, ...) may change silently.
+std::vector<std::string> resume_changes(const Config& saved, const Config& now,
+                                        const std::string& source);
 
 }  // namespace enas
 

@@ -37,7 +37,9 @@ class FinalTrainer {
   int64_t batches_per_epoch() const;
 
  private:
-  void save(int64_t epochs_done, int64_t step, double seconds, double test_acc);
+  /// Writes checkpoint `id` (`meter`: the epoch's sums when mid-epoch); returns its path.
+  std::string save(CheckpointId id, int64_t step, double seconds, double test_acc,
+                   const nlohmann::json& meter);
 
   Config config_;
   ImageChild model_;

@@ -7,7 +7,6 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <fstream>
 #include <memory>
 
 #include "enas/child/rnn_lm.h"
@@ -17,6 +16,7 @@
 #include "enas/train/lm_step.h"
 #include "enas/train/reporter.h"
 #include "enas/train/run_dir.h"
+#include "enas/util/files.h"
 
 namespace enas {
 
@@ -52,12 +52,20 @@ class LmSearchTrainer {
   nlohmann::json restore(const std::string& checkpoint);
 
  private:
-  bool train_child_epoch(int64_t epoch, int64_t& step, int64_t rollbacks);
-  void train_controller(int64_t epoch);
+  /// One pass of the shared child (from `from` when resuming mid-epoch); false when the loss
+  /// stopped being finite. On a stop signal: saves and throws Interrupted.
+  bool train_child_epoch(int64_t epoch, int64_t& step, int64_t rollbacks,
+                         const LmEpochPosition* from);
+  /// Controller updates `first` .. controller_train_steps - 1; on a stop signal between two of
+  /// them: saves and throws Interrupted.
+  void train_controller(int64_t epoch, int64_t step, int64_t rollbacks, int first);
   /// Cross-entropy of `arc` on the next validation segment (state from zero), cycling.
   double reward_loss(const std::vector<int>& arc);
   double evaluate_valid();
-  void save(int64_t epochs_done, int64_t step, int64_t rollbacks);
+  /// Writes checkpoint `id`; `position` (meta) and `state` (the carried state) when mid-epoch.
+  std::string save(CheckpointId id, int64_t step, int64_t rollbacks,
+                   const nlohmann::json& position = {}, const torch::Tensor& state = {});
+  void log_arc(const nlohmann::json& record);  // one line of arcs.jsonl
   double elapsed() const;
 
   Config config_;
@@ -69,8 +77,10 @@ class LmSearchTrainer {
   std::unique_ptr<Reinforce> reinforce_;
   torch::Tensor train_rows_, valid_rows_;
   std::vector<Segment> valid_segments_;
-  int64_t valid_cursor_ = 0;  // the next reward segment
-  std::ofstream arcs_log_;    // arcs.jsonl
+  int64_t valid_cursor_ = 0;              // the next reward segment
+  std::unique_ptr<AppendFile> arcs_log_;  // arcs.jsonl
+  int64_t child_segments_ = 0;            // segments of the last child pass
+  torch::Tensor resume_state_;            // a mid-epoch checkpoint's carried state
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   double seconds_before_ = 0;
 };

@@ -58,18 +58,35 @@ struct LmEpochHooks {
   std::function<int()> avg_flag;      // final training: the log's avg= (none: not printed)
 };
 
-/// The result of one pass; `finite` false when a loss stopped being finite (the pass stops).
+/// Where a pass stands after `segment` segments: what a checkpoint written mid-epoch (on a
+/// signal) holds so that the pass continues exactly.
+struct LmEpochPosition {
+  int64_t segment = 0;  // segments done
+  double loss_sum = 0;  // their summed losses
+  int64_t tokens = 0;   // their tokens
+  torch::Tensor state;  // (B, H) the state carried into the next segment
+
+  /// segment, loss_sum and tokens (the state goes into the archive).
+  nlohmann::json to_json() const;
+  static LmEpochPosition from_json(const nlohmann::json& j, torch::Tensor state);
+};
+
+/// The result of one pass. `finite` false when a loss stopped being finite (the pass stops);
+/// `stopped` when a stop signal came (the pass stops after the step; `at` says where).
 struct LmEpoch {
-  bool finite = true;
+  bool finite = true, stopped = false;
+  LmEpochPosition at;
   double train_ppl = 0, tokens_per_s = 0;
 };
 
 /// One pass over batchified training `rows` (enas_lm's epoch): random-length segments drawn from
 /// (seed, epoch, rollbacks), the state from zero and carried, one lm_train_step per segment,
 /// enas_lm's log line and an lm_step record every log_every steps. `minutes` gives the run's time.
+/// `from` continues a pass that stopped there.
 LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config& config,
                        int64_t epoch, int64_t rollbacks, int64_t& step, Reporter& reporter,
-                       const std::function<double()>& minutes, const LmEpochHooks& hooks = {});
+                       const std::function<double()>& minutes, const LmEpochHooks& hooks = {},
+                       const LmEpochPosition* from = nullptr);
 
 /// The log line of a training step in enas_lm's format (avg < 0: no avg= field).
 std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
@@ -81,7 +98,9 @@ double perplexity(double loss);
 /// Where a language-model run stands, as its checkpoints record it.
 struct LmProgress {
   int64_t epoch = 0, step = 0, rollbacks = 0;
-  double seconds = 0;  // wall time spent before this process
+  double seconds = 0;       // wall time spent before this process
+  int64_t batch = 0;        // segments into epoch `epoch` (0: at its start)
+  nlohmann::json position;  // mid-epoch: LmEpochPosition::to_json(), and a search's ctrl_t
 };
 
 /// What both language-model trainers do around their epochs: resume from the newest checkpoint,
@@ -93,17 +112,18 @@ class LmCheckpoints {
   LmCheckpoints(const RunDir& run, Reporter& reporter, Restore restore)
       : run_(run), reporter_(reporter), restore_(std::move(restore)) {}
 
-  /// Restores the newest checkpoint (--resume) and returns its progress.
+  /// Restores the checkpoint --resume names (RunDir::checkpoint_to_resume) and returns its
+  /// progress.
   LmProgress resume();
-  /// Restores the newest checkpoint after a non-finite loss; the progress returned counts one
-  /// more rollback (a new random stream for the retried epoch). Throws enas::Error after 5 in a
+  /// Restores the newest epoch-end checkpoint after a non-finite loss; the progress returned counts
+  /// one more rollback (a new random stream for the retried epoch). Throws enas::Error after 5 in a
   /// row: a run that diverges from every checkpoint needs another rate, not more tries.
   LmProgress roll_back();
   /// A finished epoch ends a series of rollbacks.
   void epoch_done() { in_a_row_ = 0; }
 
  private:
-  LmProgress read(const std::string& path);
+  LmProgress read(const std::string& path, nlohmann::json* meta = nullptr);
   const RunDir& run_;
   Reporter& reporter_;
   Restore restore_;

@@ -56,11 +56,15 @@ class LmFinalTrainer {
   LmTrainResult run(bool resume);
 
  private:
-  /// One pass over the training stream. Returns false when the loss stopped being finite.
-  bool train_epoch(int64_t epoch, int64_t& step, LmTrainResult& result);
+  /// One pass over the training stream (from `from` when resuming mid-epoch). Returns false when
+  /// the loss stopped being finite; on a stop signal saves and throws Interrupted.
+  bool train_epoch(int64_t epoch, int64_t& step, LmTrainResult& result,
+                   const LmEpochPosition* from);
   double evaluate_valid();
   double evaluate_test();
-  void save(int64_t epochs_done, int64_t step, const LmTrainResult& r);
+  /// Writes checkpoint `id` (`at`: the pass's position when mid-epoch); returns its path.
+  std::string save(CheckpointId id, int64_t step, const LmTrainResult& r,
+                   const LmEpochPosition* at = nullptr);
   nlohmann::json restore(const std::string& path);
   double elapsed() const;
 
@@ -72,6 +76,7 @@ class LmFinalTrainer {
   torch::Tensor train_rows_, valid_rows_, test_rows_;  // batchified streams on the device
   WeightAverage average_;
   std::vector<double> valid_history_;
+  torch::Tensor resume_state_;  // a mid-epoch checkpoint's carried state
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   double seconds_before_ = 0;
 };

@@ -1,12 +1,13 @@
 #pragma once
 /// Training loops emit events; listeners turn them into console lines, log.txt and
 /// metrics.jsonl. A progress display or a plot is just another listener.
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "enas/util/files.h"
 
 namespace enas {
 
@@ -57,7 +58,8 @@ class Reporter {
   std::vector<std::shared_ptr<Listener>> listeners_;
 };
 
-/// Prints the authors' log lines to stdout and, when `log_path` is set, appends them to it.
+/// Prints the authors' log lines to stdout and, when `log_path` is set, appends them to it
+/// (a failed write is an enas::Error).
 class ConsoleListener : public Listener {
  public:
   explicit ConsoleListener(const std::string& log_path = "");
@@ -68,11 +70,12 @@ class ConsoleListener : public Listener {
 
  private:
   void line(const std::string& text);
-  std::ofstream log_;
+  std::unique_ptr<AppendFile> log_;
   std::mutex mutex_;
 };
 
-/// Appends one JSON object per event to metrics.jsonl.
+/// Appends one JSON object per event to metrics.jsonl, each checked (a failed write is an
+/// enas::Error).
 class MetricsListener : public Listener {
  public:
   explicit MetricsListener(const std::string& path);
@@ -83,7 +86,13 @@ class MetricsListener : public Listener {
 
  private:
   void write(const nlohmann::json& j);
-  std::ofstream out_;
+  AppendFile out_;
 };
+
+/// The records of a metrics.jsonl as a run that never stopped would have written them: at each
+/// "resume" record, what the interrupted process logged past the checkpoint resumed from (records
+/// with a larger "step", or "ctrl_step") is dropped, since it was trained again. So the last value
+/// per epoch is the one that counts. A line that is not JSON (a write cut by a crash) is skipped.
+std::vector<nlohmann::json> read_metrics(const std::string& path);
 
 }  // namespace enas

@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <fstream>
+#include <memory>
 #include <random>
 
 #include "enas/child/shared_child.h"
@@ -16,6 +16,7 @@
 #include "enas/train/evaluate.h"
 #include "enas/train/reporter.h"
 #include "enas/train/run_dir.h"
+#include "enas/util/files.h"
 
 namespace enas {
 
@@ -54,11 +55,19 @@ class SearchTrainer {
   nlohmann::json restore(const std::string& checkpoint);
 
  private:
-  void train_child_epoch(int64_t epoch, int64_t& step);
-  void train_controller(int64_t epoch);
+  /// Trains the shared child on epoch `epoch` from batch `first_batch` (`meter`: the epoch's
+  /// sums so far when resuming mid-epoch). On a stop signal: saves and throws Interrupted.
+  void train_child_epoch(int64_t epoch, int64_t& step, int64_t first_batch,
+                         const nlohmann::json& meter);
+  /// Controller updates `first` .. controller_train_steps - 1 of epoch `epoch`; on a stop signal
+  /// between two of them: saves and throws Interrupted.
+  void train_controller(int64_t epoch, int64_t step, int first);
   double minibatch_accuracy(const std::vector<int>& arc);
-  void save(int64_t epochs_done, int64_t step, double seconds);
-  double minutes() const;  // since the run began, resumed time included
+  /// Writes checkpoint `id`; `position` adds where inside the epoch it stands (ctrl_t, meter).
+  std::string save(CheckpointId id, int64_t step, const nlohmann::json& position = {});
+  int64_t batches_per_epoch() const;
+  double minutes() const;                      // since the run began, resumed time included
+  void log_arc(const nlohmann::json& record);  // one line of arcs.jsonl
 
   Config config_;
   SharedChild child_;
@@ -70,8 +79,8 @@ class SearchTrainer {
   std::unique_ptr<Sgd> sgd_;
   std::unique_ptr<Reinforce> reinforce_;
   DeviceSplit valid_, test_;
-  std::mt19937_64 valid_rng_;  // picks the reward minibatches
-  std::ofstream arcs_log_;     // arcs.jsonl
+  std::mt19937_64 valid_rng_;             // picks the reward minibatches
+  std::unique_ptr<AppendFile> arcs_log_;  // arcs.jsonl
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   double seconds_before_ = 0;  // wall time of the run before a resume
 };

@@ -47,6 +47,13 @@ void synchronize(const torch::Device& device);
 /// A seed derived from (seed, a, b) by splitmix64: independent streams per epoch and batch.
 uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b = 0);
 
+/// Writes the state of torch's default generators (the CPU one, and `device`'s when it is a GPU)
+/// into `archive`: a checkpoint written mid-epoch then continues dropout and drop-path exactly.
+void save_rng_state(torch::serialize::OutputArchive& archive, const torch::Device& device);
+
+/// Restores what save_rng_state wrote; returns false (changing nothing) when it is absent.
+bool load_rng_state(torch::serialize::InputArchive& archive, const torch::Device& device);
+
 /// The BLAS library torch runs on (read from /proc/self/maps), for benchmark reports.
 std::string blas_library();
 

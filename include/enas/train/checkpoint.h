@@ -1,0 +1,39 @@
+#pragma once
+/// Reading checkpoints back, and the two moments a run's history turns: a stop on a signal and a
+/// resume. A checkpoint's bytes are verified (util/zip_verify.h) and its kind and tensor shapes
+/// checked before anything of it is used; docs/reliability.md has the whole contract.
+#include <torch/torch.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "enas/train/run_dir.h"
+
+namespace enas {
+
+class Reporter;
+
+/// Ends a run stopped by a signal: says where it stopped (`where`, e.g. "in epoch 3 after step
+/// 120"), which checkpoint holds it ("" when nothing was saved) and how to continue, on the
+/// console, in log.txt and in metrics.jsonl; then throws Interrupted (util/signals.h).
+[[noreturn]] void stop_run(const RunDir& run, Reporter& reporter, const std::string& where,
+                           const std::string& checkpoint);
+
+/// Says that the run continues from `checkpoint` (console, log.txt) and writes the "resume"
+/// record of metrics.jsonl (its epoch, batch, step and ctrl_step from `meta`): read_metrics()
+/// drops what the interrupted process logged past that point, since it is trained again.
+void announce_resume(Reporter& reporter, const std::string& checkpoint, const nlohmann::json& meta);
+
+/// Reads checkpoint `path` after verifying its bytes: `kind` is what the caller can continue
+/// (final | search | lm_final | lm_search; a checkpoint of another kind is an error saying what it
+/// is), `read` gets the archive. Returns its meta.
+nlohmann::json load_checkpoint(const std::string& path, const std::string& kind,
+                               const std::function<void(torch::serialize::InputArchive&)>& read);
+
+/// Loads `module` from `archive`, checking that every parameter and buffer keeps its shape
+/// (Module::load replaces a tensor whatever its shape). Errors name the checkpoint and the tensor.
+void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                         const std::string& checkpoint);
+
+}  // namespace enas

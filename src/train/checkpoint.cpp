@@ -1,0 +1,113 @@
+#include "enas/train/checkpoint.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+
+#include "enas/train/reporter.h"
+#include "enas/util/error.h"
+#include "enas/util/signals.h"
+#include "enas/util/zip_verify.h"
+
+namespace enas {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string describe_kind(const std::string& kind) {
+  if (kind == "final") return "a final-training checkpoint (enas train)";
+  if (kind == "search") return "an image-search checkpoint (enas search)";
+  if (kind == "lm_final") return "a Penn Treebank training checkpoint (enas train)";
+  if (kind == "lm_search") return "a Penn Treebank search checkpoint (enas search)";
+  return fmt::format("a checkpoint of unknown kind '{}'", kind);
+}
+
+}  // namespace
+
+void stop_run(const RunDir& run, Reporter& reporter, const std::string& where,
+              const std::string& checkpoint) {
+  const int signal = stop_requested();
+  const std::string line =
+      checkpoint.empty()
+          ? fmt::format("Stopped by {} {}; nothing was saved.", signal_name(signal), where)
+          : fmt::format("Stopped by {} {}; saved {}. Continue with: {}", signal_name(signal), where,
+                        checkpoint, run.resume_command());
+  reporter.message(line);
+  reporter.record({{"kind", "interrupted"},
+                   {"signal", signal_name(signal)},
+                   {"where", where},
+                   {"checkpoint", checkpoint}});
+  throw Interrupted(signal, line);
+}
+
+void announce_resume(Reporter& reporter, const std::string& checkpoint,
+                     const nlohmann::json& meta) {
+  const int64_t epoch = meta.value("epoch", int64_t{0}), batch = meta.value("batch", int64_t{0});
+  const int64_t step = meta.value("step", int64_t{0});
+  reporter.message(
+      batch > 0 ? fmt::format("Resuming from {} (epoch {}, batch {}, step {})", checkpoint, epoch,
+                              batch, step)
+                : fmt::format("Resuming from {} (epoch {}, step {})", checkpoint, epoch, step));
+  nlohmann::json record = {{"kind", "resume"},
+                           {"checkpoint", checkpoint},
+                           {"epoch", epoch},
+                           {"batch", batch},
+                           {"step", step}};
+  if (meta.contains("ctrl_step")) record["ctrl_step"] = meta["ctrl_step"];
+  reporter.record(record);
+}
+
+nlohmann::json load_checkpoint(const std::string& path, const std::string& kind,
+                               const std::function<void(torch::serialize::InputArchive&)>& read) {
+  std::error_code ec;
+  require(fs::is_regular_file(path, ec), "cannot read checkpoint {}: no such file", path);
+  const std::string damage = zip_damage(path);
+  require(damage.empty(), "checkpoint {} is damaged: {}", path, damage);
+  torch::serialize::InputArchive archive;
+  nlohmann::json meta;
+  try {
+    archive.load_from(path);
+    c10::IValue text;
+    archive.read("meta", text);
+    meta = nlohmann::json::parse(text.toStringRef());
+  } catch (const std::exception&) {
+    fail("cannot read checkpoint {}: it is not an enas checkpoint", path);
+  }
+  const std::string found = meta.value("kind", "");
+  require(kind.empty() || found == kind, "checkpoint {} is {}, not {}", path, describe_kind(found),
+          describe_kind(kind));
+  try {
+    read(archive);
+  } catch (const c10::Error& e) {
+    fail("checkpoint {} does not fit this run: {}", path,
+         std::string(e.what_without_backtrace()).substr(0, 200));
+  }
+  return meta;
+}
+
+void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                         const std::string& checkpoint) {
+  auto shapes = [&] {
+    std::map<std::string, std::vector<int64_t>> out;
+    for (const auto& p : module.named_parameters()) out[p.key()] = p.value().sizes().vec();
+    for (const auto& b : module.named_buffers()) out[b.key()] = b.value().sizes().vec();
+    return out;
+  };
+  const auto expected = shapes();
+  try {
+    module.load(archive);
+  } catch (const c10::Error& e) {
+    fail("checkpoint {} does not match this model (was the architecture or a size changed?): {}",
+         checkpoint, std::string(e.what_without_backtrace()).substr(0, 200));
+  }
+  for (const auto& [name, shape] : shapes()) {
+    require(expected.at(name) == shape,
+            "checkpoint {} does not match this model (was the architecture or a size "
+            "changed?): {} is [{}] there, [{}] here",
+            checkpoint, name, fmt::join(shape, ", "), fmt::join(expected.at(name), ", "));
+  }
+}
+
+}  // namespace enas
