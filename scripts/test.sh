@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+cmake --build build -j"$(nproc)"  # the test suites (setup.sh builds the enas command only)
 if [ -z "${ENAS_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   ENAS_DATA_DIR="$(cd ../shared/data && pwd)"
   export ENAS_DATA_DIR
