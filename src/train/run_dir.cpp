@@ -36,6 +36,11 @@ bool marks_a_run(const std::string& name) {
   return name == "config.json" || name == "result.json" || name.rfind("ckpt-", 0) == 0;
 }
 
+/// "<name>.tmp": how earlier versions named their temporaries.
+bool old_temporary(const std::string& name) {
+  return name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
+}
+
 std::vector<std::string> entries_of(const std::string& dir) {
   std::vector<std::string> names;
   std::error_code ec;
@@ -90,9 +95,7 @@ bool is_run_file(const std::string& name) {
   if (kRunFiles.count(name) || name.rfind("ckpt-", 0) == 0 || is_atomic_temporary(name)) {
     return true;
   }
-  // Temporaries of earlier versions: <run file>.tmp.
-  const auto tmp = name.size() > 4 ? name.substr(name.size() - 4) : "";
-  return tmp == ".tmp" && kRunFiles.count(name.substr(0, name.size() - 4));
+  return old_temporary(name) && kRunFiles.count(name.substr(0, name.size() - 4));
 }
 
 struct RunDir::State {
@@ -202,9 +205,7 @@ RunDir RunDir::open(const std::string& requested, const std::string& command, bo
   // Stale temporaries, and with reset (or after a run that never started) the run's files.
   for (const auto& name : entries_of(path)) {
     if (name == kLockName || !is_run_file(name)) continue;
-    const bool stale =
-        is_atomic_temporary(name) || (name.size() > 4 && name.substr(name.size() - 4) == ".tmp");
-    if (!resume || stale) {
+    if (!resume || is_atomic_temporary(name) || old_temporary(name)) {
       const bool gone = ::unlink((path + "/" + name).c_str()) == 0 || errno == ENOENT;
       const int err = errno;
       require(gone, "cannot delete {}: {}", path + "/" + name, std::strerror(err));

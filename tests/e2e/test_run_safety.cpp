@@ -180,6 +180,11 @@ TEST(CliRunFolder, ResetDeletesOnlyWhatARunWrites) {
   EXPECT_EQ(read_text(run + "/notes.txt"), "mine");
   EXPECT_NE(read_text(run + "/config.json").find("\"seed\": 9"), std::string::npos);
   EXPECT_EQ(temporaries(run), std::vector<std::string>{});
+  // The saved reset_output_dir describes how the run started; a resume does not repeat it.
+  CliResult resumed = resume(run, {"--num_epochs", "2", "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.describe();
+  EXPECT_EQ(resumed.last_json().value("epochs", -1), 2);
+  EXPECT_EQ(read_text(run + "/notes.txt"), "mine");
 }
 
 }  // namespace

@@ -215,7 +215,9 @@ std::vector<std::string> check_config(State& s) {
 
 Run start_run(State& s, const std::string& command, const std::vector<std::string>& warnings) {
   Config& c = s.config;
-  Run run{RunDir::open(c.out, command, s.resume, c.reset_output_dir, s.resume_from), Reporter()};
+  // A resumed run's config.json may say reset_output_dir (how it started): not for a resume.
+  const bool reset = c.reset_output_dir && !s.resume;
+  Run run{RunDir::open(c.out, command, s.resume, reset, s.resume_from), Reporter()};
   c.out = run.dir.path();
   open_reporter(run);
   run.reporter.message(std::string(80, '-'));
