@@ -4,9 +4,10 @@
 #include "enas/child/macro_shared.h"
 #include "enas/child/micro_fixed.h"
 #include "enas/child/micro_shared.h"
+#include "enas/config/config.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/rnn.h"
-#include "enas/train/config.h"
+#include "enas/space/space.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -20,7 +21,9 @@ std::string fixed_arc_text(const Config& c) {
 
 ImageChild make_fixed_child(const Config& c, const ImageShape& shape) {
   const std::string text = fixed_arc_text(c);
-  if (c.search_for == "micro") {
+  const Space& space = space_named(c.search_for);
+  require(!space.language(), "the {} space has no image child", space.name());
+  if (space.kind() == SpaceKind::kMicro) {
     auto arc = micro::parse_arc(text, c.child_num_cells);
     return std::make_shared<MicroFixedImpl>(MicroFixedOptions(arc)
                                                 .input(shape)
@@ -38,7 +41,9 @@ ImageChild make_fixed_child(const Config& c, const ImageShape& shape) {
 }
 
 SharedChild make_shared_child(const Config& c, const ImageShape& shape) {
-  if (c.search_for == "micro") {
+  const Space& space = space_named(c.search_for);
+  require(!space.language(), "the {} space has no image child", space.name());
+  if (space.kind() == SpaceKind::kMicro) {
     return std::make_shared<MicroSharedImpl>(MicroSharedOptions()
                                                  .input(shape)
                                                  .num_layers(c.child_num_layers)
@@ -47,7 +52,6 @@ SharedChild make_shared_child(const Config& c, const ImageShape& shape) {
                                                  .keep_prob(c.child_keep_prob)
                                                  .use_aux_heads(c.child_use_aux_heads));
   }
-  require(c.search_for == "macro", "search_for must be macro or micro, got \"{}\"", c.search_for);
   return std::make_shared<MacroSharedImpl>(MacroSharedOptions()
                                                .input(shape)
                                                .num_layers(c.child_num_layers)

@@ -11,9 +11,10 @@ namespace enas {
 MacroBranchImpl::MacroBranchImpl(int op, int64_t cin, int64_t cout) : op_(op) {
   inp_conv_ = register_module("inp_conv", make_conv(cin, cout, 1));
   inp_bn_ = register_module("inp_bn", make_bn(cout));
-  if (op == macro::kAvgPool || op == macro::kMaxPool) return;
-  const int64_t k = (op == macro::kConv3x3 || op == macro::kSep3x3) ? 3 : 5;
-  if (op == macro::kSep3x3 || op == macro::kSep5x5) {
+  const OpSpec& spec = macro::kOps.at(op);
+  if (spec.is_pool()) return;
+  const int64_t k = spec.kernel;
+  if (spec.family == OpFamily::kSepConv) {
     depthwise_ = register_module("depthwise", make_conv(cout, cout, k, 1, cout));
     out_conv_ = register_module("pointwise", make_conv(cout, cout, 1));
   } else {
@@ -23,9 +24,10 @@ MacroBranchImpl::MacroBranchImpl(int op, int64_t cin, int64_t cout) : op_(op) {
 }
 
 torch::Tensor MacroBranchImpl::forward(const torch::Tensor& x) {
-  if (op_ == macro::kAvgPool || op_ == macro::kMaxPool) {
+  const OpSpec& spec = macro::kOps[op_];
+  if (spec.is_pool()) {
     auto h = torch::relu(inp_bn_->forward(inp_conv_->forward(x)));
-    return pool3x3(h, op_ == macro::kAvgPool, 1);
+    return pool3x3(h, spec.family == OpFamily::kAvgPool, 1);
   }
   auto h = torch::relu(inp_bn_->forward(inp_conv_->forward(torch::relu(x))));
   if (depthwise_) h = depthwise_->forward(h);
@@ -42,8 +44,7 @@ MacroFixedImpl::MacroFixedImpl(MacroFixedOptions options) : options_(std::move(o
   int64_t c = o.out_filters();
   stem_conv_ = register_module("stem_conv", make_conv(o.input().channels, c, 3));
   stem_bn_ = register_module("stem_bn", make_bn(c));
-  const int64_t pool_distance = n / 3;
-  pool_layers_ = {pool_distance - 1, 2 * pool_distance - 1};
+  pool_layers_ = macro::pool_layers(n);
   for (int64_t layer = 0; layer < n; ++layer) {
     branches_.push_back(
         register_module(fmt::format("layer{}_op", layer), MacroBranch(arc.ops[layer], c, c)));

@@ -16,17 +16,16 @@ BatchNorm make_bn_eps3(int64_t channels) {
   return BatchNorm(torch::nn::BatchNorm2dOptions(channels).eps(1e-3).momentum(0.1));
 }
 
-bool is_pool(int op) { return op == macro::kAvgPool || op == macro::kMaxPool; }
-
 }  // namespace
 
 MacroSharedBranchImpl::MacroSharedBranchImpl(int op, int64_t c) : op_(op) {
   // `inp_conv_1` of _conv_branch, `conv_1` of _pool_branch: [1, 1, C, C], fan-in C.
   inp_conv_ = register_module("inp_conv", make_conv(c, c, 1));
   inp_bn_ = register_module("inp_bn", make_bn(c));
-  if (is_pool(op)) return;
-  const int64_t k = (op == macro::kConv3x3 || op == macro::kSep3x3) ? 3 : 5;
-  if (op == macro::kSep3x3 || op == macro::kSep5x5) {
+  const OpSpec& spec = macro::kOps.at(op);
+  if (spec.is_pool()) return;
+  const int64_t k = spec.kernel;
+  if (spec.family == OpFamily::kSepConv) {
     // w_depth [k, k, C, 1] (fan-in k*k*C) and w_point [C, C] (2-d: fan-in C), as make_conv's.
     depthwise_ = register_module("depthwise", make_conv(c, c, k, 1, c));
     out_conv_ = register_module("pointwise", make_conv(c, c, 1));
@@ -38,7 +37,8 @@ MacroSharedBranchImpl::MacroSharedBranchImpl(int op, int64_t c) : op_(op) {
 
 torch::Tensor MacroSharedBranchImpl::forward(const torch::Tensor& x) {
   auto h = torch::relu(inp_bn_->forward(inp_conv_->forward(x)));
-  if (is_pool(op_)) return pool3x3(h, op_ == macro::kAvgPool, 1);
+  const OpSpec& spec = macro::kOps[op_];
+  if (spec.is_pool()) return pool3x3(h, spec.family == OpFamily::kAvgPool, 1);
   if (depthwise_) h = depthwise_->forward(h);
   return torch::relu(out_bn_->forward(out_conv_->forward(h)));
 }
@@ -56,8 +56,7 @@ MacroSharedImpl::MacroSharedImpl(MacroSharedOptions options) : options_(std::mov
           o.num_branches());
   stem_conv_ = register_module("stem_conv", make_conv(o.input().channels, c, 3));
   stem_bn_ = register_module("stem_bn", make_bn(c));
-  const int64_t pool_distance = n / 3;
-  pool_layers_ = {pool_distance - 1, 2 * pool_distance - 1};
+  pool_layers_ = macro::pool_layers(n);
   for (int64_t layer = 0; layer < n; ++layer) {
     std::vector<MacroSharedBranch> ops;
     for (int op = 0; op < o.num_branches(); ++op) {
@@ -92,7 +91,7 @@ void MacroSharedImpl::set_arc(const std::vector<int>& flat) {
     require(arc.ops[layer] < options_.num_branches(),
             "macro architecture: layer {} has op {} ({}), but the shared child was built with "
             "child_num_branches={} (ops 0..{})",
-            layer, arc.ops[layer], macro::kOpNames[arc.ops[layer]], options_.num_branches(),
+            layer, arc.ops[layer], macro::kOps[arc.ops[layer]].name, options_.num_branches(),
             options_.num_branches() - 1);
   }
   arc_ = std::move(arc);
@@ -140,7 +139,7 @@ std::string MacroSharedImpl::summary() const {
   const auto& o = options_;
   std::string ops;
   for (int op = 0; op < o.num_branches(); ++op)
-    ops += std::string(op ? " " : "") + macro::kOpNames[op];
+    ops += std::string(op ? " " : "") + macro::kOps[op].name;
   std::string s = fmt::format(
       "macro shared child: {} layers, {} filters, {} branches ({}), pooling after layers {} and "
       "{}, {} params\n",

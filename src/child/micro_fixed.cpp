@@ -14,23 +14,28 @@ namespace {
 
 int64_t half(int64_t size) { return (size + 1) / 2; }  // TF "SAME" at stride 2
 
-/// Ops 0..4 of the fixed micro path. After calibration every node has `c` channels, so the TF
-/// code's `inp_c != out_filters` projections after pooling and identity are never built.
-torch::nn::AnyModule make_micro_op(int op, int64_t c, int64_t stride) {
+/// One op of the catalogue (space/micro.h) for the fixed path, by family. After calibration every
+/// node has `c` channels, so the TF code's `inp_c != out_filters` projections after pooling and
+/// identity are never built.
+torch::nn::AnyModule make_micro_op(const OpSpec& op, int64_t c, int64_t stride) {
   using namespace torch::nn;
-  switch (op) {
-    case micro::kSep3x3:
-      return AnyModule(SepConvStack(c, 3, stride));
-    case micro::kSep5x5:
-      return AnyModule(SepConvStack(c, 5, stride));
-    case micro::kAvgPool:
+  switch (op.family) {
+    case OpFamily::kSepConv:
+      return AnyModule(SepConvStack(c, op.kernel, stride));
+    case OpFamily::kAvgPool:
+      return AnyModule(AvgPool2d(AvgPool2dOptions(op.kernel)
+                                     .stride(stride)
+                                     .padding(op.kernel / 2)
+                                     .count_include_pad(false)));
+    case OpFamily::kMaxPool:
       return AnyModule(
-          AvgPool2d(AvgPool2dOptions(3).stride(stride).padding(1).count_include_pad(false)));
-    case micro::kMaxPool:
-      return AnyModule(MaxPool2d(MaxPool2dOptions(3).stride(stride).padding(1)));
-    default:  // identity: a factorised reduction when strided
+          MaxPool2d(MaxPool2dOptions(op.kernel).stride(stride).padding(op.kernel / 2)));
+    case OpFamily::kIdentity:  // a factorised reduction when strided
       return stride > 1 ? AnyModule(FactorizedReduction(c, c)) : AnyModule(Identity());
+    case OpFamily::kConv:
+      break;
   }
+  fail("micro op {}: its family has no fixed-child builder", op.name);
 }
 
 }  // namespace
@@ -64,7 +69,7 @@ MicroFixedCellImpl::MicroFixedCellImpl(const micro::Cell& cell, std::pair<int64_
     for (int side = 0; side < 2; ++side) {
       int idx = cell.index(b, side);
       int64_t s = idx < 2 ? stride : 1;
-      ops_.push_back(make_micro_op(cell.op(b, side), out_filters, s));
+      ops_.push_back(make_micro_op(micro::kOps[cell.op(b, side)], out_filters, s));
       register_module(fmt::format("block{}_{}", b, side ? "y" : "x"), ops_.back().ptr());
       sizes[side] = s > 1 ? half(hw[idx]) : hw[idx];
     }
@@ -98,15 +103,16 @@ torch::Tensor MicroFixedCellImpl::forward(const torch::Tensor& s0, const torch::
   for (int b = 0; b < cell_.num_blocks(); ++b) {
     torch::Tensor h[2];
     for (int side = 0; side < 2; ++side) {
-      const int idx = cell_.index(b, side), op = cell_.op(b, side);
-      if (op == micro::kSep3x3 || op == micro::kSep5x5) {
+      const int idx = cell_.index(b, side);
+      const OpSpec& op = micro::kOps[cell_.op(b, side)];
+      if (op.family == OpFamily::kSepConv) {
         if (!relu_nodes[idx].defined()) relu_nodes[idx] = torch::relu(nodes[idx]);
         h[side] = ops_[2 * b + side].get<SepConvStack>()->forward_relu(relu_nodes[idx]);
       } else {
         h[side] = ops_[2 * b + side].forward(nodes[idx]);
       }
       // Drop-path on every op but identity (and never on the identity's reduction).
-      if (keep > 0.0 && keep < 1.0 && cell_.op(b, side) != micro::kIdentity) {
+      if (keep > 0.0 && keep < 1.0 && op.family != OpFamily::kIdentity) {
         h[side] = drop_path(h[side], keep);
       }
     }
@@ -142,7 +148,8 @@ torch::Tensor AuxHeadImpl::forward(const torch::Tensor& input) {
   return fc_->forward(x.mean({2, 3}));
 }
 
-MicroFixedImpl::MicroFixedImpl(MicroFixedOptions options) : options_(std::move(options)) {
+MicroFixedImpl::MicroFixedImpl(MicroFixedOptions options)
+    : options_(std::move(options)), plan_(options_.num_layers()) {
   const auto& o = options_;
   const auto& arc = o.arc();
   require(o.num_layers() >= 0, "child_num_layers must be >= 0, got {}", o.num_layers());
@@ -153,15 +160,12 @@ MicroFixedImpl::MicroFixedImpl(MicroFixedOptions options) : options_(std::move(o
   stem_conv_ = register_module("stem_conv", make_conv(o.input().channels, stem_c, 3));
   stem_bn_ = register_module("stem_bn", make_bn(stem_c));
 
-  const int64_t pool_distance = o.num_layers() / 3;
-  pool_layers_ = {pool_distance, 2 * pool_distance + 1};
-  const int64_t aux_at = pool_layers_.back() + 1;
-  if (o.use_aux_heads() && aux_at < o.num_layers() + 2) aux_index_ = aux_at;
+  if (o.use_aux_heads() && plan_.aux_after < plan_.num_cells_built) aux_index_ = plan_.aux_after;
 
   std::pair<int64_t, int64_t> prev{stem_c, o.input().height}, cur = prev;
   int64_t filters = o.out_filters();
-  for (int64_t layer = 0; layer < o.num_layers() + 2; ++layer) {
-    bool reduce = std::find(pool_layers_.begin(), pool_layers_.end(), layer) != pool_layers_.end();
+  for (int64_t layer = 0; layer < plan_.num_cells_built; ++layer) {
+    const bool reduce = plan_.reduces(layer);
     if (reduce) filters *= 2;
     auto cell =
         MicroFixedCell(reduce ? arc.reduce : arc.normal, prev, cur, filters, reduce ? 2 : 1);
@@ -213,7 +217,7 @@ ChildOutput MicroFixedImpl::forward(const torch::Tensor& images) {
 std::string MicroFixedImpl::summary() const {
   std::string s = options_.arc().describe();
   for (size_t layer = 0; layer < cells_.size(); ++layer) {
-    bool reduce = std::find(pool_layers_.begin(), pool_layers_.end(), layer) != pool_layers_.end();
+    const bool reduce = plan_.reduces(static_cast<int64_t>(layer));
     int64_t n = 0;
     for (const auto& p : cells_[layer]->parameters()) n += p.numel();
     s += fmt::format("layer {:2d} {:<6s} out {:2d}x{:<2d} x {:4d} ch {:9d} params\n", layer,

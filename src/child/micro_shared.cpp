@@ -76,14 +76,18 @@ MicroSharedLayerImpl::MicroSharedLayerImpl(std::pair<int64_t, int64_t> in0,
   }
   if (c1 != c) calib_y_ = register_module("calib_y", ReluConvBn(c1, c, /*track_stats=*/false));
 
-  // _enas_cell: block b may read any of its b + 2 inputs; per side, one _enas_conv per filter
-  // size. After calibration every node has C channels, so the authors' `x_c != out_filters`
-  // projections (for pooling and identity) are never built.
+  // _enas_cell: block b may read any of its b + 2 inputs; per side, one _enas_conv per conv op
+  // of the catalogue. After calibration every node has C channels, so the authors' `x_c !=
+  // out_filters` projections (for pooling and identity) are never built.
   for (int64_t b = 0; b < num_cells; ++b) {
     for (int side = 0; side < 2; ++side) {
-      for (int64_t k : {3, 5}) {
-        convs_.push_back(register_module(fmt::format("cell{}_{}_conv{}", b, side ? "y" : "x", k),
-                                         MicroSharedConv(b + 2, c, k)));
+      for (const OpSpec& op : micro::kOps) {
+        MicroSharedConv conv{nullptr};
+        if (op.family == OpFamily::kSepConv) {
+          conv = register_module(fmt::format("cell{}_{}_conv{}", b, side ? "y" : "x", op.kernel),
+                                 MicroSharedConv(b + 2, c, op.kernel));
+        }
+        convs_.push_back(conv);
       }
     }
   }
@@ -110,22 +114,21 @@ torch::Tensor MicroSharedLayerImpl::forward(const torch::Tensor& s0, const torch
     torch::Tensor h[2];
     for (int side = 0; side < 2; ++side) {
       const int idx = cell.index(b, side);
-      const auto& x = nodes[idx];
-      switch (cell.op(b, side)) {
-        case micro::kSep3x3:
-          h[side] = convs_[4 * b + 2 * side]->forward_relu(relu_of(idx), idx);
+      const OpSpec& op = micro::kOps[cell.op(b, side)];
+      switch (op.family) {
+        case OpFamily::kSepConv:
+          h[side] = convs_[(2 * b + side) * micro::kNumOps + cell.op(b, side)]->forward_relu(
+              relu_of(idx), idx);
           break;
-        case micro::kSep5x5:
-          h[side] = convs_[4 * b + 2 * side + 1]->forward_relu(relu_of(idx), idx);
+        case OpFamily::kAvgPool:
+        case OpFamily::kMaxPool:
+          h[side] = pool3x3(nodes[idx], op.family == OpFamily::kAvgPool, 1);
           break;
-        case micro::kAvgPool:
-          h[side] = pool3x3(x, /*average=*/true, 1);
+        case OpFamily::kIdentity:
+          h[side] = nodes[idx];
           break;
-        case micro::kMaxPool:
-          h[side] = pool3x3(x, /*average=*/false, 1);
-          break;
-        default:
-          h[side] = x;
+        case OpFamily::kConv:
+          fail("micro op {}: its family has no shared-child builder", op.name);
       }
     }
     nodes.push_back(h[0] + h[1]);
@@ -143,7 +146,8 @@ torch::Tensor MicroSharedLayerImpl::forward(const torch::Tensor& s0, const torch
   return final_bn_->forward(F::conv2d(out, w));
 }
 
-MicroSharedImpl::MicroSharedImpl(MicroSharedOptions options) : options_(std::move(options)) {
+MicroSharedImpl::MicroSharedImpl(MicroSharedOptions options)
+    : options_(std::move(options)), plan_(options_.num_layers()) {
   const auto& o = options_;
   require(o.num_layers() >= 0, "child_num_layers must be >= 0, got {}", o.num_layers());
   require(o.num_cells() >= 1, "child_num_cells must be >= 1, got {}", o.num_cells());
@@ -154,17 +158,13 @@ MicroSharedImpl::MicroSharedImpl(MicroSharedOptions options) : options_(std::mov
   stem_conv_ = register_module("stem_conv", make_conv(o.input().channels, stem_c, 3));
   stem_bn_ = register_module("stem_bn", make_bn(stem_c, true, /*track_stats=*/false));
 
-  const int64_t pool_distance = o.num_layers() / 3;
-  pool_layers_ = {pool_distance, 2 * pool_distance + 1};
-  const int64_t aux_at = pool_layers_.back() + 1;
-  if (o.use_aux_heads() && aux_at < o.num_layers() + 2) aux_index_ = aux_at;
+  if (o.use_aux_heads() && plan_.aux_after < plan_.num_cells_built) aux_index_ = plan_.aux_after;
 
   // (channels, height) of the two inputs of the next layer.
   std::pair<int64_t, int64_t> prev{stem_c, o.input().height}, cur = prev;
   int64_t c = o.out_filters();
-  for (int64_t layer = 0; layer < o.num_layers() + 2; ++layer) {
-    bool reduce = std::find(pool_layers_.begin(), pool_layers_.end(), layer) != pool_layers_.end();
-    if (reduce) {
+  for (int64_t layer = 0; layer < plan_.num_cells_built; ++layer) {
+    if (plan_.reduces(layer)) {
       // The reduction cell reads the previous output and its factorised reduction (not the
       // two previous outputs): `layers = [layers[-1], x]` in the authors' _model.
       c *= 2;
@@ -230,8 +230,8 @@ std::string MicroSharedImpl::summary() const {
   std::string s = fmt::format(
       "micro shared child: {} + 2 layers, {} blocks per cell, {} filters, reduction at layers {} "
       "and {}, {} params",
-      o.num_layers(), o.num_cells(), o.out_filters(), pool_layers_[0], pool_layers_[1],
-      num_params());
+      o.num_layers(), o.num_cells(), o.out_filters(), plan_.reduction_layers[0],
+      plan_.reduction_layers[1], num_params());
   s += aux_head_
            ? fmt::format(" (+{} in the aux head after layer {})\n", num_aux_params(), aux_index_)
            : "\n";

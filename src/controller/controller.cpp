@@ -2,13 +2,11 @@
 
 #include <sstream>
 
+#include "enas/config/config.h"
 #include "enas/controller/macro_controller.h"
 #include "enas/controller/micro_controller.h"
 #include "enas/controller/rnn_controller.h"
-#include "enas/space/macro.h"
-#include "enas/space/micro.h"
-#include "enas/space/rnn.h"
-#include "enas/train/config.h"
+#include "enas/space/space.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -100,16 +98,17 @@ std::pair<torch::Tensor, torch::Tensor> ControllerImpl::choose(
 namespace {
 
 /// `--controller_type random`: every architecture of the space equally likely (each decision
-/// uniform), never trained. The baseline that tells whether the controller helps.
+/// uniform over what the space allows there), never trained. The baseline that tells whether the
+/// controller helps.
 class RandomControllerImpl : public ControllerImpl {
  public:
-  RandomControllerImpl(ControllerOptions o, std::string space)
-      : ControllerImpl(std::move(o)), macro_(space == "macro"), rnn_(space == "rnn") {}
+  RandomControllerImpl(ControllerOptions o, const Space& space)
+      : ControllerImpl(std::move(o)),
+        space_(space),
+        sizes_{static_cast<int>(options_.num_layers), static_cast<int>(options_.num_cells),
+               static_cast<int>(options_.num_branches)} {}
   bool trainable() const override { return false; }
-  int64_t arc_length() const override {
-    if (rnn_) return 2 * options_.num_layers;
-    return macro_ ? macro::arc_length(options_.num_layers) : 8 * options_.num_cells;
-  }
+  int64_t arc_length() const override { return space_.arc_length(sizes_); }
 
  protected:
   ArcBatch run(int64_t batch, const std::vector<std::vector<int>>* forced) override {
@@ -118,16 +117,17 @@ class RandomControllerImpl : public ControllerImpl {
     out.entropy = torch::zeros({batch});
     out.skip_penalty = torch::zeros({batch});
     out.skip_count = torch::zeros({batch});
+    const int length = space_.arc_length(sizes_);
     for (int64_t b = 0; b < batch; ++b) {
-      std::vector<int> arc(arc_length());
+      std::vector<int> arc(length);
       double lp = 0;
-      for (int64_t pos = 0; pos < arc_length(); ++pos) {
-        int k = choices_at(pos);
+      for (int pos = 0; pos < length; ++pos) {
+        const int k = space_.choices_at(sizes_, pos);
         arc[pos] = forced ? (*forced)[b][pos] : std::uniform_int_distribution<int>(0, k - 1)(rng_);
         require(arc[pos] >= 0 && arc[pos] < k, "controller: decision {} is {}, allowed 0..{}", pos,
                 arc[pos], k - 1);
         lp -= std::log(static_cast<double>(k));
-        if (macro_ && !is_macro_op(pos)) out.skip_count[b] += arc[pos];
+        if (space_.is_skip(sizes_, pos)) out.skip_count[b] += arc[pos];
       }
       out.log_prob[b] = lp;
       out.entropy[b] = -lp;
@@ -137,27 +137,14 @@ class RandomControllerImpl : public ControllerImpl {
   }
 
  private:
-  bool is_macro_op(int64_t pos) const {
-    int64_t start = 0;
-    for (int64_t layer = 0; start <= pos; ++layer) {
-      if (pos == start) return true;
-      start += layer + 1;
-    }
-    return false;
-  }
-  int choices_at(int64_t pos) const {
-    if (rnn_) return pos % 2 == 0 ? static_cast<int>(pos / 2 + 1) : rnn::kNumFuncs;
-    if (macro_) return is_macro_op(pos) ? static_cast<int>(options_.num_branches) : 2;
-    int64_t in_cell = pos % (4 * options_.num_cells);
-    int64_t block = in_cell / 4;
-    return in_cell % 2 == 0 ? static_cast<int>(block + 2) : static_cast<int>(options_.num_branches);
-  }
-  bool macro_, rnn_;
+  const Space& space_;
+  SpaceSizes sizes_;
 };
 
 }  // namespace
 
 Controller make_controller(const Config& c) {
+  const Space& space = space_named(c.search_for);
   ControllerOptions o;
   o.num_branches = c.child_num_branches;
   o.tanh_constant = c.controller_tanh_constant;
@@ -167,27 +154,27 @@ Controller make_controller(const Config& c) {
   o.num_layers = c.child_num_layers;
   o.num_cells = c.child_num_cells;
   o.seed = static_cast<uint64_t>(c.seed) * 0x2545F4914F6CDD1Dull + 17;
-  if (c.search_for == "rnn") {
-    o.num_branches = rnn::kNumFuncs;  // enas_lm's controller_num_functions
-    if (c.controller_type == "random") return std::make_shared<RandomControllerImpl>(o, "rnn");
-    require(c.controller_type == "lstm", "--controller_type is '{}', allowed: lstm, random",
-            c.controller_type);
-    return std::make_shared<RnnControllerImpl>(o);
+  if (space.language()) {
+    o.num_branches = space.num_ops();  // enas_lm's controller_num_functions
+  } else {
+    require(c.child_num_branches >= 1 && c.child_num_branches <= space.num_ops(),
+            "--child_num_branches is {}, allowed 1..{} for the {} space", c.child_num_branches,
+            space.num_ops(), space.name());
   }
-  const bool macro = c.search_for == "macro";
-  require(c.child_num_branches >= 1 &&
-              c.child_num_branches <= (macro ? macro::kNumOps : micro::kNumOps),
-          "--child_num_branches is {}, allowed 1..{} for the {} space", c.child_num_branches,
-          macro ? macro::kNumOps : micro::kNumOps, c.search_for);
-  if (c.controller_type == "random") return std::make_shared<RandomControllerImpl>(o, c.search_for);
+  if (c.controller_type == "random") return std::make_shared<RandomControllerImpl>(o, space);
   require(c.controller_type == "lstm", "--controller_type is '{}', allowed: lstm, random",
           c.controller_type);
-  if (macro) {
-    require(c.controller_search_whole_channels,
-            "a macro search needs --controller_search_whole_channels: the authors' channel-slice "
-            "search (--nocontroller_search_whole_channels) is not supported; their scripts "
-            "always search whole channels");
-    return std::make_shared<MacroControllerImpl>(o);
+  switch (space.kind()) {
+    case SpaceKind::kRnn:
+      return std::make_shared<RnnControllerImpl>(o);
+    case SpaceKind::kMacro:
+      require(c.controller_search_whole_channels,
+              "a macro search needs --controller_search_whole_channels: the authors' "
+              "channel-slice search (--nocontroller_search_whole_channels) is not supported; "
+              "their scripts always search whole channels");
+      return std::make_shared<MacroControllerImpl>(o);
+    case SpaceKind::kMicro:
+      break;
   }
   return std::make_shared<MicroControllerImpl>(o);
 }

@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 
+#include "enas/config/config.h"
 #include "enas/data/cifar10.h"
 #include "enas/data/fashion_mnist.h"
-#include "enas/train/config.h"
 #include "enas/util/error.h"
 
 namespace enas {

@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "enas/space/arc_text.h"
+#include "enas/space/space.h"
 #include "enas/util/error.h"
+#include "image_header.h"
 
 namespace enas::macro {
 
@@ -23,7 +26,7 @@ std::string Arc::to_string() const { return join_ints(flat()); }
 std::string Arc::describe() const {
   std::string s;
   for (int i = 0; i < num_layers(); ++i) {
-    s += fmt::format("layer {:2d} {:<8s} skips from", i, kOpNames[ops[i]]);
+    s += fmt::format("layer {:2d} {:<8s} skips from", i, kOps[ops[i]].name);
     bool any = false;
     for (int k = 0; k < i; ++k) {
       if (!skips[i][k]) continue;
@@ -74,6 +77,67 @@ Arc arc_from_flat(const std::vector<int>& flat, int num_layers) {
 
 Arc parse_arc(const std::string& text, int num_layers) {
   return arc_from_flat(parse_int_list(text, "macro architecture"), num_layers);
+}
+
+}  // namespace enas::macro
+
+namespace enas::macro {
+
+namespace {
+
+/// Whether flat position `pos` of a macro architecture is a layer's op (else a skip bit).
+bool is_op_position(int pos) {
+  int start = 0;
+  for (int layer = 0; start <= pos; ++layer) {
+    if (pos == start) return true;
+    start += layer + 1;
+  }
+  return false;
+}
+
+class MacroSpace : public Space {
+ public:
+  SpaceKind kind() const override { return SpaceKind::kMacro; }
+  const char* name() const override { return kMacroSpace; }
+  bool language() const override { return false; }
+  int num_ops() const override { return kNumOps; }
+  const char* op_name(int op) const override { return kOps.at(op).name; }
+  int arc_length(const SpaceSizes& s) const override { return macro::arc_length(s.num_layers); }
+  int choices_at(const SpaceSizes& s, int pos) const override {
+    return is_op_position(pos) ? s.num_branches : 2;
+  }
+  bool has_skips() const override { return true; }
+  bool is_skip(const SpaceSizes&, int pos) const override { return !is_op_position(pos); }
+  std::vector<int> parse(const std::string& text, const SpaceSizes& s) const override {
+    return parse_arc(text, s.num_layers).flat();
+  }
+  std::string lines(const std::vector<int>& arc) const override {
+    // The authors print one layer per line: its op, then its skip bits.
+    std::string s;
+    size_t start = 0;
+    for (int layer = 0; start < arc.size(); ++layer) {
+      const size_t end = std::min(arc.size(), start + layer + 1);
+      s += (s.empty() ? "[" : "\n[") +
+           join_ints(std::vector<int>(arc.begin() + start, arc.begin() + end)) + "]";
+      start = end;
+    }
+    return s;
+  }
+  std::string describe(const std::vector<int>& arc) const override {
+    return arc_from_flat(arc).describe();
+  }
+  std::string arc_header(const SpaceSizes& s, const std::string& dataset,
+                         const std::string& score_name, double score) const override {
+    return image_arc_header(*this, s, dataset, score_name, score);
+  }
+  bool fixes_num_layers() const override { return true; }
+};
+
+}  // namespace
+
+const Space& space() {
+  static const MacroSpace instance;
+  return instance;
 }
 
 }  // namespace enas::macro

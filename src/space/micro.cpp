@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "enas/space/arc_text.h"
+#include "enas/space/space.h"
 #include "enas/util/error.h"
+#include "image_header.h"
 
 namespace enas::micro {
 
@@ -22,8 +26,8 @@ std::vector<int> Cell::loose_ends() const {
 std::string Cell::describe() const {
   std::string s;
   for (int b = 0; b < num_blocks(); ++b) {
-    s += fmt::format("{}node {} = {}({}) + {}({})", b ? "; " : "", b + 2, kOpNames[op(b, 0)],
-                     index(b, 0), kOpNames[op(b, 1)], index(b, 1));
+    s += fmt::format("{}node {} = {}({}) + {}({})", b ? "; " : "", b + 2, kOps[op(b, 0)].name,
+                     index(b, 0), kOps[op(b, 1)].name, index(b, 1));
   }
   return s;
 }
@@ -76,6 +80,62 @@ Arc arc_from_flat(const std::vector<int>& flat, int num_cells) {
 
 Arc parse_arc(const std::string& text, int num_cells) {
   return arc_from_flat(parse_int_list(text, "micro architecture"), num_cells);
+}
+
+}  // namespace enas::micro
+
+namespace enas::micro {
+
+Plan::Plan(int64_t num_layers) : num_cells_built(num_layers + 2) {
+  const int64_t distance = num_layers / 3;
+  reduction_layers = {distance, 2 * distance + 1};
+  aux_after = reduction_layers.back() + 1;
+}
+
+bool Plan::reduces(int64_t layer) const {
+  return std::find(reduction_layers.begin(), reduction_layers.end(), layer) !=
+         reduction_layers.end();
+}
+
+namespace {
+
+class MicroSpace : public Space {
+ public:
+  SpaceKind kind() const override { return SpaceKind::kMicro; }
+  const char* name() const override { return kMicroSpace; }
+  bool language() const override { return false; }
+  int num_ops() const override { return kNumOps; }
+  const char* op_name(int op) const override { return kOps.at(op).name; }
+  int arc_length(const SpaceSizes& s) const override { return 8 * s.num_cells; }
+  int choices_at(const SpaceSizes& s, int pos) const override {
+    // index_1 op_1 index_2 op_2 per block: block b reads one of its b + 2 inputs.
+    const int in_cell = pos % (4 * s.num_cells);
+    return in_cell % 2 == 0 ? in_cell / 4 + 2 : s.num_branches;
+  }
+  std::vector<int> parse(const std::string& text, const SpaceSizes& s) const override {
+    return parse_arc(text, s.num_cells).flat();
+  }
+  std::string lines(const std::vector<int>& arc) const override {
+    // The authors print the normal cell, then the reduction cell.
+    const auto half = arc.begin() + arc.size() / 2;
+    return "[" + join_ints(std::vector<int>(arc.begin(), half)) + "]\n[" +
+           join_ints(std::vector<int>(half, arc.end())) + "]";
+  }
+  std::string describe(const std::vector<int>& arc) const override {
+    return arc_from_flat(arc).describe();
+  }
+  std::string arc_header(const SpaceSizes& s, const std::string& dataset,
+                         const std::string& score_name, double score) const override {
+    return image_arc_header(*this, s, dataset, score_name, score);
+  }
+  bool fixes_num_layers() const override { return false; }  // only the cell
+};
+
+}  // namespace
+
+const Space& space() {
+  static const MicroSpace instance;
+  return instance;
 }
 
 }  // namespace enas::micro

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "enas/space/arc_text.h"
+#include "enas/space/space.h"
 #include "enas/util/error.h"
 
 namespace enas::rnn {
@@ -43,6 +44,46 @@ Arc arc_from_flat(const std::vector<int>& flat, int num_nodes) {
 
 Arc parse_arc(const std::string& text, int num_nodes) {
   return arc_from_flat(parse_int_list(text, "rnn architecture"), num_nodes);
+}
+
+}  // namespace enas::rnn
+
+namespace enas::rnn {
+
+namespace {
+
+class RnnSpace : public Space {
+ public:
+  SpaceKind kind() const override { return SpaceKind::kRnn; }
+  const char* name() const override { return kRnnSpace; }
+  bool language() const override { return true; }
+  int num_ops() const override { return kNumFuncs; }
+  const char* op_name(int op) const override { return kFuncNames.at(op); }
+  int arc_length(const SpaceSizes& s) const override { return 2 * s.num_layers; }
+  int choices_at(const SpaceSizes&, int pos) const override {
+    // (previous node, function) per node: node k reads one of nodes 0..k.
+    return pos % 2 == 0 ? pos / 2 + 1 : kNumFuncs;
+  }
+  std::vector<int> parse(const std::string& text, const SpaceSizes& s) const override {
+    return parse_arc(text, s.num_layers).code;
+  }
+  std::string lines(const std::vector<int>& arc) const override { return join_ints(arc); }
+  std::string describe(const std::vector<int>& arc) const override {
+    return arc_from_flat(arc).describe();
+  }
+  std::string arc_header(const SpaceSizes& s, const std::string& dataset,
+                         const std::string& score_name, double score) const override {
+    return fmt::format("# enas search_for={} dataset={} child_num_layers={} {}={:.2f}", name(),
+                       dataset, s.num_layers, score_name, score);
+  }
+  bool fixes_num_layers() const override { return false; }  // the arc's length gives the nodes
+};
+
+}  // namespace
+
+const Space& space() {
+  static const RnnSpace instance;
+  return instance;
 }
 
 }  // namespace enas::rnn

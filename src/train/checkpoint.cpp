@@ -42,6 +42,15 @@ void stop_run(const RunDir& run, Reporter& reporter, const std::string& where,
   throw Interrupted(signal, line);
 }
 
+void stop_between_controller_steps(const RunDir& run, Reporter& reporter, int64_t epoch, int done,
+                                   int total, const std::function<std::string()>& save) {
+  if (!stop_requested() || done >= total) return;
+  const std::string saved = save();
+  stop_run(run, reporter,
+           fmt::format("in epoch {} after controller step {} of {}", epoch + 1, done, total),
+           saved);
+}
+
 void announce_resume(Reporter& reporter, const std::string& checkpoint,
                      const nlohmann::json& meta) {
   const int64_t epoch = meta.value("epoch", int64_t{0}), batch = meta.value("batch", int64_t{0});
@@ -107,6 +116,46 @@ void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchi
             "checkpoint {} does not match this model (was the architecture or a size "
             "changed?): {} is [{}] there, [{}] here",
             checkpoint, name, fmt::join(shape, ", "), fmt::join(expected.at(name), ", "));
+  }
+}
+
+CheckpointParts& CheckpointParts::module(std::string name, torch::nn::Module& module) {
+  parts_.push_back(
+      {std::move(name), true, [&module](auto& a) { module.save(a); }, nullptr, &module});
+  return *this;
+}
+
+CheckpointParts& CheckpointParts::loose(Save save, Load load) {
+  parts_.push_back({"", false, std::move(save), std::move(load), nullptr});
+  return *this;
+}
+
+void CheckpointParts::save(torch::serialize::OutputArchive& archive) const {
+  for (const auto& p : parts_) {
+    if (!p.sub_archive) {
+      p.save(archive);
+      continue;
+    }
+    torch::serialize::OutputArchive sub;
+    p.save(sub);
+    archive.write(p.name, sub);
+  }
+}
+
+void CheckpointParts::load(torch::serialize::InputArchive& archive,
+                           const std::string& checkpoint) const {
+  for (const auto& p : parts_) {
+    if (!p.sub_archive) {
+      p.load(archive);
+      continue;
+    }
+    torch::serialize::InputArchive sub;
+    archive.read(p.name, sub);
+    if (p.module) {
+      load_module_checked(*p.module, sub, checkpoint);
+    } else {
+      p.load(sub);
+    }
   }
 }
 

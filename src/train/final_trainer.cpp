@@ -1,6 +1,5 @@
 #include "enas/train/final_trainer.h"
 
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <string>
@@ -18,16 +17,6 @@
 
 namespace enas {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-}  // namespace
-
 FinalTrainer::FinalTrainer(const Config& config, ImageChild model, const ImageDataset& data,
                            const RunDir& run, Reporter& reporter, torch::Device device)
     : config_(config),
@@ -43,6 +32,10 @@ FinalTrainer::FinalTrainer(const Config& config, ImageChild model, const ImageDa
   // Every trainable weight, the aux head's included: the authors leave the aux head at its random
   // initialisation (docs/differences.md), we train it.
   sgd_ = std::make_unique<Sgd>(model_->parameters(), o);
+  parts_.module("model", *model_)
+      .state("optimizer", *sgd_)
+      .loose([this](torch::serialize::OutputArchive& a) { save_rng_state(a, device_); },
+             [this](torch::serialize::InputArchive& a) { has_rng_ = load_rng_state(a, device_); });
 }
 
 FinalTrainer::~FinalTrainer() = default;
@@ -51,19 +44,13 @@ int64_t FinalTrainer::batches_per_epoch() const {
   return (data_.train.size() + config_.batch_size - 1) / config_.batch_size;
 }
 
-std::string FinalTrainer::save(CheckpointId id, int64_t step, double seconds, double test_acc,
+std::string FinalTrainer::save(CheckpointId id, int64_t step, double test_acc,
                                const nlohmann::json& meter) {
-  nlohmann::json meta = {{"epoch", id.epoch},  {"batch", id.batch},    {"step", step},
-                         {"seconds", seconds}, {"test_acc", test_acc}, {"kind", "final"},
-                         {"meter", meter}};
-  return run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& archive) {
-    torch::serialize::OutputArchive model_archive, optim_archive;
-    model_->save(model_archive);
-    sgd_->save(optim_archive);
-    archive.write("model", model_archive);
-    archive.write("optimizer", optim_archive);
-    save_rng_state(archive, device_);
-  });
+  nlohmann::json meta = {
+      {"epoch", id.epoch},    {"batch", id.batch}, {"step", step},  {"seconds", clock_.seconds()},
+      {"test_acc", test_acc}, {"kind", "final"},   {"meter", meter}};
+  return run_.save_checkpoint(id, meta,
+                              [&](torch::serialize::OutputArchive& a) { parts_.save(a); });
 }
 
 TrainResult FinalTrainer::run(bool resume) {
@@ -73,22 +60,16 @@ TrainResult FinalTrainer::run(bool resume) {
   nlohmann::json meter_state;
   if (resume) {
     const std::string path = run_.checkpoint_to_resume();
-    bool has_rng = false;
-    auto meta = load_checkpoint(path, "final", [&](torch::serialize::InputArchive& archive) {
-      torch::serialize::InputArchive model_archive, optim_archive;
-      archive.read("model", model_archive);
-      archive.read("optimizer", optim_archive);
-      load_module_checked(*model_, model_archive, path);
-      sgd_->load(optim_archive);
-      has_rng = load_rng_state(archive, device_);
-    });
+    has_rng_ = false;
+    auto meta = load_checkpoint(path, "final",
+                                [&](torch::serialize::InputArchive& a) { parts_.load(a, path); });
     start_epoch = meta.at("epoch").get<int64_t>();
     start_batch = meta.value("batch", int64_t{0});
     step = meta.at("step").get<int64_t>();
     seconds_before = meta.value("seconds", 0.0);
     result.test_acc = meta.value("test_acc", -1.0);
     meter_state = meta.value("meter", nlohmann::json());
-    require(start_batch == 0 || (has_rng && meter_state.is_object()),
+    require(start_batch == 0 || (has_rng_ && meter_state.is_object()),
             "checkpoint {} was written mid-epoch but lacks its random state", path);
     announce_resume(reporter_, path, meta);
   }
@@ -112,8 +93,7 @@ TrainResult FinalTrainer::run(bool resume) {
           "checkpoint is {} batches into an epoch of {} (was --batch_size "
           "or the data changed?)",
           start_batch, batches);
-  const auto t_start = Clock::now();
-  auto elapsed = [&] { return seconds_before + seconds_since(t_start); };
+  clock_.start(seconds_before);
   if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
   run_.mark_started();
   model_->train();
@@ -123,7 +103,7 @@ TrainResult FinalTrainer::run(bool resume) {
     // draw what the uninterrupted one would have (mid-epoch, the checkpoint's state continues).
     if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
     const double lr = schedule.at_epoch(epoch);
-    const auto t_epoch = Clock::now();
+    const auto t_epoch = RunClock::Clock::now();
     int64_t batch_index = mid_epoch ? start_batch : 0;
     loader.start_epoch(epoch, batch_index);
     EpochMeter meter(device_);
@@ -135,18 +115,17 @@ TrainResult FinalTrainer::run(bool resume) {
       const bool log_now = step % config_.log_every == 0;
       ChildStep s = train_child_step(*model_, *sgd_, *batch, lr, log_now);
       meter.add(s);
-      if (log_now) reporter_.step(step_event(s, step, batches, lr, elapsed() / 60.0));
+      if (log_now) reporter_.step(step_event(s, step, batches, lr, clock_.minutes()));
       if (stop_requested() && batch_index < batches) {
         meter.finish(epoch + 1, step, lr, 1);  // a diverged epoch is an error, never saved
-        const std::string saved =
-            save({epoch, batch_index}, step, elapsed(), result.test_acc, meter.state());
+        const std::string saved = save({epoch, batch_index}, step, result.test_acc, meter.state());
         stop_run(run_, reporter_,
                  fmt::format("in epoch {} after step {} ({} of {} batches)", epoch + 1, step,
                              batch_index, batches),
                  saved);
       }
     }
-    const EpochEvent ee = meter.finish(epoch + 1, step, lr, seconds_since(t_epoch));
+    const EpochEvent ee = meter.finish(epoch + 1, step, lr, RunClock::since(t_epoch));
     reporter_.epoch(ee);
     result.train_loss = ee.train_loss;
     result.images_per_s = ee.images_per_s;
@@ -163,14 +142,14 @@ TrainResult FinalTrainer::run(bool resume) {
         if (split == &test) result.test_acc = acc.value();
       }
     }
-    const std::string saved = save({epoch + 1, 0}, step, elapsed(), result.test_acc, {});
+    const std::string saved = save({epoch + 1, 0}, step, result.test_acc, {});
     if (stop_requested() && !last) {
       stop_run(run_, reporter_, fmt::format("at the end of epoch {}", epoch + 1), saved);
     }
   }
   result.epochs = std::max<int64_t>(start_epoch, config_.num_epochs);
   result.steps = step;
-  result.seconds = elapsed();
+  result.seconds = clock_.seconds();
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "enas/space/arc_text.h"
+#include "enas/train/best_arc.h"
 #include "enas/train/checkpoint.h"
 #include "enas/train/lm_trainer.h"
 #include "enas/train/reinforce.h"
@@ -15,8 +16,6 @@
 namespace enas {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 rnn::Arc to_arc(const std::vector<int>& flat) { return rnn::arc_from_flat(flat); }
 
@@ -40,18 +39,25 @@ LmSearchTrainer::LmSearchTrainer(const Config& config, RnnLm child, Controller c
           "the validation stream ({} tokens) is too short for one segment of {} x {} tokens "
           "(--test_limit limits it)",
           corpus.valid.numel(), config_.batch_size, config_.child_bptt_steps);
-  arcs_log_ = std::make_unique<AppendFile>(run_.file("arcs.jsonl"));
-}
-
-void LmSearchTrainer::log_arc(const nlohmann::json& record) {
-  arcs_log_->append(record.dump() + "\n");
+  parts_.module("model", *child_)
+      .module("controller", *controller_)
+      .state("reinforce", *reinforce_)
+      .loose(
+          [this](torch::serialize::OutputArchive& a) {
+            a.write("controller_rng", c10::IValue(controller_->rng_state()));
+            if (save_state_.defined()) a.write("lm_state", save_state_, /*is_buffer=*/true);
+            save_rng_state(a, device_);
+          },
+          [this](torch::serialize::InputArchive& a) {
+            c10::IValue rng;
+            a.read("controller_rng", rng);
+            controller_->set_rng_state(rng.toStringRef());
+            a.try_read("lm_state", resume_state_, /*is_buffer=*/true);
+            load_rng_state(a, device_);
+          });
 }
 
 LmSearchTrainer::~LmSearchTrainer() = default;
-
-double LmSearchTrainer::elapsed() const {
-  return seconds_before_ + std::chrono::duration<double>(Clock::now() - started_).count();
-}
 
 double LmSearchTrainer::reward_loss(const std::vector<int>& arc) {
   child_->set_arc(to_arc(arc));
@@ -74,7 +80,7 @@ bool LmSearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, int64_t ro
   hooks.before_step = [this] { child_->set_arc(to_arc(controller_->sample(1).arcs[0])); };
   const LmEpoch e = train_lm_epoch(
       *child_, train_rows_, config_, epoch, rollbacks, step, reporter_,
-      [this] { return elapsed() / 60; }, hooks, from);
+      [this] { return clock_.minutes(); }, hooks, from);
   if (e.stopped) {
     const std::string saved =
         save({epoch, e.at.segment}, step, rollbacks, e.at.to_json(), e.at.state);
@@ -106,11 +112,11 @@ void LmSearchTrainer::train_controller(int64_t epoch, int64_t step, int64_t roll
                     t * config_.controller_num_aggregate, ent0, kLmRewardConstant / rw0, rw0,
                     s.baseline, join_ints(samples.arcs[0])));
     for (size_t i = 0; i < samples.arcs.size(); ++i) {
-      log_arc({{"kind", "controller"},
-               {"epoch", epoch + 1},
-               {"ctrl_step", s.step},
-               {"arc", join_ints(samples.arcs[i])},
-               {"valid_ppl", kLmRewardConstant / scores[i]}});
+      reporter_.arc({{"kind", "controller"},
+                     {"epoch", epoch + 1},
+                     {"ctrl_step", s.step},
+                     {"arc", join_ints(samples.arcs[i])},
+                     {"valid_ppl", kLmRewardConstant / scores[i]}});
     }
     reporter_.record({{"kind", "controller"},
                       {"epoch", epoch + 1},
@@ -121,16 +127,12 @@ void LmSearchTrainer::train_controller(int64_t epoch, int64_t step, int64_t roll
                       {"reward", s.reward},
                       {"baseline", s.baseline},
                       {"valid_ppl", kLmRewardConstant / s.accuracy}});
-    if (stop_requested() && t + 1 < config_.controller_train_steps) {
-      // Named after the child pass it follows (all its segments done).
-      const std::string saved =
-          save({epoch, std::max<int64_t>(child_segments_, 1)}, step, rollbacks,
-               {{"ctrl_t", t + 1}, {"child_segments", child_segments_}});
-      stop_run(run_, reporter_,
-               fmt::format("in epoch {} after controller step {} of {}", epoch + 1, t + 1,
-                           config_.controller_train_steps),
-               saved);
-    }
+    // Named after the child pass it follows (all its segments done).
+    stop_between_controller_steps(
+        run_, reporter_, epoch, t + 1, config_.controller_train_steps, [&] {
+          return save({epoch, std::max<int64_t>(child_segments_, 1)}, step, rollbacks,
+                      {{"ctrl_t", t + 1}, {"child_segments", child_segments_}});
+        });
   }
 }
 
@@ -152,7 +154,7 @@ LmDerived LmSearchTrainer::derive(int64_t samples) {
     }
     child_->set_arc(to_arc(arc));
     const double ppl = perplexity(lm_eval_loss(*child_, valid_rows_, segs, /*reset_each=*/true));
-    log_arc({{"kind", "derive"}, {"arc", join_ints(arc)}, {"valid_ppl", ppl}});
+    reporter_.arc({{"kind", "derive"}, {"arc", join_ints(arc)}, {"valid_ppl", ppl}});
     if (best.arc.empty() || ppl < best.valid_ppl) {
       best.valid_ppl = ppl;
       best.arc = arc;
@@ -168,42 +170,24 @@ std::string LmSearchTrainer::save(CheckpointId id, int64_t step, int64_t rollbac
                          {"batch", id.batch},
                          {"step", step},
                          {"ctrl_step", reinforce_->steps()},
-                         {"seconds", elapsed()},
+                         {"seconds", clock_.seconds()},
                          {"kind", "lm_search"},
                          {"rollbacks", rollbacks},
                          {"valid_cursor", valid_cursor_},
                          {"baseline", reinforce_->baseline()}};
   if (!position.is_null()) meta["position"] = position;
-  arcs_log_->sync();
-  return run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& a) {
-    torch::serialize::OutputArchive child, controller, reinforce;
-    child_->save(child);
-    controller_->save(controller);
-    reinforce_->save(reinforce);
-    a.write("model", child);
-    a.write("controller", controller);
-    a.write("reinforce", reinforce);
-    a.write("controller_rng", c10::IValue(controller_->rng_state()));
-    if (state.defined()) a.write("lm_state", state, /*is_buffer=*/true);
-    save_rng_state(a, device_);
-  });
+  reporter_.sync();
+  save_state_ = state;
+  const std::string path =
+      run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& a) { parts_.save(a); });
+  save_state_ = torch::Tensor();
+  return path;
 }
 
 nlohmann::json LmSearchTrainer::restore(const std::string& checkpoint) {
   resume_state_ = torch::Tensor();
   auto meta = load_checkpoint(checkpoint, "lm_search", [&](torch::serialize::InputArchive& a) {
-    torch::serialize::InputArchive child, controller, reinforce;
-    a.read("model", child);
-    a.read("controller", controller);
-    a.read("reinforce", reinforce);
-    load_module_checked(*child_, child, checkpoint);
-    load_module_checked(*controller_, controller, checkpoint);
-    reinforce_->load(reinforce);
-    c10::IValue rng;
-    a.read("controller_rng", rng);
-    controller_->set_rng_state(rng.toStringRef());
-    a.try_read("lm_state", resume_state_, /*is_buffer=*/true);
-    load_rng_state(a, device_);
+    parts_.load(a, checkpoint);
   });
   valid_cursor_ =
       meta.value("valid_cursor", int64_t{0}) % static_cast<int64_t>(valid_segments_.size());
@@ -214,14 +198,12 @@ LmSearchResult LmSearchTrainer::run(bool resume) {
   LmSearchResult result;
   LmCheckpoints checkpoints(run_, reporter_, [this](const std::string& p) { return restore(p); });
   LmProgress at;
-  if (resume) {
-    at = checkpoints.resume();
-    seconds_before_ = at.seconds;
-  }
+  if (resume) at = checkpoints.resume();
+  clock_.start(at.seconds);
   if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
   if (!resume) save({0, 0}, 0, 0);  // what a rollback in the first epoch returns to
   run_.mark_started();
-  started_ = Clock::now();
+  clock_.start(at.seconds);
   int64_t& epoch = at.epoch;
   int64_t& step = at.step;
   while (epoch < config_.num_epochs) {
@@ -247,16 +229,7 @@ LmSearchResult LmSearchTrainer::run(bool resume) {
     ++epoch;
     if (epoch % config_.eval_every_epochs == 0 || epoch == config_.num_epochs) {
       result.valid_ppl = perplexity(evaluate_valid());
-      reporter_.message(fmt::format("valid_ppl={:<.2f}", result.valid_ppl));
-      require(std::isfinite(result.valid_ppl),
-              "the validation perplexity overflowed after epoch {}: the shared child diverged; "
-              "{} is the newest checkpoint (from before); try a lower --child_lr",
-              epoch, run_.latest_checkpoint().value_or("none"));
-      reporter_.record({{"kind", "lm_eval"},
-                        {"epoch", epoch},
-                        {"step", step},
-                        {"split", "valid"},
-                        {"ppl", result.valid_ppl}});
+      report_valid_ppl(reporter_, run_, "the shared child", epoch, step, result.valid_ppl, {});
     }
     const std::string saved = save({epoch, 0}, step, result.rollbacks);
     if (stop_requested() && epoch < config_.num_epochs) {
@@ -268,30 +241,15 @@ LmSearchResult LmSearchTrainer::run(bool resume) {
       config_.derive_valid_batches > 0 ? std::to_string(config_.derive_valid_batches)
                                        : std::string("all")));
   result.best = derive(config_.derive_samples);
-  write_lm_best_arc(run_, config_, result.best);
+  write_best_arc(run_, config_,
+                 {result.best.arc, "valid_ppl", result.best.valid_ppl, result.best.samples});
   reporter_.message(fmt::format("Best architecture (valid_ppl {:.2f}): {}\n{}",
                                 result.best.valid_ppl, join_ints(result.best.arc),
                                 to_arc(result.best.arc).describe()));
   result.epochs = epoch;
   result.steps = step;
-  result.seconds = elapsed();
+  result.seconds = clock_.seconds();
   return result;
-}
-
-void write_lm_best_arc(const RunDir& run, const Config& c, const LmDerived& best) {
-  const std::string arc = join_ints(best.arc);
-  run.write_file("best_arc.txt",
-                 fmt::format("# enas search_for=rnn dataset=ptb child_num_layers={} "
-                             "valid_ppl={:.2f}\n{}\n",
-                             best.arc.size() / 2, best.valid_ppl, arc));
-  run.write_file("best_arc.json", nlohmann::json{{"arc", arc},
-                                                 {"valid_ppl", best.valid_ppl},
-                                                 {"samples", best.samples},
-                                                 {"search_for", "rnn"},
-                                                 {"child_num_layers", best.arc.size() / 2},
-                                                 {"dataset", "ptb"}}
-                                          .dump(2) +
-                                      "\n");
 }
 
 }  // namespace enas

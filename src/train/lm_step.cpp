@@ -7,8 +7,8 @@
 #include <limits>
 #include <random>
 
+#include "enas/config/config.h"
 #include "enas/train/checkpoint.h"
-#include "enas/train/config.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
@@ -183,6 +183,19 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
 double perplexity(double loss) {
   if (!std::isfinite(loss) || loss > 700) return std::numeric_limits<double>::infinity();
   return std::exp(loss);
+}
+
+void report_valid_ppl(Reporter& reporter, const RunDir& run, const char* what, int64_t epoch,
+                      int64_t step, double ppl, const nlohmann::json& extra) {
+  reporter.message(fmt::format("valid_ppl={:<.2f}", ppl));
+  require(std::isfinite(ppl),
+          "the validation perplexity overflowed after epoch {}: {} diverged; {} is the newest "
+          "checkpoint (from before); try a lower --child_lr",
+          epoch, what, run.latest_checkpoint().value_or("none"));
+  nlohmann::json record = {
+      {"kind", "lm_eval"}, {"epoch", epoch}, {"step", step}, {"split", "valid"}, {"ppl", ppl}};
+  if (extra.is_object()) record.update(extra);
+  reporter.record(record);
 }
 
 LmProgress LmCheckpoints::read(const std::string& path, nlohmann::json* meta_out) {

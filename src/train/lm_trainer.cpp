@@ -12,12 +12,6 @@
 
 namespace enas {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-}  // namespace
-
 void WeightAverage::update() {
   torch::NoGradGuard guard;
   if (avg_.empty()) {
@@ -79,10 +73,17 @@ LmFinalTrainer::LmFinalTrainer(const Config& config, RnnLm model, const Corpus& 
           "the validation stream ({} tokens) is too short for one segment of {} x {} tokens "
           "(--test_limit limits it)",
           corpus.valid.numel(), config_.batch_size, config_.child_bptt_steps);
-}
-
-double LmFinalTrainer::elapsed() const {
-  return seconds_before_ + std::chrono::duration<double>(Clock::now() - started_).count();
+  parts_.module("model", *model_)
+      .state("average", average_)
+      .loose(
+          [this](torch::serialize::OutputArchive& a) {
+            if (save_state_.defined()) a.write("lm_state", save_state_, /*is_buffer=*/true);
+            save_rng_state(a, device_);
+          },
+          [this](torch::serialize::InputArchive& a) {
+            a.try_read("lm_state", resume_state_, /*is_buffer=*/true);
+            load_rng_state(a, device_);
+          });
 }
 
 double LmFinalTrainer::evaluate_valid() {
@@ -109,7 +110,7 @@ bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& re
   hooks.avg_flag = [this] { return average_.started() ? 1 : 0; };
   const LmEpoch e = train_lm_epoch(
       *model_, train_rows_, config_, epoch, result.rollbacks, step, reporter_,
-      [this] { return elapsed() / 60; }, hooks, from);
+      [this] { return clock_.minutes(); }, hooks, from);
   if (!e.finite) return false;
   if (e.stopped) {
     const std::string saved = save({epoch, e.at.segment}, step, result, &e.at);
@@ -127,35 +128,24 @@ std::string LmFinalTrainer::save(CheckpointId id, int64_t step, const LmTrainRes
   nlohmann::json meta = {{"epoch", id.epoch},
                          {"batch", id.batch},
                          {"step", step},
-                         {"seconds", elapsed()},
+                         {"seconds", clock_.seconds()},
                          {"kind", "lm_final"},
                          {"valid_ppl", r.valid_ppl},
                          {"valid_history", valid_history_},
                          {"rollbacks", r.rollbacks},
                          {"arc", model_->arc().to_string()}};
   if (at) meta["position"] = at->to_json();
-  return run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& a) {
-    torch::serialize::OutputArchive model, average;
-    model_->save(model);
-    average_.save(average);
-    a.write("model", model);
-    a.write("average", average);
-    if (at) a.write("lm_state", at->state, /*is_buffer=*/true);
-    save_rng_state(a, device_);
-  });
+  save_state_ = at ? at->state : torch::Tensor();
+  const std::string path =
+      run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& a) { parts_.save(a); });
+  save_state_ = torch::Tensor();
+  return path;
 }
 
 nlohmann::json LmFinalTrainer::restore(const std::string& path) {
   resume_state_ = torch::Tensor();
-  auto meta = load_checkpoint(path, "lm_final", [&](torch::serialize::InputArchive& a) {
-    torch::serialize::InputArchive model, average;
-    a.read("model", model);
-    a.read("average", average);
-    load_module_checked(*model_, model, path);
-    average_.load(average);
-    a.try_read("lm_state", resume_state_, /*is_buffer=*/true);
-    load_rng_state(a, device_);
-  });
+  auto meta = load_checkpoint(path, "lm_final",
+                              [&](torch::serialize::InputArchive& a) { parts_.load(a, path); });
   valid_history_ = meta.value("valid_history", std::vector<double>{});
   return meta;
 }
@@ -166,13 +156,13 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
   LmProgress at;
   if (resume) {
     at = checkpoints.resume();
-    seconds_before_ = at.seconds;
     if (!valid_history_.empty()) result.valid_ppl = valid_history_.back();
   }
+  clock_.start(at.seconds);
   if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
   if (!resume) save({0, 0}, 0, result);  // what a rollback in the first epoch returns to
   run_.mark_started();
-  started_ = Clock::now();
+  clock_.start(at.seconds);
   int64_t& epoch = at.epoch;
   int64_t& step = at.step;
   while (epoch < config_.num_epochs) {
@@ -194,17 +184,8 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
     if (average_.started()) average_.swap();
     result.valid_ppl = perplexity(evaluate_valid());
     if (average_.started()) average_.swap();
-    reporter_.message(fmt::format("valid_ppl={:<.2f}", result.valid_ppl));
-    require(std::isfinite(result.valid_ppl),
-            "the validation perplexity overflowed after epoch {}: the model diverged; {} is the "
-            "newest checkpoint (from before); try a lower --child_lr",
-            epoch, run_.latest_checkpoint().value_or("none"));
-    reporter_.record({{"kind", "lm_eval"},
-                      {"epoch", epoch},
-                      {"step", step},
-                      {"split", "valid"},
-                      {"ppl", result.valid_ppl},
-                      {"train_ppl", result.train_ppl},
+    report_valid_ppl(reporter_, run_, "the model", epoch, step, result.valid_ppl,
+                     {{"train_ppl", result.train_ppl},
                       {"tokens_per_s", result.tokens_per_s},
                       {"averaging", average_.started()}});
     // fixed.py: average once this epoch is worse than the best before the last `threshold`.
@@ -234,7 +215,7 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
   result.epochs = epoch;
   result.steps = step;
   result.averaged = average_.started();
-  result.seconds = elapsed();
+  result.seconds = clock_.seconds();
   return result;
 }
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "enas/train/config.h"
+#include "enas/config/config.h"
 
 namespace enas {
 

@@ -2,7 +2,8 @@
 
 #include <cmath>
 
-#include "enas/train/config.h"
+#include "enas/config/config.h"
+#include "enas/space/space.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
 
@@ -13,9 +14,10 @@ ReinforceOptions ReinforceOptions::from(const Config& c) {
   o.lr = c.controller_lr;
   o.entropy_weight = c.controller_entropy_weight;
   o.bl_dec = c.controller_bl_dec;
-  o.skip_weight = c.search_for == "macro" ? c.controller_skip_weight : 0.0;
+  const Space& space = space_named(c.search_for);
+  o.skip_weight = space.has_skips() ? c.controller_skip_weight : 0.0;
   o.l2_reg = c.controller_l2_reg;
-  if (c.search_for == "rnn") {  // enas_lm controller.py: tf.train.AdamOptimizer(lr), TF's defaults
+  if (space.language()) {  // enas_lm controller.py: tf.train.AdamOptimizer(lr), TF's defaults
     o.beta1 = 0.9;
     o.eps = 1e-8;
   }

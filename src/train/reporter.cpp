@@ -22,6 +22,14 @@ void Reporter::eval(const EvalEvent& e) {
 void Reporter::epoch(const EpochEvent& e) {
   for (auto& l : listeners_) l->on_epoch(e);
 }
+void Reporter::arc(const nlohmann::json& r) {
+  for (auto& l : listeners_) l->on_arc(r);
+}
+
+void Reporter::sync() {
+  for (auto& l : listeners_) l->on_sync();
+}
+
 void Reporter::record(const nlohmann::json& r) {
   for (auto& l : listeners_) l->on_record(r);
 }
@@ -104,6 +112,12 @@ void MetricsListener::on_epoch(const EpochEvent& e) {
 }
 
 void MetricsListener::on_record(const nlohmann::json& record) { write(record); }
+
+ArcsListener::ArcsListener(const std::string& path) : out_(path) {}
+
+void ArcsListener::on_arc(const nlohmann::json& record) { out_.append(record.dump() + "\n"); }
+
+void ArcsListener::on_sync() { out_.sync(); }
 
 }  // namespace enas
 

@@ -2,11 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cmath>
 
 #include "enas/data/batch_loader.h"
 #include "enas/space/arc_text.h"
+#include "enas/space/space.h"
+#include "enas/train/best_arc.h"
 #include "enas/train/checkpoint.h"
 #include "enas/train/child_step.h"
 #include "enas/train/lr_schedule.h"
@@ -18,29 +19,6 @@
 
 namespace enas {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-/// The authors print a macro architecture one layer per line, a micro one as two cells.
-std::string arc_lines(const Config& c, const std::vector<int>& arc) {
-  if (c.search_for == "micro") {
-    std::vector<int> normal(arc.begin(), arc.begin() + arc.size() / 2);
-    std::vector<int> reduce(arc.begin() + arc.size() / 2, arc.end());
-    return "[" + join_ints(normal) + "]\n[" + join_ints(reduce) + "]";
-  }
-  std::string s;
-  size_t start = 0;
-  for (int layer = 0; start < arc.size(); ++layer) {
-    std::vector<int> row(arc.begin() + start, arc.begin() + start + layer + 1);
-    s += (s.empty() ? "[" : "\n[") + join_ints(row) + "]";
-    start += layer + 1;
-  }
-  return s;
-}
-
-}  // namespace
-
 SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller controller,
                              const ImageDataset& data, const RunDir& run, Reporter& reporter,
                              torch::Device device)
@@ -51,6 +29,7 @@ SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller
       run_(run),
       reporter_(reporter),
       device_(device),
+      space_(space_named(config.search_for)),
       valid_rng_(mix_seed(config.seed, 0x7a11d)) {
   require(data_.valid.size() > 0, "search needs a validation split (--num_valids > 0)");
   child_->to(device_);
@@ -63,11 +42,27 @@ SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller
   reinforce_ = std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_));
   valid_ = to_device(data_.valid, data_.stats, device_, use_channels_last(config_));
   test_ = to_device(data_.test, data_.stats, device_, use_channels_last(config_));
-  arcs_log_ = std::make_unique<AppendFile>(run_.file("arcs.jsonl"));
-}
-
-void SearchTrainer::log_arc(const nlohmann::json& record) {
-  arcs_log_->append(record.dump() + "\n");
+  parts_.module("model", *child_)
+      .state("optimizer", *sgd_)
+      .module("controller", *controller_)
+      .state("reinforce", *reinforce_)
+      .loose(
+          [this](torch::serialize::OutputArchive& a) {
+            a.write("controller_rng", c10::IValue(controller_->rng_state()));
+            std::ostringstream o;
+            o << valid_rng_;
+            a.write("valid_rng", c10::IValue(o.str()));
+            save_rng_state(a, device_);
+          },
+          [this](torch::serialize::InputArchive& a) {
+            c10::IValue rng, vrng;
+            a.read("controller_rng", rng);
+            controller_->set_rng_state(rng.toStringRef());
+            a.read("valid_rng", vrng);
+            std::istringstream in(vrng.toStringRef());
+            in >> valid_rng_;
+            load_rng_state(a, device_);
+          });
 }
 
 int64_t SearchTrainer::batches_per_epoch() const {
@@ -102,7 +97,7 @@ void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, int64_t firs
   BatchLoader loader(data_.train, data_.stats, lo);
   const int64_t batches = loader.batches_per_epoch();
   const double lr = child_lr_schedule(config_).at_epoch(epoch);
-  const auto t0 = Clock::now();
+  const auto t0 = RunClock::Clock::now();
   int64_t batch_index = first_batch;
   loader.start_epoch(epoch, first_batch);
   child_->train();
@@ -115,7 +110,7 @@ void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, int64_t firs
     const bool log_now = step % config_.log_every == 0;
     ChildStep s = train_child_step(*child_, *sgd_, *batch, lr, log_now);
     meter.add(s);
-    if (log_now) reporter_.step(step_event(s, step, batches, lr, minutes()));
+    if (log_now) reporter_.step(step_event(s, step, batches, lr, clock_.minutes()));
     if (stop_requested() && batch_index < batches) {
       meter.finish(epoch + 1, step, lr, 1);  // a diverged epoch is an error, never saved
       const std::string saved = save({epoch, batch_index}, step, {{"meter", meter.state()}});
@@ -125,39 +120,33 @@ void SearchTrainer::train_child_epoch(int64_t epoch, int64_t& step, int64_t firs
                saved);
     }
   }
-  const EpochEvent ee =
-      meter.finish(epoch + 1, step, lr, std::chrono::duration<double>(Clock::now() - t0).count());
+  const EpochEvent ee = meter.finish(epoch + 1, step, lr, RunClock::since(t0));
   reporter_.epoch(ee);
-}
-
-double SearchTrainer::minutes() const {
-  return (seconds_before_ + std::chrono::duration<double>(Clock::now() - started_).count()) / 60.0;
 }
 
 void SearchTrainer::train_controller(int64_t epoch, int64_t step, int first) {
   reporter_.message(fmt::format("Epoch {}: Training controller", epoch + 1));
-  const int64_t n = config_.child_num_layers;
-  const double skip_norm = std::max<int64_t>(1, n * (n - 1) / 2);
+  const double skip_norm = std::max(1, space_.num_skips(sizes()));
   for (int t = first; t < config_.controller_train_steps; ++t) {
     ArcBatch samples = controller_->sample(config_.controller_num_aggregate);
     std::vector<double> accs;
     for (const auto& arc : samples.arcs) accs.push_back(minibatch_accuracy(arc));
     ReinforceStats s = reinforce_->update(samples, accs);
     for (size_t i = 0; i < samples.arcs.size(); ++i) {
-      log_arc({{"kind", "controller"},
-               {"epoch", epoch + 1},
-               {"ctrl_step", s.step},
-               {"arc", join_ints(samples.arcs[i])},
-               {"acc", accs[i]},
-               {"reward", reinforce_->reward(accs[i], samples.entropy[i].item<double>())}});
+      reporter_.arc({{"kind", "controller"},
+                     {"epoch", epoch + 1},
+                     {"ctrl_step", s.step},
+                     {"arc", join_ints(samples.arcs[i])},
+                     {"acc", accs[i]},
+                     {"reward", reinforce_->reward(accs[i], samples.entropy[i].item<double>())}});
     }
     reporter_.message(fmt::format(
         "ctrl_step={:<6d} loss={:<7.3f} ent={:<5.2f} lr={:<6.4f} |g|={:<8.4f} acc={:<6.4f} "
         "bl={:<5.2f}{} mins={:<.2f}",
         s.step, s.loss, s.entropy, config_.controller_lr, s.grad_norm, s.accuracy, s.baseline,
-        config_.search_for == "macro" ? fmt::format(" skip_rate={:.3f}", s.skip_count / skip_norm)
-                                      : std::string(),
-        minutes()));
+        space_.has_skips() ? fmt::format(" skip_rate={:.3f}", s.skip_count / skip_norm)
+                           : std::string(),
+        clock_.minutes()));
     reporter_.record({{"kind", "controller"},
                       {"epoch", epoch + 1},
                       {"ctrl_step", s.step},
@@ -168,13 +157,10 @@ void SearchTrainer::train_controller(int64_t epoch, int64_t step, int first) {
                       {"reward", s.reward},
                       {"baseline", s.baseline},
                       {"skip_rate", s.skip_count / skip_norm}});
-    if (stop_requested() && t + 1 < config_.controller_train_steps) {
-      const std::string saved = save({epoch, batches_per_epoch()}, step, {{"ctrl_t", t + 1}});
-      stop_run(run_, reporter_,
-               fmt::format("in epoch {} after controller step {} of {}", epoch + 1, t + 1,
-                           config_.controller_train_steps),
-               saved);
-    }
+    stop_between_controller_steps(
+        run_, reporter_, epoch, t + 1, config_.controller_train_steps, [&] {
+          return save({epoch, batches_per_epoch()}, step, {{"ctrl_t", t + 1}});
+        });
   }
 }
 
@@ -190,7 +176,7 @@ DerivedArc SearchTrainer::derive(int64_t samples) {
                run_.latest_checkpoint().value_or(""));
     }
     double acc = evaluate(*child_, valid_, config_.eval_batch_size).value();
-    log_arc({{"kind", "derive"}, {"arc", join_ints(arcs.arcs[i])}, {"valid_acc", acc}});
+    reporter_.arc({{"kind", "derive"}, {"arc", join_ints(arcs.arcs[i])}, {"valid_acc", acc}});
     if (acc > best.valid_acc) {
       best.valid_acc = acc;
       best.arc = arcs.arcs[i];
@@ -205,56 +191,29 @@ std::string SearchTrainer::save(CheckpointId id, int64_t step, const nlohmann::j
                          {"batch", id.batch},
                          {"step", step},
                          {"ctrl_step", reinforce_->steps()},
-                         {"seconds", minutes() * 60.0},
+                         {"seconds", clock_.seconds()},
                          {"kind", "search"},
                          {"baseline", reinforce_->baseline()}};
   if (!position.is_null()) meta.update(position);
-  arcs_log_->sync();
-  return run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& a) {
-    torch::serialize::OutputArchive child, sgd, controller, reinforce;
-    child_->save(child);
-    sgd_->save(sgd);
-    controller_->save(controller);
-    reinforce_->save(reinforce);
-    a.write("model", child);
-    a.write("optimizer", sgd);
-    a.write("controller", controller);
-    a.write("reinforce", reinforce);
-    a.write("controller_rng", c10::IValue(controller_->rng_state()));
-    a.write("valid_rng", c10::IValue([&] {
-              std::ostringstream o;
-              o << valid_rng_;
-              return o.str();
-            }()));
-    save_rng_state(a, device_);
-  });
+  reporter_.sync();
+  return run_.save_checkpoint(id, meta,
+                              [&](torch::serialize::OutputArchive& a) { parts_.save(a); });
 }
 
 nlohmann::json SearchTrainer::restore(const std::string& checkpoint) {
-  return load_checkpoint(checkpoint, "search", [&](torch::serialize::InputArchive& a) {
-    torch::serialize::InputArchive child, sgd, controller, reinforce;
-    a.read("model", child);
-    a.read("optimizer", sgd);
-    a.read("controller", controller);
-    a.read("reinforce", reinforce);
-    load_module_checked(*child_, child, checkpoint);
-    load_module_checked(*controller_, controller, checkpoint);
-    sgd_->load(sgd);
-    reinforce_->load(reinforce);
-    c10::IValue rng, vrng;
-    a.read("controller_rng", rng);
-    controller_->set_rng_state(rng.toStringRef());
-    a.read("valid_rng", vrng);
-    std::istringstream in(vrng.toStringRef());
-    in >> valid_rng_;
-    load_rng_state(a, device_);
-  });
+  return load_checkpoint(checkpoint, "search",
+                         [&](torch::serialize::InputArchive& a) { parts_.load(a, checkpoint); });
+}
+
+SpaceSizes SearchTrainer::sizes() const {
+  return {config_.child_num_layers, config_.child_num_cells, config_.child_num_branches};
 }
 
 SearchResult SearchTrainer::run(bool resume) {
   SearchResult result;
   int64_t start_epoch = 0, start_batch = 0, step = 0;
   int start_ctrl = 0;
+  double seconds_before = 0;
   nlohmann::json meter_state;
   if (resume) {
     const std::string path = run_.checkpoint_to_resume();
@@ -264,14 +223,14 @@ SearchResult SearchTrainer::run(bool resume) {
     start_ctrl = meta.value("ctrl_t", 0);
     meter_state = meta.value("meter", nlohmann::json());
     step = meta.at("step").get<int64_t>();
-    seconds_before_ = meta.value("seconds", 0.0);
+    seconds_before = meta.value("seconds", 0.0);
     require(start_batch <= batches_per_epoch(),
             "checkpoint {} is {} batches into an epoch of {} (was --batch_size or the data "
             "changed?)",
             path, start_batch, batches_per_epoch());
     announce_resume(reporter_, path, meta);
   }
-  started_ = Clock::now();
+  clock_.start(seconds_before);
   if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
   run_.mark_started();
   for (int64_t epoch = start_epoch; epoch < config_.num_epochs; ++epoch) {
@@ -289,9 +248,10 @@ SearchResult SearchTrainer::run(bool resume) {
     ArcBatch shown = controller_->sample(10);
     for (const auto& arc : shown.arcs) {
       double acc = minibatch_accuracy(arc);
-      reporter_.message(fmt::format("{}\nval_acc={:<6.4f}\n{}", arc_lines(config_, arc), acc,
-                                    std::string(80, '-')));
-      log_arc({{"kind", "shown"}, {"epoch", epoch + 1}, {"arc", join_ints(arc)}, {"acc", acc}});
+      reporter_.message(
+          fmt::format("{}\nval_acc={:<6.4f}\n{}", space_.lines(arc), acc, std::string(80, '-')));
+      reporter_.arc(
+          {{"kind", "shown"}, {"epoch", epoch + 1}, {"arc", join_ints(arc)}, {"acc", acc}});
     }
     if ((epoch + 1) % config_.eval_every_epochs == 0 || epoch + 1 == config_.num_epochs) {
       reporter_.message(fmt::format("Epoch {}: Eval", epoch + 1));
@@ -313,30 +273,14 @@ SearchResult SearchTrainer::run(bool resume) {
   reporter_.message(fmt::format("Deriving: {} architectures on the whole validation split",
                                 config_.derive_samples));
   result.best = derive(config_.derive_samples);
-  write_best_arc(run_, config_, result.best);
+  write_best_arc(run_, config_,
+                 {result.best.arc, "valid_acc", result.best.valid_acc, result.best.samples});
   reporter_.message(fmt::format("Best architecture (valid_acc {:.4f}):\n{}", result.best.valid_acc,
-                                arc_lines(config_, result.best.arc)));
+                                space_.lines(result.best.arc)));
   result.epochs = std::max<int64_t>(start_epoch, config_.num_epochs);
   result.steps = step;
-  result.seconds = minutes() * 60.0;
+  result.seconds = clock_.seconds();
   return result;
-}
-
-void write_best_arc(const RunDir& run, const Config& c, const DerivedArc& best) {
-  // The header lets `enas train --child_fixed_arc_file` pick the space and its sizes.
-  std::string header = fmt::format(
-      "# enas search_for={} child_num_layers={} child_num_cells={} dataset={} valid_acc={:.4f}\n",
-      c.search_for, c.child_num_layers, c.child_num_cells, c.dataset, best.valid_acc);
-  run.write_file("best_arc.txt", header + join_ints(best.arc) + "\n");
-  run.write_file("best_arc.json", nlohmann::json{{"arc", join_ints(best.arc)},
-                                                 {"valid_acc", best.valid_acc},
-                                                 {"samples", best.samples},
-                                                 {"search_for", c.search_for},
-                                                 {"child_num_layers", c.child_num_layers},
-                                                 {"child_num_cells", c.child_num_cells},
-                                                 {"dataset", c.dataset}}
-                                          .dump(2) +
-                                      "\n");
 }
 
 }  // namespace enas

@@ -8,7 +8,7 @@
 
 #include "enas/child/image_child.h"
 #include "enas/child/rnn_lm.h"
-#include "enas/train/config.h"
+#include "enas/config/config.h"
 
 namespace enas::test {
 

@@ -15,7 +15,7 @@
 #include "enas/child/factory.h"
 #include "enas/data/datasets.h"
 #include "enas/data/fashion_mnist.h"
-#include "enas/train/config.h"
+#include "enas/config/config.h"
 #include "run_models.h"
 #include "test_util.h"
 

@@ -17,7 +17,7 @@
 #include "cli_runner.h"
 #include "enas/child/factory.h"
 #include "enas/space/rnn.h"
-#include "enas/train/config.h"
+#include "enas/config/config.h"
 #include "run_models.h"
 #include "test_util.h"
 

@@ -220,7 +220,7 @@ TEST_F(MacroOps, EveryOpKeepsSizeAndSetsChannels) {
   for (int op = 0; op < macro::kNumOps; ++op) {
     MacroBranch branch(op, 4, 8);
     auto y = branch->forward(torch::randn({2, 4, 6, 6}));
-    EXPECT_EQ(shape(y), (std::vector<int64_t>{2, 8, 6, 6})) << macro::kOpNames[op];
+    EXPECT_EQ(shape(y), (std::vector<int64_t>{2, 8, 6, 6})) << macro::kOps[op].name;
   }
 }
 
@@ -236,7 +236,7 @@ TEST_F(MacroOps, ParameterCountsPerOp) {
       64 + 16,                  // maxpool
   };
   for (int op = 0; op < macro::kNumOps; ++op) {
-    EXPECT_EQ(num_params(*MacroBranch(op, 8, 8)), expected[op]) << macro::kOpNames[op];
+    EXPECT_EQ(num_params(*MacroBranch(op, 8, 8)), expected[op]) << macro::kOps[op].name;
   }
 }
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "enas/space/authors_arcs.h"
-#include "enas/train/config.h"
-#include "enas/train/presets.h"
+#include "enas/config/config.h"
+#include "enas/config/presets.h"
 #include "enas/util/error.h"
 #include "test_util.h"
 

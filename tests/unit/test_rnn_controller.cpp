@@ -12,7 +12,7 @@
 #include "enas/controller/controller.h"
 #include "enas/controller/rnn_controller.h"
 #include "enas/space/rnn.h"
-#include "enas/train/config.h"
+#include "enas/config/config.h"
 #include "enas/train/reinforce.h"
 #include "test_util.h"
 

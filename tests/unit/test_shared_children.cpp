@@ -14,7 +14,7 @@
 #include "enas/child/layers.h"
 #include "enas/child/macro_shared.h"
 #include "enas/child/micro_shared.h"
-#include "enas/train/config.h"
+#include "enas/config/config.h"
 #include "enas/util/error.h"
 #include "test_util.h"
 

@@ -8,11 +8,11 @@
 
 #include "cli.h"
 #include "enas/child/factory.h"
+#include "enas/config/presets.h"
 #include "enas/controller/controller.h"
 #include "enas/data/datasets.h"
 #include "enas/train/lm_search_trainer.h"
 #include "enas/train/lm_step.h"
-#include "enas/train/presets.h"
 #include "enas/util/op_profile.h"
 #include "enas/util/runtime.h"
 

@@ -5,8 +5,9 @@
 #include <sstream>
 #include <type_traits>
 
+#include "enas/config/presets.h"
+#include "enas/space/space.h"
 #include "enas/train/checkpoint.h"
-#include "enas/train/presets.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
 
@@ -49,37 +50,18 @@ std::string flag_names(const char* names, bool negatable) {
   return out + neg;
 }
 
-/// A count in an architecture file's header, checked.
-int header_int(const std::string& path, const std::string& key, const std::string& value) {
-  const bool digits = !value.empty() && value.size() <= 6 &&
-                      value.find_first_not_of("0123456789") == std::string::npos;
-  require(digits, "architecture file {}: its header says {}={}, which is not a count", path, key,
-          value);
-  return std::stoi(value);
-}
-
 /// A best_arc.txt may start with "# enas search_for=micro child_num_layers=6 ..." naming the
 /// space and sizes the architecture belongs to: apply those.
 void apply_arc_header(Config& c, const std::string& path) {
   std::istringstream in(read_small_file(path, "architecture file", kMaxConfigBytes));
   std::string line;
   std::getline(in, line);
-  if (line.rfind("# enas ", 0) != 0) return;
-  std::istringstream words(line.substr(7));
-  std::string kv;
-  while (words >> kv) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-    if (key == "search_for") c.search_for = value;
-    if (key == "dataset") c.dataset = value;
-    if (key == "child_num_cells") c.child_num_cells = header_int(path, key, value);
-    // A macro architecture fixes the number of layers; a micro one only the cell.
-    if (key == "child_num_layers") {
-      const int layers = header_int(path, key, value);
-      if (c.search_for == "macro") c.child_num_layers = layers;
-    }
-  }
+  const auto header = parse_arc_header(line, path);
+  if (!header) return;
+  if (!header->search_for.empty()) c.search_for = header->search_for;
+  if (!header->dataset.empty()) c.dataset = header->dataset;
+  if (header->num_cells) c.child_num_cells = *header->num_cells;
+  if (header->num_layers) c.child_num_layers = *header->num_layers;
 }
 
 /// Whether a --config file names `key`.
@@ -158,7 +140,7 @@ State prescan(int argc, char** argv) {
 }
 
 void bind_config(CLI::App* sub, State& state, bool with_resume) {
-  state.config.visit([&](const char* names, auto& field, const char* help) {
+  state.config.visit([&](const char* names, auto& field, const char* help, Scope) {
     using T = std::decay_t<decltype(field)>;
     if constexpr (std::is_same_v<T, bool>) {
       sub->add_flag(flag_names(names, true), field, help)->capture_default_str();
@@ -195,10 +177,14 @@ void bind_config(CLI::App* sub, State& state, bool with_resume) {
 
 namespace {
 
-/// The console, log.txt and metrics.jsonl of `run`; from here on warnings are part of its record.
-void open_reporter(Run& run) {
+/// The console, log.txt, metrics.jsonl and (a search's) arcs.jsonl of `run`; from here on
+/// warnings are part of its record.
+void open_reporter(Run& run, const std::string& command) {
   run.reporter.add(std::make_shared<ConsoleListener>(run.dir.file("log.txt")));
   run.reporter.add(std::make_shared<MetricsListener>(run.dir.file("metrics.jsonl")));
+  if (command == "search") {
+    run.reporter.add(std::make_shared<ArcsListener>(run.dir.file("arcs.jsonl")));
+  }
   set_warning_sink([reporter = run.reporter](const std::string& text) mutable {
     reporter.message("warning: " + text);
   });
@@ -219,9 +205,9 @@ Run start_run(State& s, const std::string& command, const std::vector<std::strin
   const bool reset = c.reset_output_dir && !s.resume;
   Run run{RunDir::open(c.out, command, s.resume, reset, s.resume_from), Reporter()};
   c.out = run.dir.path();
-  open_reporter(run);
+  open_reporter(run, command);
   run.reporter.message(std::string(80, '-'));
-  run.reporter.message(format_config(c));
+  run.reporter.message(format_config(c, command == "train" ? kTrainMode : kSearchMode));
   for (const auto& w : warnings) warn(w);
   // A damaged checkpoint, or one of another command's run, is reported now, before minutes of
   // loading data.
@@ -239,8 +225,17 @@ void expect_checkpoint_kind(const std::string& checkpoint, const std::string& co
 
 Run open_for_derive(const std::string& dir) {
   Run run{RunDir::open(dir, "search", /*resume=*/true, /*reset=*/false), Reporter()};
-  open_reporter(run);
+  open_reporter(run, "search");
   return run;
+}
+
+nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t params,
+                          double seconds) {
+  return {{"epochs", epochs},
+          {"steps", steps},
+          {"params", params},
+          {"seconds", seconds},
+          {"run_dir", run.dir.path()}};
 }
 
 void finish_run(const Run& run, const State& s, const nlohmann::json& result) {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "enas/train/config.h"
+#include "enas/config/config.h"
 #include "enas/train/reporter.h"
 #include "enas/train/run_dir.h"
 
@@ -60,6 +60,10 @@ void expect_checkpoint_kind(const std::string& checkpoint, const std::string& co
 /// Opens a search's run folder `dir` to derive from one of its checkpoints (locked; its log and
 /// metrics appended to).
 Run open_for_derive(const std::string& dir);
+
+/// The fields of every run's result.json: epochs, steps, params, seconds and run_dir.
+nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t params,
+                          double seconds);
 
 /// Writes result.json into the run folder and, with --json, prints it as the last line.
 void finish_run(const Run& run, const State& state, const nlohmann::json& result);

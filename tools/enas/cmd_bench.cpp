@@ -11,14 +11,15 @@
 #include "enas/child/factory.h"
 #include "enas/child/layers.h"
 #include "enas/child/shared_child.h"
+#include "enas/config/presets.h"
 #include "enas/controller/controller.h"
 #include "enas/data/batch_loader.h"
 #include "enas/data/cifar10.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/authors_arcs.h"
 #include "enas/space/macro.h"
+#include "enas/space/space.h"
 #include "enas/train/child_step.h"
-#include "enas/train/presets.h"
 #include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
 #include "enas/util/op_profile.h"
@@ -152,10 +153,10 @@ int run_bench(const BenchOptions& o) {
       {"threads", threads},     {"torch", TORCH_VERSION},           {"blas", blas_library()},
       {"device", device.str()}, {"memory_format", o.memory_format}, {"steps", o.steps},
       {"warmup", o.warmup}};
-  if (o.only.empty() || o.only == "micro") {
+  if (o.only.empty() || o.only == kMicroSpace) {
     // The micro final architecture at the search script's size.
     Config c;
-    c.search_for = "micro";
+    c.search_for = kMicroSpace;
     c.child_fixed_arc = kMicroFinalArc;
     c.child_num_layers = 6;
     c.child_out_filters = 20;
@@ -163,14 +164,14 @@ int run_bench(const BenchOptions& o) {
     c.child_keep_prob = 0.9f;
     c.child_drop_path_keep_prob = 0.6f;
     c.child_l2_reg = 1e-4f;
-    j["micro"] = bench_child(c, o, device);
-    fmt::print(stderr, "micro: {:.1f} images/s\n", j["micro"]["images_per_s"].get<double>());
+    j[kMicroSpace] = bench_child(c, o, device);
+    fmt::print(stderr, "micro: {:.1f} images/s\n", j[kMicroSpace]["images_per_s"].get<double>());
   }
-  if (o.only.empty() || o.only == "macro") {
+  if (o.only.empty() || o.only == kMacroSpace) {
     // The macro search size; the architecture is the first 12 layers of the authors' final one.
     Config c;
-    c.search_for = "macro";
-    auto flat = parse_int_list(kMacroFinalArc, "macro");
+    c.search_for = kMacroSpace;
+    auto flat = parse_int_list(kMacroFinalArc, kMacroSpace);
     flat.resize(macro::arc_length(12));
     c.child_fixed_arc = join_ints(flat);
     c.child_num_layers = 12;
@@ -178,17 +179,17 @@ int run_bench(const BenchOptions& o) {
     c.batch_size = 128;
     c.child_keep_prob = 0.9f;
     c.child_l2_reg = 2.5e-4f;
-    j["macro"] = bench_child(c, o, device);
-    fmt::print(stderr, "macro: {:.1f} images/s\n", j["macro"]["images_per_s"].get<double>());
+    j[kMacroSpace] = bench_child(c, o, device);
+    fmt::print(stderr, "macro: {:.1f} images/s\n", j[kMacroSpace]["images_per_s"].get<double>());
   }
   if (o.only.empty() || o.only == "loader") j["loader"] = bench_loader(o);
   if (o.only.empty() || o.only == "controller") {
-    j["controller"] = {{"micro", bench_controller("cifar10_micro_search", o.steps)},
-                       {"macro", bench_controller("cifar10_macro_search", o.steps)}};
+    j["controller"] = {{kMicroSpace, bench_controller("cifar10_micro_search", o.steps)},
+                       {kMacroSpace, bench_controller("cifar10_macro_search", o.steps)}};
   }
   if (o.only.empty() || o.only == "shared") {
-    j["shared"] = {{"micro", bench_shared("cifar10_micro_search", o, device)},
-                   {"macro", bench_shared("cifar10_macro_search", o, device)}};
+    j["shared"] = {{kMicroSpace, bench_shared("cifar10_micro_search", o, device)},
+                   {kMacroSpace, bench_shared("cifar10_macro_search", o, device)}};
   }
   if (o.only.empty() || o.only.rfind("lm", 0) == 0) {
     const nlohmann::json lm = bench_lm(o.only, o.steps, o.warmup, device, o.profile);

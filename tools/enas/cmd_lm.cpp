@@ -9,6 +9,7 @@
 #include "enas/controller/controller.h"
 #include "enas/data/datasets.h"
 #include "enas/space/arc_text.h"
+#include "enas/train/best_arc.h"
 #include "enas/train/lm_search_trainer.h"
 #include "enas/train/lm_trainer.h"
 #include "enas/util/error.h"
@@ -62,18 +63,14 @@ int run_train_lm(State& s, const std::vector<std::string>& warnings) {
       fmt::format("Done: {} epochs, valid_ppl {:.2f}, test_ppl {:.2f}, {:.1f} s, "
                   "run folder {}",
                   r.epochs, r.valid_ppl, r.test_ppl, r.seconds, run.path()));
-  nlohmann::json result = {{"params", model->num_params()},
-                           {"arc", model->arc().to_string()},
-                           {"epochs", r.epochs},
-                           {"steps", r.steps},
-                           {"valid_ppl", r.valid_ppl},
-                           {"test_ppl", r.test_ppl},
-                           {"train_ppl", r.train_ppl},
-                           {"averaged", r.averaged},
-                           {"rollbacks", r.rollbacks},
-                           {"tokens_per_s", r.tokens_per_s},
-                           {"seconds", r.seconds},
-                           {"run_dir", run.path()}};
+  nlohmann::json result = run_result(started, r.epochs, r.steps, model->num_params(), r.seconds);
+  result.update({{"arc", model->arc().to_string()},
+                 {"valid_ppl", r.valid_ppl},
+                 {"test_ppl", r.test_ppl},
+                 {"train_ppl", r.train_ppl},
+                 {"averaged", r.averaged},
+                 {"rollbacks", r.rollbacks},
+                 {"tokens_per_s", r.tokens_per_s}});
   finish_run(started, s, result);
   return 0;
 }
@@ -123,16 +120,13 @@ int run_search_lm(State& s, const std::vector<std::string>& warnings) {
       setup.child->num_params(), setup.child->num_params_per_arc(), threads, device.str()));
   LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run, reporter, device);
   LmSearchResult r = trainer.run(s.resume);
-  nlohmann::json result = {{"best_arc", join_ints(r.best.arc)},
-                           {"valid_ppl", r.best.valid_ppl},
-                           {"shared_valid_ppl", r.valid_ppl},
-                           {"epochs", r.epochs},
-                           {"steps", r.steps},
-                           {"rollbacks", r.rollbacks},
-                           {"params", setup.child->num_params()},
-                           {"seconds", r.seconds},
-                           {"best_arc_file", run.file("best_arc.txt")},
-                           {"run_dir", run.path()}};
+  nlohmann::json result =
+      run_result(started, r.epochs, r.steps, setup.child->num_params(), r.seconds);
+  result.update({{"best_arc", join_ints(r.best.arc)},
+                 {"valid_ppl", r.best.valid_ppl},
+                 {"shared_valid_ppl", r.valid_ppl},
+                 {"rollbacks", r.rollbacks},
+                 {"best_arc_file", run.file("best_arc.txt")}});
   finish_run(started, s, result);
   return 0;
 }
@@ -152,7 +146,7 @@ int run_derive_lm(State& s, const std::string& checkpoint) {
   LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run, reporter, device);
   trainer.restore(checkpoint);
   LmDerived best = trainer.derive(c.derive_samples);
-  write_lm_best_arc(run, c, best);
+  write_best_arc(run, c, {best.arc, "valid_ppl", best.valid_ppl, best.samples});
   reporter.message(fmt::format("Best of {} architectures: valid_ppl {:.2f}: {}", best.samples,
                                best.valid_ppl, join_ints(best.arc)));
   if (s.json) {

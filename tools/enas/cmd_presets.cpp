@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include "cli.h"
-#include "enas/train/presets.h"
+#include "enas/config/presets.h"
 
 namespace enas::cli {
 

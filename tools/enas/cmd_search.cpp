@@ -10,6 +10,7 @@
 #include "enas/controller/controller.h"
 #include "enas/data/datasets.h"
 #include "enas/space/arc_text.h"
+#include "enas/train/best_arc.h"
 #include "enas/train/search_trainer.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
@@ -35,7 +36,7 @@ SearchSetup build(const Config& c) {
 int run_search(State& s) {
   Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
-  if (c.dataset == "ptb") return run_search_lm(s, warnings);
+  if (space_named(c.search_for).language()) return run_search_lm(s, warnings);
   const int threads = set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   SearchSetup setup = build(c);
@@ -61,16 +62,13 @@ int run_search(State& s) {
                                device.str()));
   SearchTrainer trainer(c, setup.child, setup.controller, data, run, reporter, device);
   SearchResult r = trainer.run(s.resume);
-  nlohmann::json result = {{"best_arc", join_ints(r.best.arc)},
-                           {"valid_acc", r.best.valid_acc},
-                           {"shared_valid_acc", r.valid_acc},
-                           {"shared_test_acc", r.test_acc},
-                           {"epochs", r.epochs},
-                           {"steps", r.steps},
-                           {"params", setup.child->num_params()},
-                           {"seconds", r.seconds},
-                           {"best_arc_file", run.file("best_arc.txt")},
-                           {"run_dir", run.path()}};
+  nlohmann::json result =
+      run_result(started, r.epochs, r.steps, setup.child->num_params(), r.seconds);
+  result.update({{"best_arc", join_ints(r.best.arc)},
+                 {"valid_acc", r.best.valid_acc},
+                 {"shared_valid_acc", r.valid_acc},
+                 {"shared_test_acc", r.test_acc},
+                 {"best_arc_file", run.file("best_arc.txt")}});
   finish_run(started, s, result);
   return 0;
 }
@@ -83,7 +81,7 @@ int run_derive(State& s, const std::string& checkpoint) {
   Config& c = s.config;
   validate(c);
   expect_checkpoint_kind(checkpoint, "search", c.dataset);
-  if (c.dataset == "ptb") return run_derive_lm(s, checkpoint);
+  if (space_named(c.search_for).language()) return run_derive_lm(s, checkpoint);
   set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   SearchSetup setup = build(c);
@@ -94,7 +92,7 @@ int run_derive(State& s, const std::string& checkpoint) {
   SearchTrainer trainer(c, setup.child, setup.controller, data, run, reporter, device);
   trainer.restore(checkpoint);
   DerivedArc best = trainer.derive(c.derive_samples);
-  write_best_arc(run, c, best);
+  write_best_arc(run, c, {best.arc, "valid_acc", best.valid_acc, best.samples});
   reporter.message(fmt::format("Best of {} architectures: valid_acc {:.4f}: {}", best.samples,
                                best.valid_acc, join_ints(best.arc)));
   if (s.json) {

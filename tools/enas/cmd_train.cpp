@@ -17,7 +17,7 @@ namespace {
 int run_train(State& s) {
   Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
-  if (c.dataset == "ptb") return run_train_lm(s, warnings);
+  if (space_named(c.search_for).language()) return run_train_lm(s, warnings);
   const int threads = set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   const ImageShape shape = dataset_shape(c.dataset);
@@ -57,15 +57,11 @@ int run_train(State& s) {
   TrainResult r = trainer.run(s.resume);
   reporter.message(fmt::format("Done: {} epochs, test_accuracy {:.4f}, {:.1f} s, run folder {}",
                                r.epochs, r.test_acc, r.seconds, run.path()));
-  nlohmann::json result = {{"params", model->num_params()},
-                           {"params_aux", model->num_aux_params()},
-                           {"epochs", r.epochs},
-                           {"steps", r.steps},
-                           {"test_acc", r.test_acc},
-                           {"train_loss", r.train_loss},
-                           {"images_per_s", r.images_per_s},
-                           {"seconds", r.seconds},
-                           {"run_dir", run.path()}};
+  nlohmann::json result = run_result(started, r.epochs, r.steps, model->num_params(), r.seconds);
+  result.update({{"params_aux", model->num_aux_params()},
+                 {"test_acc", r.test_acc},
+                 {"train_loss", r.train_loss},
+                 {"images_per_s", r.images_per_s}});
   finish_run(started, s, result);
   return 0;
 }

@@ -6,15 +6,9 @@
 #include <memory>
 #include <string>
 
-namespace enas {
+#include "enas/data/image_shape.h"
 
-/// Shape of one input image.
-struct ImageShape {
-  int64_t channels = 3;
-  int64_t height = 32;
-  int64_t width = 32;
-  int64_t num_classes = 10;
-};
+namespace enas {
 
 /// What a child returns. `aux_logits` is undefined in eval mode or without an auxiliary head.
 struct ChildOutput {

@@ -70,7 +70,7 @@ class MicroFixedImpl : public ImageChildImpl {
 
  private:
   MicroFixedOptions options_;
-  std::vector<int64_t> pool_layers_;
+  micro::Plan plan_;
   int64_t aux_index_ = -1;
   torch::nn::Conv2d stem_conv_{nullptr};
   BatchNorm stem_bn_{nullptr};

@@ -64,7 +64,7 @@ class MicroSharedLayerImpl : public torch::nn::Module {
   int64_t channels_;
   FactorizedReduction reduce_x_{nullptr};  // inputs of different sizes: ReLU + FR
   ReluConvBn calib_x_{nullptr}, calib_y_{nullptr};
-  std::vector<MicroSharedConv> convs_;  // [4 * block + 2 * side + (k == 5)]
+  std::vector<MicroSharedConv> convs_;  // [(2 * block + side) * kNumOps + op], conv ops only
   torch::Tensor final_w_;               // (num_cells + 2, C_out, C_in)
   BatchNorm final_bn_{nullptr};
 };
@@ -85,7 +85,7 @@ class MicroSharedImpl : public SharedChildImpl {
   MicroSharedOptions options_;
   micro::Arc arc_;
   std::vector<int> loose_normal_, loose_reduce_;
-  std::vector<int64_t> pool_layers_;
+  micro::Plan plan_;
   int64_t aux_index_ = -1;
   torch::nn::Conv2d stem_conv_{nullptr};
   BatchNorm stem_bn_{nullptr};

@@ -3,8 +3,8 @@
 /// `--data` flags to files.
 #include <string>
 
-#include "enas/child/image_child.h"
 #include "enas/data/image_dataset.h"
+#include "enas/data/image_shape.h"
 #include "enas/data/ptb.h"
 
 namespace enas {

@@ -1,16 +1,27 @@
 #pragma once
 /// The micro (cell) search space of ENAS: a normal and a reduction cell of B blocks each.
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "enas/space/ops.h"
+
+namespace enas {
+class Space;
+}
+
 namespace enas::micro {
 
-/// Op catalogue, numbered as the authors' micro_child.py / micro_controller.py.
-enum Op : int { kSep3x3 = 0, kSep5x5 = 1, kAvgPool = 2, kMaxPool = 3, kIdentity = 4 };
-inline constexpr int kNumOps = 5;
-inline constexpr std::array<const char*, kNumOps> kOpNames = {"sep3x3", "sep5x5", "avgpool",
-                                                              "maxpool", "identity"};
+/// The op catalogue, numbered as the authors' micro_child.py / micro_controller.py: the one table
+/// the fixed and the shared child build ops from. A search samples the first
+/// child_num_branches of them.
+inline constexpr std::array<OpSpec, 5> kOps = {{{"sep3x3", OpFamily::kSepConv, 3},
+                                                {"sep5x5", OpFamily::kSepConv, 5},
+                                                {"avgpool", OpFamily::kAvgPool, 3},
+                                                {"maxpool", OpFamily::kMaxPool, 3},
+                                                {"identity", OpFamily::kIdentity, 0}}};
+inline constexpr int kNumOps = static_cast<int>(kOps.size());
 
 /// One cell: for block b, `index_1 op_1 index_2 op_2` with indices in 0..b+1 (0 and 1 are the
 /// cell's two inputs, 2 + j is block j's output).
@@ -45,5 +56,20 @@ struct Arc {
 Arc parse_arc(const std::string& text, int num_cells = 0);
 
 Arc arc_from_flat(const std::vector<int>& flat, int num_cells = 0);
+
+/// The network plan (micro_child.py `_model`): N normal cells per stage, N + 2 cells built; a
+/// reduction cell (stride 2, channels doubled) at `reduction_layers`; the auxiliary head after
+/// the cell that follows the second reduction.
+struct Plan {
+  int64_t num_cells_built = 0;
+  std::vector<int64_t> reduction_layers;  // (2)
+  int64_t aux_after = 0;                  // the cell the auxiliary head reads
+
+  explicit Plan(int64_t num_layers);
+  bool reduces(int64_t layer) const;
+};
+
+/// The space's descriptor (space.h).
+const enas::Space& space();
 
 }  // namespace enas::micro

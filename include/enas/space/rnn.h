@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace enas {
+class Space;
+}
+
 namespace enas::rnn {
 
 /// Function catalogue, numbered as enas_lm's child.py / controller.py.
@@ -35,5 +39,8 @@ Arc arc_from_flat(const std::vector<int>& flat, int num_nodes = 0);
 
 /// Parses the enas_lm format ("0 2 1 0 ...").
 Arc parse_arc(const std::string& text, int num_nodes = 0);
+
+/// The space's descriptor (space.h).
+const enas::Space& space();
 
 }  // namespace enas::rnn

@@ -7,6 +7,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "enas/train/run_dir.h"
 
@@ -19,6 +20,12 @@ class Reporter;
 /// console, in log.txt and in metrics.jsonl; then throws Interrupted (util/signals.h).
 [[noreturn]] void stop_run(const RunDir& run, Reporter& reporter, const std::string& where,
                            const std::string& checkpoint);
+
+/// Between two controller updates of a search (`done` of `total` in epoch `epoch`, 0-based): on a
+/// stop signal, and when updates remain, saves through `save` (which returns the checkpoint's
+/// path) and ends the run with stop_run; else returns.
+void stop_between_controller_steps(const RunDir& run, Reporter& reporter, int64_t epoch, int done,
+                                   int total, const std::function<std::string()>& save);
 
 /// Says that the run continues from `checkpoint` (console, log.txt) and writes the "resume"
 /// record of metrics.jsonl (its epoch, batch, step and ctrl_step from `meta`): read_metrics()
@@ -35,5 +42,39 @@ nlohmann::json load_checkpoint(const std::string& path, const std::string& kind,
 /// (Module::load replaces a tensor whatever its shape). Errors name the checkpoint and the tensor.
 void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchive& archive,
                          const std::string& checkpoint);
+
+/// What a trainer's checkpoint holds besides its meta: modules, loaded with the shape check of
+/// load_module_checked, and other state (optimisers, REINFORCE, weight averages: anything with
+/// save(OutputArchive&) and load(InputArchive&)), each as a sub-archive under its name, plus
+/// loose values. Every trainer declares its parts once and saves and restores through them.
+class CheckpointParts {
+ public:
+  using Save = std::function<void(torch::serialize::OutputArchive&)>;
+  using Load = std::function<void(torch::serialize::InputArchive&)>;
+
+  CheckpointParts& module(std::string name, torch::nn::Module& module);
+  template <typename T>
+  CheckpointParts& state(std::string name, T& object) {
+    parts_.push_back({std::move(name), true, [&object](auto& a) { object.save(a); },
+                      [&object](auto& a) { object.load(a); }, nullptr});
+    return *this;
+  }
+  /// Entries written into the checkpoint's own archive (random streams, a carried state).
+  CheckpointParts& loose(Save save, Load load);
+
+  void save(torch::serialize::OutputArchive& archive) const;
+  /// Loads every part of `archive`, read from `checkpoint` (named in errors).
+  void load(torch::serialize::InputArchive& archive, const std::string& checkpoint) const;
+
+ private:
+  struct Part {
+    std::string name;
+    bool sub_archive;
+    Save save;
+    Load load;
+    torch::nn::Module* module;  // loaded with the shape check
+  };
+  std::vector<Part> parts_;
+};
 
 }  // namespace enas

@@ -5,9 +5,11 @@
 #include <torch/torch.h>
 
 #include "enas/child/image_child.h"
+#include "enas/config/config.h"
 #include "enas/data/image_dataset.h"
-#include "enas/train/config.h"
+#include "enas/train/checkpoint.h"
 #include "enas/train/reporter.h"
+#include "enas/train/run_clock.h"
 #include "enas/train/run_dir.h"
 
 namespace enas {
@@ -38,8 +40,7 @@ class FinalTrainer {
 
  private:
   /// Writes checkpoint `id` (`meter`: the epoch's sums when mid-epoch); returns its path.
-  std::string save(CheckpointId id, int64_t step, double seconds, double test_acc,
-                   const nlohmann::json& meter);
+  std::string save(CheckpointId id, int64_t step, double test_acc, const nlohmann::json& meter);
 
   Config config_;
   ImageChild model_;
@@ -48,6 +49,9 @@ class FinalTrainer {
   Reporter& reporter_;
   torch::Device device_;
   std::unique_ptr<Sgd> sgd_;
+  CheckpointParts parts_;
+  bool has_rng_ = false;  // the checkpoint restored had the generators' state
+  RunClock clock_;
 };
 
 }  // namespace enas

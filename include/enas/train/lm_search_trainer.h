@@ -6,17 +6,17 @@
 /// best of `derive_samples` sampled architectures by validation perplexity.
 #include <torch/torch.h>
 
-#include <chrono>
 #include <memory>
 
 #include "enas/child/rnn_lm.h"
+#include "enas/config/config.h"
 #include "enas/controller/controller.h"
 #include "enas/data/ptb.h"
-#include "enas/train/config.h"
+#include "enas/train/checkpoint.h"
 #include "enas/train/lm_step.h"
 #include "enas/train/reporter.h"
+#include "enas/train/run_clock.h"
 #include "enas/train/run_dir.h"
-#include "enas/util/files.h"
 
 namespace enas {
 
@@ -65,8 +65,6 @@ class LmSearchTrainer {
   /// Writes checkpoint `id`; `position` (meta) and `state` (the carried state) when mid-epoch.
   std::string save(CheckpointId id, int64_t step, int64_t rollbacks,
                    const nlohmann::json& position = {}, const torch::Tensor& state = {});
-  void log_arc(const nlohmann::json& record);  // one line of arcs.jsonl
-  double elapsed() const;
 
   Config config_;
   RnnLm child_;
@@ -77,15 +75,12 @@ class LmSearchTrainer {
   std::unique_ptr<Reinforce> reinforce_;
   torch::Tensor train_rows_, valid_rows_;
   std::vector<Segment> valid_segments_;
-  int64_t valid_cursor_ = 0;              // the next reward segment
-  std::unique_ptr<AppendFile> arcs_log_;  // arcs.jsonl
-  int64_t child_segments_ = 0;            // segments of the last child pass
-  torch::Tensor resume_state_;            // a mid-epoch checkpoint's carried state
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  double seconds_before_ = 0;
+  int64_t valid_cursor_ = 0;    // the next reward segment
+  int64_t child_segments_ = 0;  // segments of the last child pass
+  torch::Tensor resume_state_;  // a mid-epoch checkpoint's carried state
+  torch::Tensor save_state_;    // the carried state a mid-epoch save writes
+  CheckpointParts parts_;
+  RunClock clock_;
 };
-
-/// best_arc.txt (a header naming the space, then the arc) and best_arc.json into `run`.
-void write_lm_best_arc(const RunDir& run, const Config& config, const LmDerived& best);
 
 }  // namespace enas

@@ -95,6 +95,12 @@ std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, dou
 /// exp(loss), saturating instead of overflowing.
 double perplexity(double loss);
 
+/// Reports a validation perplexity after epoch `epoch` (console and the "lm_eval" record of
+/// metrics.jsonl, with `extra`'s fields); an overflowed one is an enas::Error saying that `what`
+/// (the model, the shared child) diverged and which checkpoint is the newest.
+void report_valid_ppl(Reporter& reporter, const RunDir& run, const char* what, int64_t epoch,
+                      int64_t step, double ppl, const nlohmann::json& extra);
+
 /// Where a language-model run stands, as its checkpoints record it.
 struct LmProgress {
   int64_t epoch = 0, step = 0, rollbacks = 0;

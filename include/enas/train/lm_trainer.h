@@ -6,14 +6,15 @@
 /// epoch, and a rollback to the last one when the loss stops being finite.
 #include <torch/torch.h>
 
-#include <chrono>
 #include <vector>
 
 #include "enas/child/rnn_lm.h"
+#include "enas/config/config.h"
 #include "enas/data/ptb.h"
-#include "enas/train/config.h"
+#include "enas/train/checkpoint.h"
 #include "enas/train/lm_step.h"
 #include "enas/train/reporter.h"
+#include "enas/train/run_clock.h"
 #include "enas/train/run_dir.h"
 
 namespace enas {
@@ -66,7 +67,6 @@ class LmFinalTrainer {
   std::string save(CheckpointId id, int64_t step, const LmTrainResult& r,
                    const LmEpochPosition* at = nullptr);
   nlohmann::json restore(const std::string& path);
-  double elapsed() const;
 
   Config config_;
   RnnLm model_;
@@ -77,8 +77,9 @@ class LmFinalTrainer {
   WeightAverage average_;
   std::vector<double> valid_history_;
   torch::Tensor resume_state_;  // a mid-epoch checkpoint's carried state
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  double seconds_before_ = 0;
+  torch::Tensor save_state_;    // the carried state a mid-epoch save writes
+  CheckpointParts parts_;
+  RunClock clock_;
 };
 
 }  // namespace enas

@@ -1,6 +1,6 @@
 #pragma once
-/// Training loops emit events; listeners turn them into console lines, log.txt and
-/// metrics.jsonl. A progress display or a plot is just another listener.
+/// Training loops emit events; listeners turn them into console lines, log.txt, metrics.jsonl and
+/// a search's arcs.jsonl. A progress display or a plot is just another listener.
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -43,6 +43,10 @@ class Listener {
   virtual void on_epoch(const EpochEvent& e) {}
   /// Any other record for metrics.jsonl ("kind" names it).
   virtual void on_record(const nlohmann::json& record) {}
+  /// An architecture a search sampled and scored ("kind": controller | shown | derive).
+  virtual void on_arc(const nlohmann::json& record) {}
+  /// A checkpoint is about to be written: what was reported so far must be on disk.
+  virtual void on_sync() {}
 };
 
 class Reporter {
@@ -53,6 +57,8 @@ class Reporter {
   void eval(const EvalEvent& e);
   void epoch(const EpochEvent& e);
   void record(const nlohmann::json& r);
+  void arc(const nlohmann::json& r);
+  void sync();
 
  private:
   std::vector<std::shared_ptr<Listener>> listeners_;
@@ -86,6 +92,17 @@ class MetricsListener : public Listener {
 
  private:
   void write(const nlohmann::json& j);
+  AppendFile out_;
+};
+
+/// Appends one JSON object per scored architecture to a search's arcs.jsonl, each checked.
+class ArcsListener : public Listener {
+ public:
+  explicit ArcsListener(const std::string& path);
+  void on_arc(const nlohmann::json& record) override;
+  void on_sync() override;
+
+ private:
   AppendFile out_;
 };
 

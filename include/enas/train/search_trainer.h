@@ -5,18 +5,19 @@
 /// the best of `derive_samples` sampled architectures on the whole validation split.
 #include <torch/torch.h>
 
-#include <chrono>
 #include <memory>
 #include <random>
 
 #include "enas/child/shared_child.h"
+#include "enas/config/config.h"
 #include "enas/controller/controller.h"
 #include "enas/data/image_dataset.h"
-#include "enas/train/config.h"
+#include "enas/space/space.h"
+#include "enas/train/checkpoint.h"
 #include "enas/train/evaluate.h"
 #include "enas/train/reporter.h"
+#include "enas/train/run_clock.h"
 #include "enas/train/run_dir.h"
-#include "enas/util/files.h"
 
 namespace enas {
 
@@ -66,8 +67,7 @@ class SearchTrainer {
   /// Writes checkpoint `id`; `position` adds where inside the epoch it stands (ctrl_t, meter).
   std::string save(CheckpointId id, int64_t step, const nlohmann::json& position = {});
   int64_t batches_per_epoch() const;
-  double minutes() const;                      // since the run began, resumed time included
-  void log_arc(const nlohmann::json& record);  // one line of arcs.jsonl
+  SpaceSizes sizes() const;
 
   Config config_;
   SharedChild child_;
@@ -76,17 +76,13 @@ class SearchTrainer {
   const RunDir& run_;
   Reporter& reporter_;
   torch::Device device_;
+  const Space& space_;
   std::unique_ptr<Sgd> sgd_;
   std::unique_ptr<Reinforce> reinforce_;
   DeviceSplit valid_, test_;
-  std::mt19937_64 valid_rng_;             // picks the reward minibatches
-  std::unique_ptr<AppendFile> arcs_log_;  // arcs.jsonl
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  double seconds_before_ = 0;  // wall time of the run before a resume
+  std::mt19937_64 valid_rng_;  // picks the reward minibatches
+  CheckpointParts parts_;
+  RunClock clock_;
 };
-
-/// Writes best_arc.txt (a header comment naming the space, then the architecture in the authors'
-/// format) and best_arc.json into `run`.
-void write_best_arc(const RunDir& run, const Config& config, const DerivedArc& best);
 
 }  // namespace enas

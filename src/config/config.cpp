@@ -1,4 +1,4 @@
-#include "enas/train/config.h"
+#include "enas/config/config.h"
 
 #include <fmt/format.h>
 
@@ -9,6 +9,7 @@
 #include <set>
 #include <type_traits>
 
+#include "enas/space/space.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
 
@@ -37,7 +38,8 @@ std::string value_string(const T& v) {
 nlohmann::json to_json(const Config& config) {
   Config copy = config;
   nlohmann::json j = nlohmann::json::object();
-  copy.visit([&](const char* names, auto& field, const char*) { j[primary(names)] = field; });
+  copy.visit(
+      [&](const char* names, auto& field, const char*, Scope) { j[primary(names)] = field; });
   return j;
 }
 
@@ -45,7 +47,7 @@ void apply_json(Config& config, const nlohmann::json& j, const std::string& sour
   require(j.is_object(), "{}: expected a JSON object of flag names and values", source);
   std::map<std::string, bool> seen;
   for (auto it = j.begin(); it != j.end(); ++it) seen[it.key()] = false;
-  config.visit([&](const char* names, auto& field, const char*) {
+  config.visit([&](const char* names, auto& field, const char*, Scope) {
     using T = std::decay_t<decltype(field)>;
     auto key = primary(names);
     auto it = j.find(key);
@@ -91,11 +93,14 @@ void apply_config_file(Config& config, const std::string& path) {
   apply_json(config, j, path);
 }
 
-std::string format_config(const Config& config) {
+std::string format_config(const Config& config, unsigned mode) {
   Config copy = config;
+  const SpaceKind space = mode ? space_named(config.search_for).kind() : SpaceKind::kMicro;
   std::vector<std::pair<std::string, std::string>> rows;
-  copy.visit([&](const char* names, auto& field, const char*) {
-    rows.emplace_back(primary(names), value_string(field));
+  copy.visit([&](const char* names, auto& field, const char*, Scope scope) {
+    if (mode == 0 || scope.applies(space, mode)) {
+      rows.emplace_back(primary(names), value_string(field));
+    }
   });
   std::sort(rows.begin(), rows.end());
   std::string s;
@@ -138,7 +143,7 @@ void validate_ptb(const Config& c) {
 
 void validate(const Config& c) {
   Config copy = c;
-  copy.visit([](const char* names, auto& field, const char*) {
+  copy.visit([](const char* names, auto& field, const char*, Scope) {
     using T = std::decay_t<decltype(field)>;
     if constexpr (std::is_floating_point_v<T>) {
       require(std::isfinite(field), "--{} must be a finite number, got {}", primary(names), field);
@@ -149,12 +154,12 @@ void validate(const Config& c) {
           "--memory_format is '{}', allowed: auto, channels_last, contiguous", c.memory_format);
   require(c.dataset == "cifar10" || c.dataset == "fashion_mnist" || c.dataset == "ptb",
           "--dataset is '{}', allowed: cifar10, fashion_mnist, ptb", c.dataset);
-  require(c.search_for == "macro" || c.search_for == "micro" || c.search_for == "rnn",
-          "--search_for is '{}', allowed: macro, micro, rnn", c.search_for);
-  require((c.dataset == "ptb") == (c.search_for == "rnn"),
-          "--search_for {} does not go with --dataset {}: the rnn space is for ptb, macro and "
-          "micro for images (--preset ptb_search / ptb_final set both)",
-          c.search_for, c.dataset);
+  const Space& space = space_named(c.search_for);
+  require((c.dataset == "ptb") == space.language(),
+          "--search_for {} does not go with --dataset {}: the language space ({}) is for ptb, "
+          "the image spaces for cifar10 and fashion_mnist (--preset ptb_search / ptb_final set "
+          "both)",
+          c.search_for, c.dataset, kRnnSpace);
   if (c.dataset == "ptb") validate_ptb(c);
   require(c.batch_size > 0, "--batch_size must be > 0, got {}", c.batch_size);
   require(c.eval_batch_size > 0, "--eval_batch_size must be > 0, got {}", c.eval_batch_size);

@@ -1,20 +1,13 @@
-// The training parts around the child: learning-rate schedules, the TF-style SGD and evaluation.
-// Run folders and checkpoints: test_run_dir.cpp; the Config table and presets: test_config.cpp.
+// The TF-style SGD: momentum, L2, gradient clipping, save/load (src/train/sgd.cpp).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
-#include <fstream>
-#include <functional>
+#include <cstdint>
 #include <sstream>
-#include <string>
 #include <vector>
 
-#include "enas/train/config.h"
-#include "enas/train/evaluate.h"
-#include "enas/train/lr_schedule.h"
 #include "enas/train/sgd.h"
-#include "enas/util/error.h"
 #include "test_util.h"
 
 namespace enas {
@@ -22,72 +15,6 @@ namespace {
 
 using test::contains;
 using test::error_of;
-
-using test::SeededTest;
-using test::TempDir;
-
-// ----------------------------------------------------------------------------------- schedules
-
-LrSchedule sgdr(int64_t t_mul) {
-  LrSchedule s;
-  s.cosine = true;
-  s.lr_max = 0.05;
-  s.lr_min = 0.0005;
-  s.T_0 = 10;
-  s.T_mul = t_mul;
-  return s;
-}
-
-double cosine(double t_cur, double t_i) {
-  return 0.0005 + 0.5 * (0.05 - 0.0005) * (1.0 + std::cos(M_PI * t_cur / t_i));
-}
-
-TEST(LrSchedule, SgdrWithDoublingPeriods) {
-  auto s = sgdr(2);  // periods [0, 10), [10, 30), [30, 70), ...
-  EXPECT_DOUBLE_EQ(s.at_epoch(0), 0.05);
-  EXPECT_DOUBLE_EQ(s.at_epoch(5), 0.0005 + 0.5 * (0.05 - 0.0005) * (1.0 + std::cos(M_PI / 2)));
-  EXPECT_DOUBLE_EQ(s.at_epoch(9), cosine(9, 10));
-  EXPECT_DOUBLE_EQ(s.at_epoch(10), 0.05);  // restart
-  EXPECT_DOUBLE_EQ(s.at_epoch(20), cosine(10, 20));
-  EXPECT_DOUBLE_EQ(s.at_epoch(29), cosine(19, 20));
-  EXPECT_DOUBLE_EQ(s.at_epoch(30), 0.05);  // restart at 10 + 20
-  EXPECT_DOUBLE_EQ(s.at_epoch(69), cosine(39, 40));
-  EXPECT_DOUBLE_EQ(s.at_epoch(70), 0.05);
-}
-
-TEST(LrSchedule, SgdrWithConstantPeriods) {
-  auto s = sgdr(1);
-  for (int64_t e = 0; e < 10; ++e) {
-    EXPECT_DOUBLE_EQ(s.at_epoch(e), cosine(e, 10)) << e;
-    EXPECT_DOUBLE_EQ(s.at_epoch(e + 10), s.at_epoch(e)) << e;
-    EXPECT_DOUBLE_EQ(s.at_epoch(e + 50), s.at_epoch(e)) << e;
-  }
-}
-
-TEST(LrSchedule, Staircase) {
-  LrSchedule s;
-  s.cosine = false;
-  s.lr_init = 0.1;
-  s.dec_every = 100;
-  s.dec_rate = 0.5;
-  EXPECT_DOUBLE_EQ(s.at_epoch(0), 0.1);
-  EXPECT_DOUBLE_EQ(s.at_epoch(99), 0.1);
-  EXPECT_DOUBLE_EQ(s.at_epoch(100), 0.05);
-  EXPECT_DOUBLE_EQ(s.at_epoch(250), 0.1 * 0.25);
-}
-
-TEST(LrSchedule, FromConfigFlags) {
-  Config c;
-  c.child_lr_cosine = false;
-  c.child_lr = 0.2f;
-  c.child_lr_dec_every = 3;
-  c.child_lr_dec_rate = 0.5f;
-  auto s = child_lr_schedule(c);
-  EXPECT_FALSE(s.cosine);
-  EXPECT_DOUBLE_EQ(s.at_epoch(6), 0.2f * 0.25f);
-}
-
-// ----------------------------------------------------------------------------------------- SGD
 
 torch::Tensor param(std::vector<double> values) {
   return torch::tensor(values, torch::kDouble).requires_grad_(true);
@@ -235,61 +162,6 @@ TEST(Sgd, GlobalNormIsRootOfSumOfSquares) {
   auto n = global_norm({torch::tensor({3.0, 4.0}), torch::tensor({{12.0}}), torch::zeros({5})});
   EXPECT_NEAR(n.item<double>(), 13.0, 1e-6);
   EXPECT_EQ(n.dim(), 0);
-}
-
-// ------------------------------------------------------------------------------------ evaluate
-
-// A linear classifier on flattened images that records the mode and batch of each forward.
-class TinyChild : public ImageChildImpl {
- public:
-  TinyChild() { fc_ = register_module("fc", torch::nn::Linear(4, 3)); }
-  ChildOutput forward(const torch::Tensor& images) override {
-    modes.push_back(is_training());
-    batches.push_back(images.size(0));
-    return {fc_->forward(images.flatten(1)), torch::Tensor()};
-  }
-  std::string summary() const override { return "tiny"; }
-  std::vector<bool> modes;
-  std::vector<int64_t> batches;
-
- private:
-  torch::nn::Linear fc_{nullptr};
-};
-
-class Evaluate : public SeededTest {};
-
-TEST_F(Evaluate, CountsCorrectOverTheWholeSplitAndRestoresMode) {
-  TinyChild model;
-  DeviceSplit split;
-  split.images = torch::randn({10, 1, 2, 2});
-  {
-    torch::NoGradGuard guard;
-    auto predicted = model.forward(split.images).logits.argmax(1);
-    // The first 7 labels agree with the model's predictions, the last 3 do not.
-    split.labels = torch::cat({predicted.slice(0, 0, 7), (predicted.slice(0, 7) + 1) % 3});
-  }
-  model.modes.clear();
-  model.batches.clear();
-  model.train();
-  auto acc = evaluate(model, split, 4);
-  EXPECT_EQ(acc.total, 10);
-  EXPECT_EQ(acc.correct, 7);
-  EXPECT_DOUBLE_EQ(acc.value(), 0.7);
-  EXPECT_EQ(model.batches, (std::vector<int64_t>{4, 4, 2}));
-  EXPECT_EQ(model.modes, (std::vector<bool>{false, false, false}));
-  EXPECT_TRUE(model.is_training());
-
-  model.eval();
-  evaluate(model, split, 100);
-  EXPECT_FALSE(model.is_training());
-}
-
-TEST_F(Evaluate, EmptySplitGivesZero) {
-  TinyChild model;
-  auto acc = evaluate(model, DeviceSplit{}, 4);
-  EXPECT_EQ(acc.total, 0);
-  EXPECT_EQ(acc.value(), 0.0);
-  EXPECT_TRUE(model.batches.empty());
 }
 
 }  // namespace

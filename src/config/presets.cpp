@@ -1,6 +1,7 @@
-#include "enas/train/presets.h"
+#include "enas/config/presets.h"
 
 #include "enas/space/authors_arcs.h"
+#include "enas/space/space.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -27,7 +28,7 @@ void cifar10_common(Config& c) {
 
 void macro_final(Config& c) {  // scripts/cifar10_macro_final.sh
   cifar10_common(c);
-  c.search_for = "macro";
+  c.search_for = kMacroSpace;
   c.batch_size = 100;
   c.num_epochs = 310;
   c.child_fixed_arc = kMacroFinalArc;
@@ -49,7 +50,7 @@ void macro_final(Config& c) {  // scripts/cifar10_macro_final.sh
 
 void macro_search(Config& c) {  // scripts/cifar10_macro_search.sh
   cifar10_common(c);
-  c.search_for = "macro";
+  c.search_for = kMacroSpace;
   c.batch_size = 128;
   c.num_epochs = 310;
   c.child_fixed_arc = "";
@@ -71,7 +72,7 @@ void macro_search(Config& c) {  // scripts/cifar10_macro_search.sh
 
 void micro_final(Config& c) {  // scripts/cifar10_micro_final.sh
   cifar10_common(c);
-  c.search_for = "micro";
+  c.search_for = kMicroSpace;
   c.batch_size = 144;
   c.num_epochs = 630;
   c.child_fixed_arc = kMicroFinalArc;
@@ -92,7 +93,7 @@ void micro_final(Config& c) {  // scripts/cifar10_micro_final.sh
 
 void micro_search(Config& c) {  // scripts/cifar10_micro_search.sh
   cifar10_common(c);
-  c.search_for = "micro";
+  c.search_for = kMicroSpace;
   c.batch_size = 160;
   c.num_epochs = 150;
   c.child_fixed_arc = "";
@@ -115,7 +116,7 @@ void micro_search(Config& c) {  // scripts/cifar10_micro_search.sh
 // scripts/ptb_search.sh / ptb_final.sh belong to the withdrawn model and are not followed.
 void ptb_common(Config& c) {
   c.dataset = "ptb";
-  c.search_for = "rnn";
+  c.search_for = kRnnSpace;
   c.child_bptt_steps = 35;       // child.py child_bptt_steps; fixed_lib.py bptt_steps
   c.child_lr = 20.0f;            // child.py / fixed_lib.py learning_rate (constant)
   c.child_clip_mode = "global";  // tf.clip_by_global_norm in both

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "enas/train/config.h"
+#include "enas/config/config.h"
 
 namespace enas {
 

@@ -1,0 +1,25 @@
+#pragma once
+/// A search's result on disk: best_arc.txt, which `enas train --child_fixed_arc_file` and
+/// `--from_search` read back, and best_arc.json. Both searches (images and Penn Treebank) and
+/// `enas derive` write them here.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "enas/config/config.h"
+#include "enas/train/run_dir.h"
+
+namespace enas {
+
+struct BestArc {
+  std::vector<int> arc;    // the authors' flat format of the space
+  std::string score_name;  // valid_acc | valid_ppl
+  double score = 0;
+  int64_t samples = 0;  // architectures scored
+};
+
+/// Writes best_arc.txt (the space's header line, then the architecture in the authors' format)
+/// and best_arc.json into `run`.
+void write_best_arc(const RunDir& run, const Config& config, const BestArc& best);
+
+}  // namespace enas

@@ -1,0 +1,26 @@
+#include "enas/train/best_arc.h"
+
+#include "enas/space/arc_text.h"
+#include "enas/space/space.h"
+
+namespace enas {
+
+void write_best_arc(const RunDir& run, const Config& c, const BestArc& best) {
+  const Space& space = space_named(c.search_for);
+  SpaceSizes sizes{c.child_num_layers, c.child_num_cells, c.child_num_branches};
+  if (space.language()) sizes.num_layers = static_cast<int>(best.arc.size() / 2);
+  const std::string arc = join_ints(best.arc);
+  // The header lets `enas train --child_fixed_arc_file` pick the space and its sizes.
+  run.write_file("best_arc.txt", space.arc_header(sizes, c.dataset, best.score_name, best.score) +
+                                     "\n" + arc + "\n");
+  nlohmann::json j = {{"arc", arc},
+                      {best.score_name, best.score},
+                      {"samples", best.samples},
+                      {"search_for", space.name()},
+                      {"child_num_layers", sizes.num_layers},
+                      {"dataset", c.dataset}};
+  if (!space.language()) j["child_num_cells"] = sizes.num_cells;
+  run.write_file("best_arc.json", j.dump(2) + "\n");
+}
+
+}  // namespace enas
