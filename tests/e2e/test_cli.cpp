@@ -13,9 +13,9 @@
 
 #include "cli_runner.h"
 #include "enas/child/factory.h"
+#include "enas/config/config.h"
 #include "enas/data/datasets.h"
 #include "enas/data/fashion_mnist.h"
-#include "enas/config/config.h"
 #include "run_models.h"
 #include "test_util.h"
 

@@ -16,8 +16,8 @@
 
 #include "cli_runner.h"
 #include "enas/child/factory.h"
-#include "enas/space/rnn.h"
 #include "enas/config/config.h"
+#include "enas/space/rnn.h"
 #include "run_models.h"
 #include "test_util.h"
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "enas/space/authors_arcs.h"
 #include "enas/config/config.h"
 #include "enas/config/presets.h"
+#include "enas/space/authors_arcs.h"
 #include "enas/util/error.h"
 #include "test_util.h"
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "enas/config/config.h"
 #include "enas/controller/controller.h"
 #include "enas/controller/rnn_controller.h"
 #include "enas/space/rnn.h"
-#include "enas/config/config.h"
 #include "enas/train/reinforce.h"
 #include "test_util.h"
 
