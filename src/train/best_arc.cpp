@@ -1,9 +1,17 @@
 #include "enas/train/best_arc.h"
 
+#include <fmt/format.h>
+
 #include "enas/space/arc_text.h"
 #include "enas/space/space.h"
 
 namespace enas {
+
+std::string score_text(const BestArc& best) {
+  // Perplexities are printed as enas_lm prints them, accuracies as the CIFAR-10 code does.
+  return best.score_name == "valid_ppl" ? fmt::format("valid_ppl {:.2f}", best.score)
+                                        : fmt::format("{} {:.4f}", best.score_name, best.score);
+}
 
 void write_best_arc(const RunDir& run, const Config& c, const BestArc& best) {
   const Space& space = space_named(c.search_for);

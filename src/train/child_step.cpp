@@ -1,8 +1,12 @@
 #include "enas/train/child_step.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
+#include "enas/train/checkpoint.h"
 #include "enas/util/error.h"
+#include "enas/util/signals.h"
 
 namespace enas {
 
@@ -83,6 +87,39 @@ void EpochMeter::restore(const nlohmann::json& state) {
   loss_sum_.fill_(state.at("loss_sum").get<double>());
   correct_sum_.fill_(state.at("correct_sum").get<int64_t>());
   seen_ = seen_before_ = state.at("seen").get<int64_t>();
+}
+
+EpochEvent train_image_epoch(ImageChildImpl& model, Sgd& sgd, BatchLoader& loader,
+                             const ImagePass& pass, int64_t& step, Reporter& reporter,
+                             const RunDir& run, const RunClock& clock,
+                             const ImagePassHooks& hooks) {
+  const int64_t batches = loader.batches_per_epoch();
+  const auto t0 = RunClock::Clock::now();
+  int64_t batch_index = pass.first_batch;
+  loader.start_epoch(pass.epoch, pass.first_batch);
+  model.train();
+  EpochMeter meter(loader.device());
+  if (pass.first_batch > 0) meter.restore(pass.meter);
+  while (auto batch = loader.next()) {
+    if (hooks.before_step) hooks.before_step(step);
+    ++step;
+    ++batch_index;
+    const bool log_now = step % pass.log_every == 0;
+    ChildStep s = train_child_step(model, sgd, *batch, pass.lr, log_now);
+    meter.add(s);
+    if (log_now) reporter.step(step_event(s, step, batches, pass.lr, clock.minutes()));
+    if (stop_requested() && batch_index < batches) {
+      meter.finish(pass.epoch + 1, step, pass.lr, 1);  // a diverged epoch is an error, never saved
+      const std::string saved = hooks.save(batch_index, meter.state());
+      stop_run(run, reporter,
+               fmt::format("in epoch {} after step {} ({} of {} batches)", pass.epoch + 1, step,
+                           batch_index, batches),
+               saved);
+    }
+  }
+  const EpochEvent e = meter.finish(pass.epoch + 1, step, pass.lr, RunClock::since(t0));
+  reporter.epoch(e);
+  return e;
 }
 
 }  // namespace enas

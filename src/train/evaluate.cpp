@@ -1,5 +1,7 @@
 #include "enas/train/evaluate.h"
 
+#include <fmt/format.h>
+
 namespace enas {
 
 DeviceSplit to_device(const ImageSplit& split, const ChannelStats& stats,
@@ -31,6 +33,23 @@ Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch
   acc.total = split.size();
   model.train(was_training);
   return acc;
+}
+
+SplitAccuracy evaluate_splits(ImageChildImpl& model, const DeviceSplit& valid,
+                              const DeviceSplit& test, int64_t batch_size, int64_t epochs_done,
+                              int64_t step, Reporter& reporter,
+                              const std::function<void(int64_t)>& before_batch) {
+  reporter.message(fmt::format("Epoch {}: Eval", epochs_done));
+  SplitAccuracy out;
+  for (const auto* split : {&valid, &test}) {
+    if (split->size() == 0) continue;
+    const Accuracy acc = evaluate(model, *split, batch_size, before_batch);
+    const bool is_valid = split == &valid;
+    reporter.eval(
+        {epochs_done, step, is_valid ? "valid" : "test", acc.value(), acc.correct, acc.total});
+    (is_valid ? out.valid : out.test) = acc.value();
+  }
+  return out;
 }
 
 }  // namespace enas

@@ -19,12 +19,7 @@ namespace enas {
 
 FinalTrainer::FinalTrainer(const Config& config, ImageChild model, const ImageDataset& data,
                            const RunDir& run, Reporter& reporter, torch::Device device)
-    : config_(config),
-      model_(std::move(model)),
-      data_(data),
-      run_(run),
-      reporter_(reporter),
-      device_(device) {
+    : TrainerCore(config, run, reporter, device), model_(std::move(model)), data_(data) {
   SgdOptions o;
   o.l2_reg = config_.child_l2_reg;
   o.clip_mode = config_.child_clip_mode;
@@ -49,29 +44,23 @@ std::string FinalTrainer::save(CheckpointId id, int64_t step, double test_acc,
   nlohmann::json meta = {
       {"epoch", id.epoch},    {"batch", id.batch}, {"step", step},  {"seconds", clock_.seconds()},
       {"test_acc", test_acc}, {"kind", "final"},   {"meter", meter}};
-  return run_.save_checkpoint(id, meta,
-                              [&](torch::serialize::OutputArchive& a) { parts_.save(a); });
+  return write_checkpoint(id, meta);
 }
 
 TrainResult FinalTrainer::run(bool resume) {
   TrainResult result;
-  int64_t start_epoch = 0, start_batch = 0, step = 0;
-  double seconds_before = 0;
-  nlohmann::json meter_state;
-  if (resume) {
-    const std::string path = run_.checkpoint_to_resume();
+  RunProgress at;
+  RunCheckpoints checkpoints(run_, reporter_, [&](const std::string& path) {
     has_rng_ = false;
-    auto meta = load_checkpoint(path, "final",
-                                [&](torch::serialize::InputArchive& a) { parts_.load(a, path); });
-    start_epoch = meta.at("epoch").get<int64_t>();
-    start_batch = meta.value("batch", int64_t{0});
-    step = meta.at("step").get<int64_t>();
-    seconds_before = meta.value("seconds", 0.0);
+    auto meta = read_checkpoint(path, "final");
     result.test_acc = meta.value("test_acc", -1.0);
-    meter_state = meta.value("meter", nlohmann::json());
-    require(start_batch == 0 || (has_rng_ && meter_state.is_object()),
-            "checkpoint {} was written mid-epoch but lacks its random state", path);
-    announce_resume(reporter_, path, meta);
+    return meta;
+  });
+  if (resume) {
+    at = checkpoints.resume([this](const std::string& path, const RunProgress& p) {
+      require(p.batch == 0 || (has_rng_ && p.position.value("meter", nlohmann::json()).is_object()),
+              "checkpoint {} was written mid-epoch but lacks its random state", path);
+    });
   }
   model_->to(device_);
 
@@ -89,66 +78,51 @@ TrainResult FinalTrainer::run(bool resume) {
 
   const LrSchedule schedule = child_lr_schedule(config_);
   const int64_t batches = loader.batches_per_epoch();
-  require(start_batch < batches,
+  require(at.batch < batches,
           "checkpoint is {} batches into an epoch of {} (was --batch_size "
           "or the data changed?)",
-          start_batch, batches);
-  clock_.start(seconds_before);
+          at.batch, batches);
+  clock_.start(at.seconds);
   if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
   run_.mark_started();
-  model_->train();
-  for (int64_t epoch = start_epoch; epoch < config_.num_epochs; ++epoch) {
-    const bool mid_epoch = epoch == start_epoch && start_batch > 0;
+  ImagePassHooks hooks;
+  hooks.before_step = [&](int64_t step) {
+    model_->set_progress(step, batches * config_.num_epochs);  // drop-path's schedule
+  };
+  for (int64_t epoch = at.epoch; epoch < config_.num_epochs; ++epoch) {
+    const bool mid_epoch = epoch == at.epoch && at.batch > 0;
     // Dropout and drop-path draw from torch's generator: reseeding per epoch makes a resumed run
     // draw what the uninterrupted one would have (mid-epoch, the checkpoint's state continues).
     if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
-    const double lr = schedule.at_epoch(epoch);
-    const auto t_epoch = RunClock::Clock::now();
-    int64_t batch_index = mid_epoch ? start_batch : 0;
-    loader.start_epoch(epoch, batch_index);
-    EpochMeter meter(device_);
-    if (mid_epoch) meter.restore(meter_state);
-    while (auto batch = loader.next()) {
-      model_->set_progress(step, batches * config_.num_epochs);
-      ++step;
-      ++batch_index;
-      const bool log_now = step % config_.log_every == 0;
-      ChildStep s = train_child_step(*model_, *sgd_, *batch, lr, log_now);
-      meter.add(s);
-      if (log_now) reporter_.step(step_event(s, step, batches, lr, clock_.minutes()));
-      if (stop_requested() && batch_index < batches) {
-        meter.finish(epoch + 1, step, lr, 1);  // a diverged epoch is an error, never saved
-        const std::string saved = save({epoch, batch_index}, step, result.test_acc, meter.state());
-        stop_run(run_, reporter_,
-                 fmt::format("in epoch {} after step {} ({} of {} batches)", epoch + 1, step,
-                             batch_index, batches),
-                 saved);
-      }
+    ImagePass pass;
+    pass.epoch = epoch;
+    pass.lr = schedule.at_epoch(epoch);
+    pass.log_every = config_.log_every;
+    if (mid_epoch) {
+      pass.first_batch = at.batch;
+      pass.meter = at.position.at("meter");
     }
-    const EpochEvent ee = meter.finish(epoch + 1, step, lr, RunClock::since(t_epoch));
-    reporter_.epoch(ee);
+    hooks.save = [&](int64_t batch, const nlohmann::json& meter) {
+      return save({epoch, batch}, at.step, result.test_acc, meter);
+    };
+    const EpochEvent ee =
+        train_image_epoch(*model_, *sgd_, loader, pass, at.step, reporter_, run_, clock_, hooks);
     result.train_loss = ee.train_loss;
     result.images_per_s = ee.images_per_s;
 
     const bool last = epoch + 1 == config_.num_epochs;
     if ((epoch + 1) % config_.eval_every_epochs == 0 || last) {
-      reporter_.message(fmt::format("Epoch {}: Eval", epoch + 1));
-      for (const auto* split : {&valid, &test}) {
-        if (split->size() == 0) continue;
-        auto acc = evaluate(*model_, *split, config_.eval_batch_size);
-        EvalEvent ev{epoch + 1,   step,        split == &valid ? "valid" : "test",
-                     acc.value(), acc.correct, acc.total};
-        reporter_.eval(ev);
-        if (split == &test) result.test_acc = acc.value();
-      }
+      const SplitAccuracy acc = evaluate_splits(*model_, valid, test, config_.eval_batch_size,
+                                                epoch + 1, at.step, reporter_);
+      if (test.size() > 0) result.test_acc = acc.test;
     }
-    const std::string saved = save({epoch + 1, 0}, step, result.test_acc, {});
+    const std::string saved = save({epoch + 1, 0}, at.step, result.test_acc, {});
     if (stop_requested() && !last) {
       stop_run(run_, reporter_, fmt::format("at the end of epoch {}", epoch + 1), saved);
     }
   }
-  result.epochs = std::max<int64_t>(start_epoch, config_.num_epochs);
-  result.steps = step;
+  result.epochs = std::max<int64_t>(at.epoch, config_.num_epochs);
+  result.steps = at.step;
   result.seconds = clock_.seconds();
   return result;
 }

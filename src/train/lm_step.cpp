@@ -198,39 +198,4 @@ void report_valid_ppl(Reporter& reporter, const RunDir& run, const char* what, i
   reporter.record(record);
 }
 
-LmProgress LmCheckpoints::read(const std::string& path, nlohmann::json* meta_out) {
-  const nlohmann::json meta = restore_(path);
-  if (meta_out) *meta_out = meta;
-  LmProgress p;
-  p.epoch = meta.at("epoch").get<int64_t>();
-  p.step = meta.at("step").get<int64_t>();
-  p.rollbacks = meta.value("rollbacks", int64_t{0});
-  p.seconds = meta.value("seconds", 0.0);
-  p.batch = meta.value("batch", int64_t{0});
-  p.position = meta.value("position", nlohmann::json());
-  return p;
-}
-
-LmProgress LmCheckpoints::resume() {
-  const std::string path = run_.checkpoint_to_resume();
-  nlohmann::json meta;
-  LmProgress p = read(path, &meta);
-  announce_resume(reporter_, path, meta);
-  return p;
-}
-
-LmProgress LmCheckpoints::roll_back() {
-  constexpr int64_t kMaxInARow = 5;
-  // Mid-epoch checkpoints continue a random stream that just diverged: go back to an epoch's end.
-  auto path = run_.latest_epoch_checkpoint();
-  require(path.has_value() && in_a_row_ < kMaxInARow,
-          "the training loss is not finite after {} rollbacks; try a lower --child_lr", in_a_row_);
-  ++in_a_row_;
-  reporter_.message(fmt::format("rolling back to previous checkpoint {}", *path));
-  LmProgress p = read(*path);
-  p.rollbacks += in_a_row_;  // the checkpoint predates this series of rollbacks
-  reporter_.record({{"kind", "rollback"}, {"checkpoint", *path}, {"epoch", p.epoch}});
-  return p;
-}
-
 }  // namespace enas

@@ -58,11 +58,8 @@ void WeightAverage::load(torch::serialize::InputArchive& a) {
 
 LmFinalTrainer::LmFinalTrainer(const Config& config, RnnLm model, const Corpus& corpus,
                                const RunDir& run, Reporter& reporter, torch::Device device)
-    : config_(config),
+    : TrainerCore(config, run, reporter, device),
       model_(std::move(model)),
-      run_(run),
-      reporter_(reporter),
-      device_(device),
       average_(model_->parameters()) {
   model_->to(device_);  // in place: average_ keeps referring to the same parameters
   // The streams live on the device: a segment is then a view, never a copy from the host.
@@ -136,24 +133,22 @@ std::string LmFinalTrainer::save(CheckpointId id, int64_t step, const LmTrainRes
                          {"arc", model_->arc().to_string()}};
   if (at) meta["position"] = at->to_json();
   save_state_ = at ? at->state : torch::Tensor();
-  const std::string path =
-      run_.save_checkpoint(id, meta, [&](torch::serialize::OutputArchive& a) { parts_.save(a); });
+  const std::string path = write_checkpoint(id, meta);
   save_state_ = torch::Tensor();
   return path;
 }
 
 nlohmann::json LmFinalTrainer::restore(const std::string& path) {
   resume_state_ = torch::Tensor();
-  auto meta = load_checkpoint(path, "lm_final",
-                              [&](torch::serialize::InputArchive& a) { parts_.load(a, path); });
+  auto meta = read_checkpoint(path, "lm_final");
   valid_history_ = meta.value("valid_history", std::vector<double>{});
   return meta;
 }
 
 LmTrainResult LmFinalTrainer::run(bool resume) {
   LmTrainResult result;
-  LmCheckpoints checkpoints(run_, reporter_, [this](const std::string& p) { return restore(p); });
-  LmProgress at;
+  RunCheckpoints checkpoints(run_, reporter_, [this](const std::string& p) { return restore(p); });
+  RunProgress at;
   if (resume) {
     at = checkpoints.resume();
     if (!valid_history_.empty()) result.valid_ppl = valid_history_.back();

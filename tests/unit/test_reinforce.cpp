@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "controller_util.h"
 #include "enas/controller/controller.h"
 #include "enas/controller/macro_controller.h"
 #include "enas/controller/micro_controller.h"
@@ -19,63 +20,14 @@
 namespace enas {
 namespace {
 
+using test::fill_golden;
+using test::macro_controller;
+using test::macro_options;
+using test::micro_controller;
+using test::micro_options;
 using test::SeededTest;
+using test::to_vector;
 namespace golden = golden::controller;
-
-// Fills every parameter with the golden formula: value k of the flattened (row-major) tensor is
-// float(scale * sin(freq * k + offset[name])). Fails on a parameter the golden script lacks.
-void fill_golden(torch::nn::Module& module) {
-  torch::NoGradGuard guard;
-  for (auto& item : module.named_parameters()) {
-    const double* offset = nullptr;
-    for (const auto& [name, off] : golden::kWeightOffsets) {
-      if (name == item.key()) offset = &off;
-    }
-    if (!offset) {
-      ADD_FAILURE() << "parameter " << item.key() << " has no golden formula";
-      continue;
-    }
-    auto& t = item.value();
-    std::vector<float> v(t.numel());
-    for (size_t k = 0; k < v.size(); ++k) {
-      v[k] = static_cast<float>(golden::kWeightScale *
-                                std::sin(golden::kWeightFreq * static_cast<double>(k) + *offset));
-    }
-    t.copy_(torch::tensor(v).view(t.sizes()));
-  }
-}
-
-ControllerOptions macro_options(int64_t layers, int64_t branches, int64_t lstm, double tanh_c) {
-  ControllerOptions o;
-  o.num_layers = layers;
-  o.num_branches = branches;
-  o.lstm_size = lstm;
-  o.tanh_constant = tanh_c;
-  return o;
-}
-
-ControllerOptions micro_options(int64_t cells, int64_t branches, int64_t lstm, double tanh_c,
-                                double op_tanh_reduce) {
-  ControllerOptions o;
-  o.num_cells = cells;
-  o.num_branches = branches;
-  o.lstm_size = lstm;
-  o.tanh_constant = tanh_c;
-  o.op_tanh_reduce = op_tanh_reduce;
-  return o;
-}
-
-Controller macro_controller(const ControllerOptions& o) {
-  return std::make_shared<MacroControllerImpl>(o);
-}
-Controller micro_controller(const ControllerOptions& o) {
-  return std::make_shared<MicroControllerImpl>(o);
-}
-
-std::vector<double> to_vector(const torch::Tensor& t) {
-  auto d = t.detach().to(torch::kCPU, torch::kDouble).contiguous();
-  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
-}
 
 // ------------------------------------------------------------------------------------- bandits
 

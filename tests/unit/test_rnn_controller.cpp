@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "controller_util.h"
 #include "enas/config/config.h"
 #include "enas/controller/controller.h"
 #include "enas/controller/rnn_controller.h"
@@ -18,6 +19,8 @@
 
 namespace enas {
 namespace {
+
+using test::to_vector;
 
 class RnnControllerTest : public test::SeededTest {};
 
@@ -33,11 +36,6 @@ Controller rnn_controller(int nodes, uint64_t seed, double tanh_constant = 2.25,
   c.controller_tanh_constant = static_cast<float>(tanh_constant);
   c.controller_temperature = static_cast<float>(temperature);
   return make_controller(c);
-}
-
-std::vector<double> to_vector(const torch::Tensor& t) {
-  auto d = t.detach().to(torch::kCPU, torch::kDouble).contiguous();
-  return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
 }
 
 /// Every valid architecture of `nodes` nodes (node k reads 0..k-1, any of the 4 functions).

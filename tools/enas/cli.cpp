@@ -1,13 +1,18 @@
 #include "cli.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <type_traits>
 
 #include "enas/config/presets.h"
+#include "enas/space/arc_text.h"
 #include "enas/space/space.h"
+#include "enas/train/best_arc.h"
 #include "enas/train/checkpoint.h"
+#include "enas/train/search_loop.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
 
@@ -223,10 +228,27 @@ void expect_checkpoint_kind(const std::string& checkpoint, const std::string& co
   load_checkpoint(checkpoint, kind, [](torch::serialize::InputArchive&) {});
 }
 
-Run open_for_derive(const std::string& dir) {
+Run open_for_derive(const std::string& checkpoint) {
+  std::string dir = std::filesystem::path(checkpoint).parent_path().string();
+  if (dir.empty()) dir = ".";
   Run run{RunDir::open(dir, "search", /*resume=*/true, /*reset=*/false), Reporter()};
   open_reporter(run, "search");
   return run;
+}
+
+int derive_from(SearchLoop& trainer, const std::string& checkpoint, Run& run, const State& s) {
+  trainer.restore(checkpoint);
+  const BestArc best = trainer.derive(s.config.derive_samples);
+  write_best_arc(run.dir, s.config, best);
+  run.reporter.message(fmt::format("Best of {} architectures: {}: {}", best.samples,
+                                   score_text(best), join_ints(best.arc)));
+  if (s.json) {
+    print_json_line({{"best_arc", join_ints(best.arc)},
+                     {best.score_name, best.score},
+                     {"samples", best.samples},
+                     {"best_arc_file", run.dir.file("best_arc.txt")}});
+  }
+  return 0;
 }
 
 nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t params,
@@ -241,6 +263,15 @@ nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t
 void finish_run(const Run& run, const State& s, const nlohmann::json& result) {
   run.dir.write_file("result.json", result.dump(2) + "\n");
   if (s.json) print_json_line(result);
+}
+
+void finish_search(const Run& run, const State& s, const SearchResult& r, int64_t params) {
+  nlohmann::json result = run_result(run, r.epochs, r.steps, params, r.seconds);
+  result.update({{"best_arc", join_ints(r.best.arc)},
+                 {r.best.score_name, r.best.score},
+                 {"best_arc_file", run.dir.file("best_arc.txt")}});
+  result.update(r.fields);
+  finish_run(run, s, result);
 }
 
 void print_json_line(const nlohmann::json& j) {

@@ -13,6 +13,11 @@
 #include "enas/train/reporter.h"
 #include "enas/train/run_dir.h"
 
+namespace enas {
+class SearchLoop;
+struct SearchResult;
+}  // namespace enas
+
 namespace enas::cli {
 
 /// What the command line decided: the effective configuration and our non-config switches.
@@ -57,9 +62,14 @@ Run start_run(State& state, const std::string& command, const std::vector<std::s
 void expect_checkpoint_kind(const std::string& checkpoint, const std::string& command,
                             const std::string& dataset);
 
-/// Opens a search's run folder `dir` to derive from one of its checkpoints (locked; its log and
-/// metrics appended to).
-Run open_for_derive(const std::string& dir);
+/// Opens the run folder of a search's `checkpoint` to derive from it (locked; its log, metrics
+/// and arcs appended to).
+Run open_for_derive(const std::string& checkpoint);
+
+/// `enas derive`'s work once the trainer is built: restores `checkpoint`, derives, writes
+/// best_arc.txt / best_arc.json into the run folder and reports the winner (with --json, as the
+/// last line). Returns the exit code.
+int derive_from(SearchLoop& trainer, const std::string& checkpoint, Run& run, const State& state);
 
 /// The fields of every run's result.json: epochs, steps, params, seconds and run_dir.
 nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t params,
@@ -67,6 +77,10 @@ nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t
 
 /// Writes result.json into the run folder and, with --json, prints it as the last line.
 void finish_run(const Run& run, const State& state, const nlohmann::json& result);
+
+/// finish_run for a search: run_result's fields, the derived best_arc and its score, the
+/// search's own fields and best_arc_file.
+void finish_search(const Run& run, const State& state, const SearchResult& result, int64_t params);
 
 /// Registers every Config field as a flag of `sub` under the authors' names, plus --config,
 /// --resume (when `with_resume`), --dry-run and --json.

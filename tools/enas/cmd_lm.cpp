@@ -119,43 +119,19 @@ int run_search_lm(State& s, const std::vector<std::string>& warnings) {
       "device {}",
       setup.child->num_params(), setup.child->num_params_per_arc(), threads, device.str()));
   LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run, reporter, device);
-  LmSearchResult r = trainer.run(s.resume);
-  nlohmann::json result =
-      run_result(started, r.epochs, r.steps, setup.child->num_params(), r.seconds);
-  result.update({{"best_arc", join_ints(r.best.arc)},
-                 {"valid_ppl", r.best.valid_ppl},
-                 {"shared_valid_ppl", r.valid_ppl},
-                 {"rollbacks", r.rollbacks},
-                 {"best_arc_file", run.file("best_arc.txt")}});
-  finish_run(started, s, result);
+  finish_search(started, s, trainer.run(s.resume), setup.child->num_params());
   return 0;
 }
 
 int run_derive_lm(State& s, const std::string& checkpoint) {
-  namespace fs = std::filesystem;
-  std::string dir = fs::path(checkpoint).parent_path().string();
-  if (dir.empty()) dir = ".";
   Config& c = s.config;
   set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
-  Run opened = open_for_derive(dir);
-  const RunDir& run = opened.dir;
-  Reporter& reporter = opened.reporter;
-  Corpus corpus = load_corpus(c, reporter);
+  Run run = open_for_derive(checkpoint);
+  Corpus corpus = load_corpus(c, run.reporter);
   LmSearchSetup setup = build_search(c, corpus.vocab.size());
-  LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run, reporter, device);
-  trainer.restore(checkpoint);
-  LmDerived best = trainer.derive(c.derive_samples);
-  write_best_arc(run, c, {best.arc, "valid_ppl", best.valid_ppl, best.samples});
-  reporter.message(fmt::format("Best of {} architectures: valid_ppl {:.2f}: {}", best.samples,
-                               best.valid_ppl, join_ints(best.arc)));
-  if (s.json) {
-    print_json_line({{"best_arc", join_ints(best.arc)},
-                     {"valid_ppl", best.valid_ppl},
-                     {"samples", best.samples},
-                     {"best_arc_file", run.file("best_arc.txt")}});
-  }
-  return 0;
+  LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run.dir, run.reporter, device);
+  return derive_from(trainer, checkpoint, run, s);
 }
 
 }  // namespace enas::cli

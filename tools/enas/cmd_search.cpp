@@ -61,23 +61,12 @@ int run_search(State& s) {
                                setup.child->num_params(), setup.child->num_aux_params(), threads,
                                device.str()));
   SearchTrainer trainer(c, setup.child, setup.controller, data, run, reporter, device);
-  SearchResult r = trainer.run(s.resume);
-  nlohmann::json result =
-      run_result(started, r.epochs, r.steps, setup.child->num_params(), r.seconds);
-  result.update({{"best_arc", join_ints(r.best.arc)},
-                 {"valid_acc", r.best.valid_acc},
-                 {"shared_valid_acc", r.valid_acc},
-                 {"shared_test_acc", r.test_acc},
-                 {"best_arc_file", run.file("best_arc.txt")}});
-  finish_run(started, s, result);
+  finish_search(started, s, trainer.run(s.resume), setup.child->num_params());
   return 0;
 }
 
 int run_derive(State& s, const std::string& checkpoint) {
-  namespace fs = std::filesystem;
-  require(fs::exists(checkpoint), "--checkpoint {} does not exist", checkpoint);
-  std::string dir = fs::path(checkpoint).parent_path().string();
-  if (dir.empty()) dir = ".";
+  require(std::filesystem::exists(checkpoint), "--checkpoint {} does not exist", checkpoint);
   Config& c = s.config;
   validate(c);
   expect_checkpoint_kind(checkpoint, "search", c.dataset);
@@ -85,23 +74,10 @@ int run_derive(State& s, const std::string& checkpoint) {
   set_threads(c.threads);
   const torch::Device device = parse_device(c.device);
   SearchSetup setup = build(c);
-  Run opened = open_for_derive(dir);
-  const RunDir& run = opened.dir;
-  Reporter& reporter = opened.reporter;
+  Run run = open_for_derive(checkpoint);
   ImageDataset data = load_image_dataset(c, c.num_valids);
-  SearchTrainer trainer(c, setup.child, setup.controller, data, run, reporter, device);
-  trainer.restore(checkpoint);
-  DerivedArc best = trainer.derive(c.derive_samples);
-  write_best_arc(run, c, {best.arc, "valid_acc", best.valid_acc, best.samples});
-  reporter.message(fmt::format("Best of {} architectures: valid_acc {:.4f}: {}", best.samples,
-                               best.valid_acc, join_ints(best.arc)));
-  if (s.json) {
-    print_json_line({{"best_arc", join_ints(best.arc)},
-                     {"valid_acc", best.valid_acc},
-                     {"samples", best.samples},
-                     {"best_arc_file", run.file("best_arc.txt")}});
-  }
-  return 0;
+  SearchTrainer trainer(c, setup.child, setup.controller, data, run.dir, run.reporter, device);
+  return derive_from(trainer, checkpoint, run, s);
 }
 
 }  // namespace

@@ -40,6 +40,7 @@ class BatchLoader {
   BatchLoader& operator=(const BatchLoader&) = delete;
 
   int64_t batches_per_epoch() const;
+  torch::Device device() const { return options_.device; }
   /// Starts producing the batches of `epoch` from batch `first_batch` on (a run resumed
   /// mid-epoch), the same batches an uninterrupted epoch has there; stops any epoch in flight.
   void start_epoch(int64_t epoch, int64_t first_batch = 0);

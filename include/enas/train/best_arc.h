@@ -18,6 +18,9 @@ struct BestArc {
   int64_t samples = 0;  // architectures scored
 };
 
+/// "valid_acc 0.8123" or "valid_ppl 61.42": the score as the logs print it.
+std::string score_text(const BestArc& best);
+
 /// Writes best_arc.txt (the space's header line, then the architecture in the authors' format)
 /// and best_arc.json into `run`.
 void write_best_arc(const RunDir& run, const Config& config, const BestArc& best);

@@ -77,4 +77,41 @@ class CheckpointParts {
   std::vector<Part> parts_;
 };
 
+/// Where a run stands, as the checkpoint it continues from records it.
+struct RunProgress {
+  int64_t epoch = 0, step = 0, rollbacks = 0;
+  double seconds = 0;       // wall time spent before this process
+  int64_t batch = 0;        // batches (segments) into epoch `epoch`; 0: at its start
+  nlohmann::json position;  // mid-epoch: what the pass needs to continue (see RunCheckpoints)
+};
+
+/// What every trainer does around its epochs: resume from the checkpoint --resume names, and
+/// (language models) go back to the newest epoch-end checkpoint when the loss stops being finite
+/// (enas_lm's rollback on InvalidArgumentError). `restore(path)` loads a checkpoint into the
+/// trainer and returns its meta.
+class RunCheckpoints {
+ public:
+  using Restore = std::function<nlohmann::json(const std::string& path)>;
+  using Check = std::function<void(const std::string& path, const RunProgress& at)>;
+  RunCheckpoints(const RunDir& run, Reporter& reporter, Restore restore)
+      : run_(run), reporter_(reporter), restore_(std::move(restore)) {}
+
+  /// Restores the checkpoint --resume names (RunDir::checkpoint_to_resume), lets `check` refuse
+  /// it (an enas::Error), announces the resume and returns the progress.
+  RunProgress resume(const Check& check = {});
+  /// Restores the newest epoch-end checkpoint after a non-finite loss; the progress returned counts
+  /// one more rollback (a new random stream for the retried epoch). Throws enas::Error after 5 in a
+  /// row: a run that diverges from every checkpoint needs another rate, not more tries.
+  RunProgress roll_back();
+  /// A finished epoch ends a series of rollbacks.
+  void epoch_done() { in_a_row_ = 0; }
+
+ private:
+  RunProgress read(const std::string& path, nlohmann::json* meta = nullptr);
+  const RunDir& run_;
+  Reporter& reporter_;
+  Restore restore_;
+  int64_t in_a_row_ = 0;
+};
+
 }  // namespace enas

@@ -1,11 +1,17 @@
 #pragma once
-/// One SGD step of an image child and the running sums of an epoch: the part of a training loop
-/// that final training and search share.
+/// One SGD step of an image child, the running sums of an epoch and the epoch itself: the part of
+/// a training loop that final training and search share.
 #include <torch/torch.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "enas/child/image_child.h"
 #include "enas/data/batch_loader.h"
 #include "enas/train/reporter.h"
+#include "enas/train/run_clock.h"
+#include "enas/train/run_dir.h"
 #include "enas/train/sgd.h"
 
 namespace enas {
@@ -48,5 +54,31 @@ class EpochMeter {
   torch::Tensor loss_sum_, correct_sum_;
   int64_t seen_ = 0, seen_before_ = 0;
 };
+
+/// Where an image child's epoch starts, and what it logs.
+struct ImagePass {
+  int64_t epoch = 0;        // 0-based
+  double lr = 0;            // the epoch's rate
+  int64_t first_batch = 0;  // > 0: resuming mid-epoch, with the epoch's sums so far in `meter`
+  nlohmann::json meter;     // EpochMeter::state()
+  int64_t log_every = 50;
+};
+
+/// What the trainer does around the steps of an image child's epoch.
+struct ImagePassHooks {
+  /// Before each step, with the steps done so far (the search samples an architecture, final
+  /// training tells drop-path its progress).
+  std::function<void(int64_t step)> before_step;
+  /// Writes the checkpoint of an epoch stopped by a signal after `batch` batches (`meter`: its
+  /// sums so far) and returns its path.
+  std::function<std::string(int64_t batch, const nlohmann::json& meter)> save;
+};
+
+/// One epoch of an image child over `loader`: a step per batch from pass.first_batch on, a step
+/// record every log_every steps, and the epoch's record (returned and reported) at its end. On a
+/// stop signal before the last batch it saves through hooks.save and ends the run (stop_run).
+EpochEvent train_image_epoch(ImageChildImpl& model, Sgd& sgd, BatchLoader& loader,
+                             const ImagePass& pass, int64_t& step, Reporter& reporter,
+                             const RunDir& run, const RunClock& clock, const ImagePassHooks& hooks);
 
 }  // namespace enas

@@ -6,6 +6,7 @@
 
 #include "enas/child/image_child.h"
 #include "enas/data/image_dataset.h"
+#include "enas/train/reporter.h"
 
 namespace enas {
 
@@ -29,5 +30,15 @@ struct Accuracy {
 /// batch (a search resamples the shared child's architecture there).
 Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch_size,
                   const std::function<void(int64_t)>& before_batch = {});
+
+/// An epoch's evaluation (final training and search): "Epoch N: Eval", then the accuracy on
+/// `valid` and on `test`, each reported as an eval event; an empty split is skipped (-1).
+struct SplitAccuracy {
+  double valid = -1, test = -1;
+};
+SplitAccuracy evaluate_splits(ImageChildImpl& model, const DeviceSplit& valid,
+                              const DeviceSplit& test, int64_t batch_size, int64_t epochs_done,
+                              int64_t step, Reporter& reporter,
+                              const std::function<void(int64_t)>& before_batch = {});
 
 }  // namespace enas

@@ -5,12 +5,8 @@
 #include <torch/torch.h>
 
 #include "enas/child/image_child.h"
-#include "enas/config/config.h"
 #include "enas/data/image_dataset.h"
-#include "enas/train/checkpoint.h"
-#include "enas/train/reporter.h"
-#include "enas/train/run_clock.h"
-#include "enas/train/run_dir.h"
+#include "enas/train/trainer_core.h"
 
 namespace enas {
 
@@ -25,7 +21,7 @@ struct TrainResult {
   double images_per_s = 0;  // training throughput of the last epoch
 };
 
-class FinalTrainer {
+class FinalTrainer : public TrainerCore {
  public:
   FinalTrainer(const Config& config, ImageChild model, const ImageDataset& data, const RunDir& run,
                Reporter& reporter, torch::Device device);
@@ -42,16 +38,10 @@ class FinalTrainer {
   /// Writes checkpoint `id` (`meter`: the epoch's sums when mid-epoch); returns its path.
   std::string save(CheckpointId id, int64_t step, double test_acc, const nlohmann::json& meter);
 
-  Config config_;
   ImageChild model_;
   const ImageDataset& data_;
-  const RunDir& run_;
-  Reporter& reporter_;
-  torch::Device device_;
   std::unique_ptr<Sgd> sgd_;
-  CheckpointParts parts_;
   bool has_rng_ = false;  // the checkpoint restored had the generators' state
-  RunClock clock_;
 };
 
 }  // namespace enas

@@ -101,39 +101,4 @@ double perplexity(double loss);
 void report_valid_ppl(Reporter& reporter, const RunDir& run, const char* what, int64_t epoch,
                       int64_t step, double ppl, const nlohmann::json& extra);
 
-/// Where a language-model run stands, as its checkpoints record it.
-struct LmProgress {
-  int64_t epoch = 0, step = 0, rollbacks = 0;
-  double seconds = 0;       // wall time spent before this process
-  int64_t batch = 0;        // segments into epoch `epoch` (0: at its start)
-  nlohmann::json position;  // mid-epoch: LmEpochPosition::to_json(), and a search's ctrl_t
-};
-
-/// What both language-model trainers do around their epochs: resume from the newest checkpoint,
-/// and go back to it when the loss stops being finite (enas_lm's rollback on InvalidArgumentError).
-/// `restore(path)` loads a checkpoint into the trainer and returns its meta.
-class LmCheckpoints {
- public:
-  using Restore = std::function<nlohmann::json(const std::string& path)>;
-  LmCheckpoints(const RunDir& run, Reporter& reporter, Restore restore)
-      : run_(run), reporter_(reporter), restore_(std::move(restore)) {}
-
-  /// Restores the checkpoint --resume names (RunDir::checkpoint_to_resume) and returns its
-  /// progress.
-  LmProgress resume();
-  /// Restores the newest epoch-end checkpoint after a non-finite loss; the progress returned counts
-  /// one more rollback (a new random stream for the retried epoch). Throws enas::Error after 5 in a
-  /// row: a run that diverges from every checkpoint needs another rate, not more tries.
-  LmProgress roll_back();
-  /// A finished epoch ends a series of rollbacks.
-  void epoch_done() { in_a_row_ = 0; }
-
- private:
-  LmProgress read(const std::string& path, nlohmann::json* meta = nullptr);
-  const RunDir& run_;
-  Reporter& reporter_;
-  Restore restore_;
-  int64_t in_a_row_ = 0;
-};
-
 }  // namespace enas

@@ -9,13 +9,9 @@
 #include <vector>
 
 #include "enas/child/rnn_lm.h"
-#include "enas/config/config.h"
 #include "enas/data/ptb.h"
-#include "enas/train/checkpoint.h"
 #include "enas/train/lm_step.h"
-#include "enas/train/reporter.h"
-#include "enas/train/run_clock.h"
-#include "enas/train/run_dir.h"
+#include "enas/train/trainer_core.h"
 
 namespace enas {
 
@@ -48,7 +44,7 @@ class WeightAverage {
   int64_t count_ = 0;
 };
 
-class LmFinalTrainer {
+class LmFinalTrainer : public TrainerCore {
  public:
   LmFinalTrainer(const Config& config, RnnLm model, const Corpus& corpus, const RunDir& run,
                  Reporter& reporter, torch::Device device);
@@ -68,18 +64,12 @@ class LmFinalTrainer {
                    const LmEpochPosition* at = nullptr);
   nlohmann::json restore(const std::string& path);
 
-  Config config_;
   RnnLm model_;
-  const RunDir& run_;
-  Reporter& reporter_;
-  torch::Device device_;
   torch::Tensor train_rows_, valid_rows_, test_rows_;  // batchified streams on the device
   WeightAverage average_;
   std::vector<double> valid_history_;
   torch::Tensor resume_state_;  // a mid-epoch checkpoint's carried state
   torch::Tensor save_state_;    // the carried state a mid-epoch save writes
-  CheckpointParts parts_;
-  RunClock clock_;
 };
 
 }  // namespace enas

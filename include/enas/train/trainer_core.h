@@ -1,0 +1,43 @@
+#pragma once
+/// What every trainer holds (final training and search, images and Penn Treebank): its
+/// configuration, run folder, reporter and device, the parts of its checkpoints, and the run's
+/// clock; and the two ways its checkpoints are written and read.
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "enas/config/config.h"
+#include "enas/train/checkpoint.h"
+#include "enas/train/reporter.h"
+#include "enas/train/run_clock.h"
+#include "enas/train/run_dir.h"
+
+namespace enas {
+
+class TrainerCore {
+ protected:
+  TrainerCore(const Config& config, const RunDir& run, Reporter& reporter, torch::Device device)
+      : config_(config), run_(run), reporter_(reporter), device_(device) {}
+
+  /// Writes checkpoint `id` with `meta` and every declared part; returns its path.
+  std::string write_checkpoint(CheckpointId id, const nlohmann::json& meta) const {
+    return run_.save_checkpoint(id, meta,
+                                [&](torch::serialize::OutputArchive& a) { parts_.save(a); });
+  }
+  /// Verifies checkpoint `path`, checks that it is of `kind` and loads every declared part;
+  /// returns its meta.
+  nlohmann::json read_checkpoint(const std::string& path, const std::string& kind) const {
+    return load_checkpoint(path, kind,
+                           [&](torch::serialize::InputArchive& a) { parts_.load(a, path); });
+  }
+
+  Config config_;
+  const RunDir& run_;
+  Reporter& reporter_;
+  torch::Device device_;
+  CheckpointParts parts_;  // declared once by each trainer's constructor
+  RunClock clock_;
+};
+
+}  // namespace enas

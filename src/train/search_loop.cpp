@@ -1,0 +1,164 @@
+#include "enas/train/search_loop.h"
+
+#include <fmt/format.h>
+
+#include "enas/space/arc_text.h"
+#include "enas/train/reinforce.h"
+#include "enas/util/error.h"
+#include "enas/util/runtime.h"
+#include "enas/util/signals.h"
+
+namespace enas {
+
+SearchLoop::SearchLoop(const SearchTraits& traits, const Config& config, Controller controller,
+                       const RunDir& run, Reporter& reporter, torch::Device device)
+    : TrainerCore(config, run, reporter, device),
+      traits_(traits),
+      controller_(std::move(controller)),
+      space_(space_named(config.search_for)),
+      // The controller stays on the CPU: its steps are tiny and sequential.
+      reinforce_(std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_))) {}
+
+SearchLoop::~SearchLoop() = default;
+
+void SearchLoop::add_controller_parts() {
+  parts_.module("controller", *controller_)
+      .state("reinforce", *reinforce_)
+      .loose(
+          [this](torch::serialize::OutputArchive& a) {
+            a.write("controller_rng", c10::IValue(controller_->rng_state()));
+          },
+          [this](torch::serialize::InputArchive& a) {
+            c10::IValue rng;
+            a.read("controller_rng", rng);
+            controller_->set_rng_state(rng.toStringRef());
+          });
+}
+
+std::string SearchLoop::save(CheckpointId id, const nlohmann::json& position) {
+  nlohmann::json meta = {{"epoch", id.epoch},
+                         {"batch", id.batch},
+                         {"step", at_.step},
+                         {"ctrl_step", reinforce_->steps()},
+                         {"seconds", clock_.seconds()},
+                         {"kind", traits_.kind},
+                         {"baseline", reinforce_->baseline()}};
+  meta.update(meta_fields(position));
+  reporter_.sync();  // arcs.jsonl holds every update the checkpoint has
+  return write_checkpoint(id, meta);
+}
+
+nlohmann::json SearchLoop::restore(const std::string& checkpoint) {
+  auto meta = read_checkpoint(checkpoint, traits_.kind);
+  restored(meta);
+  return meta;
+}
+
+void SearchLoop::train_controller(int64_t epoch, int first) {
+  reporter_.message(controller_banner(epoch));
+  for (int t = first; t < config_.controller_train_steps; ++t) {
+    // The num_aggregate samples of one update see the same policy (the authors'
+    // SyncReplicasOptimizer applies nothing until it has them all): one batched draw.
+    ArcBatch samples = controller_->sample(config_.controller_num_aggregate);
+    std::vector<double> scores;
+    for (const auto& arc : samples.arcs) scores.push_back(reward_score(arc));
+    const ReinforceStats s = reinforce_->update(samples, scores);
+    reporter_.message(controller_line(t, samples, scores, s));
+    for (size_t i = 0; i < samples.arcs.size(); ++i) {
+      nlohmann::json line = {{"kind", "controller"},
+                             {"epoch", epoch + 1},
+                             {"ctrl_step", s.step},
+                             {"arc", join_ints(samples.arcs[i])}};
+      line.update(sample_fields(samples, i, scores[i]));
+      reporter_.arc(line);
+    }
+    nlohmann::json record = {{"kind", "controller"}, {"epoch", epoch + 1},
+                             {"ctrl_step", s.step},  {"loss", s.loss},
+                             {"entropy", s.entropy}, {"grad_norm", s.grad_norm},
+                             {"reward", s.reward},   {"baseline", s.baseline}};
+    record.update(update_fields(s));
+    reporter_.record(record);
+    stop_between_controller_steps(
+        run_, reporter_, epoch, t + 1, config_.controller_train_steps,
+        [&] { return save(after_child_pass(epoch), controller_position(t + 1)); });
+  }
+}
+
+BestArc SearchLoop::derive(int64_t samples) {
+  BestArc best{{}, traits_.score_name, 0, samples};
+  const ArcBatch arcs = controller_->sample(samples);
+  for (int64_t i = 0; i < samples; ++i) {
+    const auto& arc = arcs.arcs[i];
+    if (stop_requested()) {
+      stop_run(run_, reporter_,
+               fmt::format("while deriving ({} of {} architectures scored)", i, samples),
+               run_.latest_checkpoint().value_or(""));
+    }
+    const double score = derive_score(arc);
+    reporter_.arc({{"kind", "derive"}, {"arc", join_ints(arc)}, {traits_.score_name, score}});
+    const bool better = traits_.higher_is_better ? score > best.score : score < best.score;
+    if (best.arc.empty() || better) {
+      best.score = score;
+      best.arc = arc;
+    }
+  }
+  return best;
+}
+
+SearchResult SearchLoop::run(bool resume) {
+  RunCheckpoints checkpoints(run_, reporter_, [this](const std::string& p) { return restore(p); });
+  if (resume) {
+    at_ = checkpoints.resume(
+        [this](const std::string& path, const RunProgress& at) { check_resume(path, at); });
+  }
+  clock_.start(at_.seconds);
+  if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
+  if (!resume && traits_.rolls_back) save({0, 0});  // what a rollback in epoch 1 returns to
+  run_.mark_started();
+  clock_.start(at_.seconds);
+  while (at_.epoch < config_.num_epochs) {
+    const int64_t epoch = at_.epoch;
+    const bool mid_epoch = at_.batch > 0;
+    const RunProgress from = at_;
+    at_.batch = 0;  // later epochs start at their beginning
+    // Dropout and the child's streams draw from torch's generator: reseeding per epoch makes a
+    // resumed run draw what the uninterrupted one would (mid-epoch, the checkpoint's state
+    // continues instead); a rollback's retry draws a new stream.
+    if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + at_.rollbacks));
+    // A checkpoint written between controller updates has its child pass behind it.
+    if (!mid_epoch || !from.position.contains("ctrl_t")) {
+      if (!train_child_epoch(epoch, mid_epoch ? &from : nullptr)) {
+        at_ = checkpoints.roll_back();
+        continue;
+      }
+    }
+    checkpoints.epoch_done();
+    if (config_.controller_training && controller_->trainable() &&
+        (epoch + 1) % config_.controller_train_every == 0) {
+      train_controller(epoch, mid_epoch ? from.position.value("ctrl_t", 0) : 0);
+    }
+    after_controller(epoch);
+    at_.epoch = epoch + 1;
+    if (at_.epoch % config_.eval_every_epochs == 0 || at_.epoch == config_.num_epochs) {
+      evaluate(at_.epoch);
+    }
+    const std::string saved = save({at_.epoch, 0});
+    if (stop_requested() && at_.epoch < config_.num_epochs) {
+      stop_run(run_, reporter_, fmt::format("at the end of epoch {}", at_.epoch), saved);
+    }
+  }
+  reporter_.message(
+      fmt::format("Deriving: {} architectures{}", config_.derive_samples, derive_scope()));
+  SearchResult result;
+  result.best = derive(config_.derive_samples);
+  write_best_arc(run_, config_, result.best);
+  reporter_.message(describe_best(result.best));
+  result.epochs = at_.epoch;
+  result.steps = at_.step;
+  result.seconds = clock_.seconds();
+  result.fields = result_fields_;
+  if (traits_.rolls_back) result.fields["rollbacks"] = at_.rollbacks;
+  return result;
+}
+
+}  // namespace enas
