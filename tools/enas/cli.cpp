@@ -15,6 +15,7 @@
 #include "enas/train/search_loop.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
+#include "enas/util/runtime.h"
 
 namespace enas::cli {
 
@@ -226,6 +227,11 @@ void expect_checkpoint_kind(const std::string& checkpoint, const std::string& co
   std::string kind = command == "train" ? "final" : "search";
   if (dataset == "ptb") kind = "lm_" + kind;
   load_checkpoint(checkpoint, kind, [](torch::serialize::InputArchive&) {});
+}
+
+Compute setup_compute(const Config& c) {
+  const int threads = set_threads(c.threads);
+  return {threads, parse_device(c.device)};
 }
 
 Run open_for_derive(const std::string& checkpoint) {

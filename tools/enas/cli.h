@@ -46,6 +46,13 @@ State prescan(int argc, char** argv);
 /// changed model is an error, other changes come back as warnings (util/error.h: warn()).
 std::vector<std::string> check_config(State& state);
 
+/// Where a command computes: --threads set (all cores by default) and --device parsed.
+struct Compute {
+  int threads;
+  torch::Device device;
+};
+Compute setup_compute(const Config& config);
+
 /// A run in progress: its folder and the reporter of its console, log.txt and metrics.jsonl.
 struct Run {
   RunDir dir;

@@ -31,8 +31,7 @@ Corpus load_corpus(const Config& c, Reporter& reporter) {
 
 int run_train_lm(State& s, const std::vector<std::string>& warnings) {
   Config& c = s.config;
-  const int threads = set_threads(c.threads);
-  const torch::Device device = parse_device(c.device);
+  const auto [threads, device] = setup_compute(c);
   torch::manual_seed(c.seed);
   RnnLm model = make_language_model(c, kPtbVocabSize, /*shared=*/false);
   if (s.dry_run) {
@@ -94,8 +93,7 @@ LmSearchSetup build_search(const Config& c, int64_t vocab_size) {
 
 int run_search_lm(State& s, const std::vector<std::string>& warnings) {
   Config& c = s.config;
-  const int threads = set_threads(c.threads);
-  const torch::Device device = parse_device(c.device);
+  const auto [threads, device] = setup_compute(c);
   LmSearchSetup setup = build_search(c, kPtbVocabSize);
   const int64_t controller_params = count_params(setup.controller->parameters());
   if (s.dry_run) {
@@ -125,8 +123,7 @@ int run_search_lm(State& s, const std::vector<std::string>& warnings) {
 
 int run_derive_lm(State& s, const std::string& checkpoint) {
   Config& c = s.config;
-  set_threads(c.threads);
-  const torch::Device device = parse_device(c.device);
+  const torch::Device device = setup_compute(c).device;
   Run run = open_for_derive(checkpoint);
   Corpus corpus = load_corpus(c, run.reporter);
   LmSearchSetup setup = build_search(c, corpus.vocab.size());

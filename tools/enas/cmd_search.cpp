@@ -37,8 +37,7 @@ int run_search(State& s) {
   Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
   if (space_named(c.search_for).language()) return run_search_lm(s, warnings);
-  const int threads = set_threads(c.threads);
-  const torch::Device device = parse_device(c.device);
+  const auto [threads, device] = setup_compute(c);
   SearchSetup setup = build(c);
   if (s.dry_run) {
     fmt::print("{}Shared child has {} params (aux head {}); controller {} params\n",
@@ -71,8 +70,7 @@ int run_derive(State& s, const std::string& checkpoint) {
   validate(c);
   expect_checkpoint_kind(checkpoint, "search", c.dataset);
   if (space_named(c.search_for).language()) return run_derive_lm(s, checkpoint);
-  set_threads(c.threads);
-  const torch::Device device = parse_device(c.device);
+  const torch::Device device = setup_compute(c).device;
   SearchSetup setup = build(c);
   Run run = open_for_derive(checkpoint);
   ImageDataset data = load_image_dataset(c, c.num_valids);

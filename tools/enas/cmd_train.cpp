@@ -18,8 +18,7 @@ int run_train(State& s) {
   Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
   if (space_named(c.search_for).language()) return run_train_lm(s, warnings);
-  const int threads = set_threads(c.threads);
-  const torch::Device device = parse_device(c.device);
+  const auto [threads, device] = setup_compute(c);
   const ImageShape shape = dataset_shape(c.dataset);
   torch::manual_seed(c.seed);
   ImageChild model = make_fixed_child(c, shape);  // validates the architecture before any I/O
