@@ -10,6 +10,7 @@ packages=(
   libopenblas-dev       # the BLAS torch must use: the reference BLAS is ~15x slower at matmul
   libcli11-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev googletest
+  libgloo-dev           # the headers of c10d's Gloo process group (distributed runs)
   dataset-fashion-mnist # the embedded default data set
 )
 

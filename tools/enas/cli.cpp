@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "enas/config/presets.h"
+#include "enas/dist/dist.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/space.h"
 #include "enas/train/best_arc.h"
@@ -82,6 +83,8 @@ bool config_file_sets(const std::string& path, const std::string& key) {
 
 State prescan(int argc, char** argv) {
   State s;
+  // `launch` passes its command's flags on untouched: each process reads them itself.
+  if (argc > 1 && std::string(argv[1]) == "launch") return s;
   std::string preset = scan(argc, argv, {"--preset"});
   s.resume_from = scan(argc, argv, {"--resume_from"});
   const bool resume = has_flag(argc, argv, "--resume") || !s.resume_from.empty();
@@ -198,8 +201,17 @@ void open_reporter(Run& run, const std::string& command) {
 
 }  // namespace
 
+void refuse_distributed() {
+  const DistEnv env = DistEnv::from_environment();
+  require(!env.active(),
+          "WORLD_SIZE={}: training, search and derivation run as one process so far; "
+          "distributed runs of them are not built yet (docs/distributed.md)",
+          env.world_size);
+}
+
 std::vector<std::string> check_config(State& s) {
   if (!s.resume_from.empty()) s.resume = true;
+  refuse_distributed();
   validate(s.config);
   if (!s.resume || !s.saved) return {};
   return resume_changes(*s.saved, s.config, s.saved_path);

@@ -36,14 +36,20 @@ struct State {
 };
 
 /// The subcommands, for messages and suggestions.
-inline const std::vector<std::string> kCommands = {"train", "search", "derive", "presets", "bench"};
+inline const std::vector<std::string> kCommands = {"train",   "search", "derive",
+                                                   "presets", "bench",  "launch"};
 
 /// Builds the configuration from defaults, --preset, a resumed run's config.json and --config
 /// FILE, before the flags are parsed on top of it (so --help shows the effective defaults).
 State prescan(int argc, char** argv);
 
-/// Validates the configuration and, for --resume, compares it with the run's config.json: a
-/// changed model is an error, other changes come back as warnings (util/error.h: warn()).
+/// An enas::Error when this process is one of several (WORLD_SIZE > 1): only `launch` and
+/// `bench --only allreduce` work distributed so far.
+void refuse_distributed();
+
+/// Refuses a distributed start (refuse_distributed), validates the configuration and, for --resume,
+/// compares it with the run's config.json: a changed model is an error, other changes come back as
+/// warnings (util/error.h: warn()).
 std::vector<std::string> check_config(State& state);
 
 /// Where a command computes: --threads set (all cores by default) and --device parsed.
@@ -97,6 +103,7 @@ void add_train_command(CLI::App& app, State& state);
 void add_presets_command(CLI::App& app, State& state);
 void add_bench_command(CLI::App& app, State& state);
 void add_search_command(CLI::App& app, State& state);
+void add_launch_command(CLI::App& app, State& state);
 
 /// The Penn Treebank versions of train, search and derive (cmd_lm.cpp); the commands hand over
 /// to them when --dataset is ptb.

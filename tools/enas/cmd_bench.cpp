@@ -15,6 +15,7 @@
 #include "enas/controller/controller.h"
 #include "enas/data/batch_loader.h"
 #include "enas/data/cifar10.h"
+#include "enas/dist/dist.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/authors_arcs.h"
 #include "enas/space/macro.h"
@@ -22,6 +23,7 @@
 #include "enas/train/child_step.h"
 #include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
+#include "enas/util/error.h"
 #include "enas/util/op_profile.h"
 #include "enas/util/runtime.h"
 
@@ -38,6 +40,8 @@ struct BenchOptions {
   std::string data;      // CIFAR-10 folder for the loader benchmark ("" = synthetic images)
   std::string only;      // micro | macro | loader | controller | shared | lm* ("" = all)
   bool profile = false;  // print the timed steps' operators to stderr
+  std::string dist_backend = "auto";  // allreduce: auto | gloo | nccl
+  int dist_timeout = 300;             // allreduce: seconds a collective may wait
 };
 
 double median(std::vector<double> v) {
@@ -146,9 +150,53 @@ nlohmann::json bench_shared(const std::string& preset, const BenchOptions& o,
   return j;
 }
 
+/// The gradient all-reduce of a data-parallel micro search step (cifar10_micro_search's shared
+/// child): run under `enas launch`; rank 0 prints the JSON.
+int bench_allreduce(const BenchOptions& o, torch::Device device, int threads) {
+  const DistEnv env = DistEnv::from_environment();
+  require(env.active(),
+          "bench --only allreduce needs several processes: run it under "
+          "`enas launch --nproc_per_node 2 -- bench --only allreduce`");
+  Dist dist(env, resolve_backend(o.dist_backend, device), std::chrono::seconds(o.dist_timeout));
+  Config c;
+  find_preset("cifar10_micro_search").apply(c);
+  torch::manual_seed(env.rank);
+  SharedChild child = make_shared_child(c, {3, 32, 32, 10});
+  std::vector<torch::Tensor> grads;
+  int64_t bytes = 0;
+  for (const auto& p : child->parameters()) {
+    grads.push_back(torch::randn_like(p).to(device));
+    bytes += static_cast<int64_t>(grads.back().nbytes());
+  }
+  std::vector<double> ms;
+  for (int i = 0; i < o.warmup + o.steps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    dist.all_reduce_mean(grads);
+    const double t =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (i >= o.warmup) ms.push_back(t);
+  }
+  const double m = median(ms);
+  const int n = env.world_size;
+  if (env.rank == 0) {
+    print_json_line({{"allreduce",
+                      {{"world_size", n},
+                       {"backend", dist.backend()},
+                       {"threads", threads},
+                       {"tensors", grads.size()},
+                       {"bytes", bytes},
+                       {"ms", m},
+                       // What each rank sends and receives in a ring: 2 (n - 1) / n of the data.
+                       {"bus_gb_per_s", 2.0 * (n - 1) / n * bytes / (m * 1e6)},
+                       {"steps", o.steps}}}});
+  }
+  return 0;
+}
+
 int run_bench(const BenchOptions& o) {
   const int threads = set_threads(o.threads);
   const torch::Device device = parse_device(o.device);
+  if (o.only == "allreduce") return bench_allreduce(o, device, threads);
   nlohmann::json j = {
       {"threads", threads},     {"torch", TORCH_VERSION},           {"blas", blas_library()},
       {"device", device.str()}, {"memory_format", o.memory_format}, {"steps", o.steps},
@@ -244,7 +292,12 @@ void add_bench_command(CLI::App& app, State& state) {
                 "print where the timed steps' time goes, per operator and input shape (stderr)");
   sub->add_option("--only", o.only,
                   "micro | macro | loader | controller | shared | lm (lm_shared, lm_final, "
-                  "lm_controller)");
+                  "lm_controller) | allreduce (under enas launch)");
+  sub->add_option("--dist_backend", o.dist_backend, "allreduce: auto | gloo | nccl")
+      ->capture_default_str();
+  sub->add_option("--dist_timeout", o.dist_timeout,
+                  "allreduce: seconds a collective may wait for the other processes")
+      ->capture_default_str();
   sub->callback([&state] { state.run = [] { return run_bench(o); }; });
 }
 

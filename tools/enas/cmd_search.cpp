@@ -67,6 +67,7 @@ int run_search(State& s) {
 int run_derive(State& s, const std::string& checkpoint) {
   require(std::filesystem::exists(checkpoint), "--checkpoint {} does not exist", checkpoint);
   Config& c = s.config;
+  refuse_distributed();
   validate(c);
   expect_checkpoint_kind(checkpoint, "search", c.dataset);
   if (space_named(c.search_for).language()) return run_derive_lm(s, checkpoint);

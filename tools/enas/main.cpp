@@ -103,6 +103,7 @@ int run(int argc, char** argv) {
     enas::cli::add_search_command(app, state);
     enas::cli::add_presets_command(app, state);
     enas::cli::add_bench_command(app, state);
+    enas::cli::add_launch_command(app, state);
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,134 @@
+// Several processes as one run: `enas launch` (torchrun's environment, output by rank, failures
+// and signals), and the collectives of src/dist/ between two processes on loopback, within a
+// bounded timeout. Only processes these tests start are ever signalled.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli_runner.h"
+#include "test_util.h"
+
+namespace enas {
+namespace {
+
+using test::CliProcess;
+using test::CliResult;
+using test::contains;
+using test::expect_one_error_line;
+using test::run_cli;
+
+/// A TCP port nothing listens on now (the kernel's pick), for one test's rendezvous.
+std::string free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ADD_FAILURE() << "no free port";
+  }
+  ::close(fd);
+  return std::to_string(ntohs(addr.sin_port));
+}
+
+/// The lines of `r`'s standard output that start with `prefix`, without it.
+std::vector<std::string> lines_of(const CliResult& r, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& l : r.out_lines()) {
+    if (l.rfind(prefix, 0) == 0) out.push_back(l.substr(prefix.size()));
+  }
+  return out;
+}
+
+TEST(Launch, GivesEachProcessTorchrunsEnvironment) {
+  const std::string port = free_port();
+  const CliResult r =
+      run_cli({"launch", "--exec", "--nnodes", "2", "--node_rank", "1", "--nproc_per_node", "2",
+               "--master_addr", "127.0.0.1", "--master_port", port, "--", "sh", "-c",
+               "echo $RANK $WORLD_SIZE $LOCAL_RANK $LOCAL_WORLD_SIZE $MASTER_ADDR $MASTER_PORT"},
+              60);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  // This is node 1 of 2: global ranks 2 and 3, each line prefixed with its rank.
+  EXPECT_EQ(lines_of(r, "[2] "), std::vector<std::string>{"2 4 0 2 127.0.0.1 " + port});
+  EXPECT_EQ(lines_of(r, "[3] "), std::vector<std::string>{"3 4 1 2 127.0.0.1 " + port});
+  EXPECT_EQ(r.out_lines().size(), 2u) << r.describe();
+}
+
+TEST(Launch, AFailureStopsTheOthersAndIsTheExitStatus) {
+  // Rank 1 fails at once; rank 0 would sleep a minute, past this test's 30 s limit.
+  const CliResult r =
+      run_cli({"launch", "--exec", "--nproc_per_node", "2", "--master_port", free_port(), "--",
+               "sh", "-c", "if [ \"$RANK\" = 1 ]; then echo failing; exit 5; fi; exec sleep 60"},
+              30);
+  EXPECT_EQ(r.exit_code, 5) << r.describe();
+  EXPECT_EQ(lines_of(r, "[1] "), std::vector<std::string>{"failing"});
+  EXPECT_PRED2(contains, r.err, "launch: rank 1 exited with status 5; stopping the others");
+}
+
+TEST(Launch, ForwardsSigintToEveryProcess) {
+  CliProcess p({"launch", "--exec", "--nproc_per_node", "2", "--master_port", free_port(), "--",
+                "sh", "-c",
+                "trap 'echo stopped $RANK; exit 7' INT; echo ready $RANK; "
+                "while :; do sleep 0.1; done"});
+  ASSERT_TRUE(p.wait_for_output("[0] ready 0", 30));
+  ASSERT_TRUE(p.wait_for_output("[1] ready 1", 30));
+  p.signal(SIGINT);
+  const CliResult r = p.wait();
+  EXPECT_EQ(r.exit_code, 7) << r.describe();
+  EXPECT_EQ(lines_of(r, "[0] "), (std::vector<std::string>{"ready 0", "stopped 0"}));
+  EXPECT_EQ(lines_of(r, "[1] "), (std::vector<std::string>{"ready 1", "stopped 1"}));
+}
+
+TEST(Launch, AllReduceOfASearchStepsGradientsOnTwoRanks) {
+  const CliResult r = run_cli(
+      {"launch", "--nproc_per_node", "2", "--threads", "1", "--master_port", free_port(), "--",
+       "bench", "--only", "allreduce", "--steps", "2", "--warmup", "0", "--dist_timeout", "60"},
+      120);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  // Rank 0 alone reports.
+  const auto rank0 = lines_of(r, "[0] {");
+  ASSERT_EQ(rank0.size(), 1u) << r.describe();
+  EXPECT_TRUE(lines_of(r, "[1] {").empty()) << r.describe();
+  const auto j = nlohmann::json::parse("{" + rank0[0]).at("allreduce");
+  EXPECT_EQ(j.at("world_size"), 2);
+  EXPECT_EQ(j.at("backend"), "gloo");
+  EXPECT_EQ(j.at("threads"), 1);  // launch's --threads, passed on to each process
+  EXPECT_GT(j.at("bytes").get<int64_t>(), 1000000);
+  EXPECT_GT(j.at("ms").get<double>(), 0.0);
+}
+
+/// Runs `args` as rank 0 of 2 (torchrun's variables set for this process only).
+CliResult as_rank0_of_2(const std::vector<std::string>& args, const std::string& port) {
+  ::setenv("WORLD_SIZE", "2", 1);
+  ::setenv("RANK", "0", 1);
+  ::setenv("MASTER_PORT", port.c_str(), 1);
+  CliResult r = run_cli(args, 60);
+  ::unsetenv("WORLD_SIZE");
+  ::unsetenv("RANK");
+  ::unsetenv("MASTER_PORT");
+  return r;
+}
+
+TEST(Dist, APeerThatNeverComesIsAnErrorWithinTheTimeout) {
+  const std::string port = free_port();
+  const CliResult r =
+      as_rank0_of_2({"bench", "--only", "allreduce", "--steps", "1", "--dist_timeout", "3"}, port);
+  expect_one_error_line(r, {"rendezvous failed on rank 0 of 2", "--dist_timeout 3 s"});
+}
+
+TEST(Dist, CommandsNotYetDistributedSaySo) {
+  const CliResult r = as_rank0_of_2({"train", "--num_epochs", "1"}, free_port());
+  expect_one_error_line(r, {"WORLD_SIZE=2", "docs/distributed.md"});
+}
+
+}  // namespace
+}  // namespace enas
