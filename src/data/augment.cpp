@@ -9,12 +9,47 @@
 
 namespace enas {
 
+namespace {
+
+/// Where one sample is cropped, whether it is flipped, and its cutout square (empty when off).
+struct Draw {
+  int64_t dy = 0, dx = 0;  // crop offset: source pixel = output pixel + (dy, dx)
+  bool flip = false;
+  int64_t cut_y0 = 0, cut_y1 = 0, cut_x0 = 0, cut_x1 = 0;
+};
+
 // Random numbers per sample, always in this order, each drawn only when its step is on:
 //   oy, ox  uniform in [0, 2 * pad]   (pad > 0)
 //   flip    uniform in {0, 1}         (flip)
 //   sy, sx  uniform in [0, H), [0, W) (cutout_size > 0)
 // The whole batch is drawn from the one `rng`, sample 0 first, so a batch is a pure function
 // of (split, indices, stats, options, rng state).
+Draw draw(const AugmentOptions& options, int64_t height, int64_t width, std::mt19937_64& rng) {
+  Draw d;
+  if (!options.enabled) return d;
+  const int64_t pad = options.pad;
+  if (pad > 0) {
+    std::uniform_int_distribution<int64_t> offset(0, 2 * pad);
+    d.dy = offset(rng) - pad;
+    d.dx = offset(rng) - pad;
+  }
+  if (options.flip) d.flip = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+  if (options.cutout_size > 0) {
+    d.cut_y0 = std::uniform_int_distribution<int64_t>(0, height - 1)(rng);
+    d.cut_x0 = std::uniform_int_distribution<int64_t>(0, width - 1)(rng);
+    d.cut_y1 = std::min(d.cut_y0 + options.cutout_size, height);
+    d.cut_x1 = std::min(d.cut_x0 + options.cutout_size, width);
+  }
+  return d;
+}
+
+}  // namespace
+
+void skip_augmentation(const AugmentOptions& options, int64_t images, int64_t height, int64_t width,
+                       std::mt19937_64& rng) {
+  for (int64_t i = 0; i < images; ++i) draw(options, height, width, rng);
+}
+
 torch::Tensor make_batch(const ImageSplit& split, const std::vector<int64_t>& indices,
                          const ChannelStats& stats, const AugmentOptions& options,
                          std::mt19937_64& rng) {
@@ -33,31 +68,11 @@ torch::Tensor make_batch(const ImageSplit& split, const std::vector<int64_t>& in
   torch::Tensor out = torch::empty({batch, channels, height, width}, torch::kFloat32);
   const uint8_t* src_data = images.data_ptr<uint8_t>();
   float* out_data = out.data_ptr<float>();
-  const bool augment = options.enabled;
-  const int64_t pad = augment ? options.pad : 0;
-  std::uniform_int_distribution<int64_t> offset(0, 2 * pad);
-  std::uniform_int_distribution<int> coin(0, 1);
-  std::uniform_int_distribution<int64_t> start_y(0, height - 1), start_x(0, width - 1);
-
   for (int64_t i = 0; i < batch; ++i) {
     const int64_t index = indices[i];
     require(0 <= index && index < n, "batch index {} out of range for a split of {} images", index,
             n);
-    // Crop offset relative to the unpadded image: source pixel = output pixel + (oy, ox) - pad.
-    int64_t dy = 0, dx = 0;
-    bool flip = false;
-    if (augment && pad > 0) {
-      dy = offset(rng) - pad;
-      dx = offset(rng) - pad;
-    }
-    if (augment && options.flip) flip = coin(rng) == 1;
-    int64_t cut_y0 = 0, cut_y1 = 0, cut_x0 = 0, cut_x1 = 0;  // empty unless cutout is on
-    if (augment && options.cutout_size > 0) {
-      cut_y0 = start_y(rng);
-      cut_x0 = start_x(rng);
-      cut_y1 = std::min(cut_y0 + options.cutout_size, height);
-      cut_x1 = std::min(cut_x0 + options.cutout_size, width);
-    }
+    const auto [dy, dx, flip, cut_y0, cut_y1, cut_x0, cut_x1] = draw(options, height, width, rng);
 
     for (int64_t c = 0; c < channels; ++c) {
       const auto& lut = table[c];

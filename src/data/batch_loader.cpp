@@ -43,6 +43,12 @@ BatchLoader::BatchLoader(ImageSplit split, ChannelStats stats, BatchLoaderOption
     : split_(std::move(split)), stats_(std::move(stats)), options_(std::move(options)) {
   require(options_.batch_size > 0, "batch size must be positive, got {}", options_.batch_size);
   require(options_.prefetch > 0, "prefetch must be positive, got {}", options_.prefetch);
+  require(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards,
+          "shard {} of {}: shards run from 0 to shards - 1", options_.shard, options_.shards);
+  require(options_.batch_size % options_.shards == 0,
+          "a batch of {} does not split evenly across {} processes: pick a batch size that "
+          "is a multiple of the world size",
+          options_.batch_size, options_.shards);
   require(split_.images.defined() && split_.images.dim() == 4 &&
               split_.images.scalar_type() == torch::kUInt8,
           "the batch loader needs (N, C, H, W) uint8 images, got {}",
@@ -106,9 +112,15 @@ void BatchLoader::produce(int64_t epoch, int64_t first_batch) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (cancel_) break;
       }
-      const int64_t begin = b * batch_size, end = std::min(n, begin + batch_size);
+      const int64_t start = b * batch_size, len = std::min(n, start + batch_size) - start;
+      const int64_t shards = options_.shards, shard = options_.shard;
+      const int64_t begin = start + len * shard / shards;
+      const int64_t end = start + len * (shard + 1) / shards;
       std::vector<int64_t> indices(order.begin() + begin, order.begin() + end);
       std::mt19937_64 rng(mix(epoch_key, static_cast<uint64_t>(b) + 1));
+      // The shards before this one drew their augmentation first.
+      skip_augmentation(options_.augment, begin - start, split_.images.size(2),
+                        split_.images.size(3), rng);
       Batch batch;
       batch.images = make_batch(split_, indices, stats_, options_.augment, rng);
       torch::Tensor index =

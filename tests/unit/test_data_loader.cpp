@@ -244,6 +244,51 @@ TEST(BatchLoader, AnEpochStartedAtABatchHasTheRestOfTheFullEpoch) {
   }
 }
 
+TEST(BatchLoader, ShardsTogetherAreTheWholeBatch) {
+  // Data parallelism: each process builds its part of every batch, augmented exactly as in the
+  // batch one process builds, so 2 ranks x B/2 see what 1 rank x B sees.
+  ImageSplit split = random_split(23, 3, 8, 8);
+  ChannelStats stats = channel_stats(split);
+  BatchLoaderOptions options = plain_options(6);
+  options.augment = AugmentOptions{true, 4, true, 4};
+  BatchLoader whole(split, stats, options);
+  const std::vector<Batch> expected = run_epoch(whole, 1);
+  ASSERT_EQ(expected.size(), 4u);  // 6 + 6 + 6 + 5
+  for (int64_t shards : {2, 3}) {
+    std::vector<std::vector<Batch>> parts;
+    for (int64_t k = 0; k < shards; ++k) {
+      BatchLoaderOptions o = options;
+      o.shard = k;
+      o.shards = shards;
+      BatchLoader loader(split, stats, o);
+      EXPECT_EQ(loader.batches_per_epoch(), 4);
+      parts.push_back(run_epoch(loader, 1));
+      ASSERT_EQ(parts.back().size(), 4u);
+    }
+    for (size_t b = 0; b < expected.size(); ++b) {
+      std::vector<torch::Tensor> images, labels;
+      for (const auto& p : parts) {
+        images.push_back(p[b].images);
+        labels.push_back(p[b].labels);
+      }
+      EXPECT_TRUE(torch::equal(torch::cat(images), expected[b].images))
+          << shards << " shards, batch " << b;
+      EXPECT_TRUE(torch::equal(torch::cat(labels), expected[b].labels))
+          << shards << " shards, batch " << b;
+    }
+    EXPECT_EQ(parts[0][0].images.size(0), 6 / shards);
+  }
+  BatchLoaderOptions odd = options;
+  odd.shards = 4;  // 6 does not split into 4
+  try {
+    BatchLoader loader(split, stats, odd);
+    ADD_FAILURE() << "a batch of 6 split across 4 processes";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not split evenly across 4"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(BatchLoader, NoShuffleIsTheNaturalOrder) {
   BatchLoaderOptions options = plain_options(10);
   options.shuffle = false;

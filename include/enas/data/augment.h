@@ -27,4 +27,10 @@ torch::Tensor make_batch(const ImageSplit& split, const std::vector<int64_t>& in
                          const ChannelStats& stats, const AugmentOptions& options,
                          std::mt19937_64& rng);
 
+/// Advances `rng` past the augmentation of `images` images of H x W, as make_batch would draw
+/// it: the shard of a batch that one process of several builds starts where the shards before
+/// it end, so the shards together are the batch one process would build.
+void skip_augmentation(const AugmentOptions& options, int64_t images, int64_t height, int64_t width,
+                       std::mt19937_64& rng);
+
 }  // namespace enas

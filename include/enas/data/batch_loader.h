@@ -28,10 +28,14 @@ struct BatchLoaderOptions {
   int64_t prefetch = 4;  // batches prepared ahead
   torch::Device device = torch::kCPU;
   bool channels_last = false;  // deliver images in channels-last memory
+  /// Data parallelism: this process's part of each batch, shard of shards (docs/distributed.md).
+  /// Shard k holds images [len * k / shards, len * (k + 1) / shards) of a batch of len, augmented
+  /// exactly as in the whole batch, so the shards together are the batch one process builds.
+  int64_t shard = 0, shards = 1;
 };
 
 /// Batches of one epoch of `split`: ceil(N / batch_size) of them, the last one smaller when N is
-/// not a multiple of the batch size.
+/// not a multiple of the batch size (with shards: this process's part of each).
 class BatchLoader {
  public:
   BatchLoader(ImageSplit split, ChannelStats stats, BatchLoaderOptions options);
