@@ -90,6 +90,33 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
         f2[c] += d * d;
       }
     });
+    // Per channel: d = mean - x[0] and the biased variance, in double.
+    std::vector<double> shift_mean(C), variance(C);
+    double rows = static_cast<double>(M);
+    if (batch_norm_reducer()) {
+      // Sync BN: the whole batch's moments. Each process's sums about zero, in double, are
+      // summed across the processes (one message: sum x, sum x^2, rows).
+      std::vector<double> t(2 * C + 1);
+      for (int64_t c = 0; c < C; ++c) {
+        const double local = xp[c] + s1[c] / M;
+        t[c] = local * M;
+        t[C + c] = s2[c] - s1[c] * s1[c] / M + local * local * M;
+      }
+      t[2 * C] = rows;
+      batch_norm_reducer()(t);
+      rows = t[2 * C];
+      for (int64_t c = 0; c < C; ++c) {
+        const double m = t[c] / rows;
+        shift_mean[c] = m - xp[c];
+        variance[c] = std::max(0.0, t[C + c] / rows - m * m);
+      }
+    } else {
+      for (int64_t c = 0; c < C; ++c) {
+        const double d = s1[c] / M;
+        shift_mean[c] = d;
+        variance[c] = std::max(0.0, s2[c] / M - d * d);
+      }
+    }
     auto f32 = torch::TensorOptions().dtype(torch::kFloat);
     Tensor mean = torch::empty({C}, f32), var = torch::empty({C}, f32);
     Tensor invstd = torch::empty({C}, f32);
@@ -100,8 +127,8 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
     float* hp = shift.data_ptr<float>();
     const float *wp = w.data_ptr<float>(), *bp = b.data_ptr<float>();
     for (int64_t c = 0; c < C; ++c) {
-      const double d = s1[c] / M, v = std::max(0.0, s2[c] / M - d * d);
-      const double m = xp[c] + d, is = 1.0 / std::sqrt(v + eps);
+      const double v = variance[c];
+      const double m = xp[c] + shift_mean[c], is = 1.0 / std::sqrt(v + eps);
       mp[c] = static_cast<float>(m);
       vp[c] = static_cast<float>(v);
       ip[c] = static_cast<float>(is);
@@ -111,9 +138,10 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
     Tensor y = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
     affine_rows(xp, sp, hp, y.data_ptr<float>(), M, C);
 
-    ctx->mark_non_differentiable({mean, var});
-    ctx->save_for_backward({x, w, mean, invstd});
-    return {y, mean, var};
+    Tensor count = torch::full({}, rows, torch::kDouble);  // rows of the (whole) batch
+    ctx->mark_non_differentiable({mean, var, count});
+    ctx->save_for_backward({x, w, mean, invstd, count});
+    return {y, mean, var, count};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -122,6 +150,7 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
     const Tensor& w = saved[1];
     const Tensor& mean = saved[2];
     const Tensor& invstd = saved[3];
+    const double rows = saved[4].item<double>();
     const Tensor g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
     const int64_t C = x.size(1);
     const int64_t M = x.numel() / C;
@@ -137,20 +166,30 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
         f2[c] += gr[c] * (xr[c] - mp[c]);
       }
     });
+    // Sync BN: dx needs the whole batch's sums; the weight's and bias's gradients stay this
+    // process's own (the gradient all-reduce averages them with the others').
+    std::vector<double> global_g = sum_g, global_gx = sum_gx;
+    if (batch_norm_reducer()) {
+      std::vector<double> t(sum_g);
+      t.insert(t.end(), sum_gx.begin(), sum_gx.end());
+      batch_norm_reducer()(t);
+      global_g.assign(t.begin(), t.begin() + C);
+      global_gx.assign(t.begin() + C, t.end());
+    }
     auto f32 = torch::TensorOptions().dtype(torch::kFloat);
     Tensor grad_w = torch::empty({C}, f32), grad_b = torch::empty({C}, f32);
     std::vector<float> k(C), a(C), b0(C);
     const float *wp = w.data_ptr<float>(), *ip = invstd.data_ptr<float>();
     float *gwp = grad_w.data_ptr<float>(), *gbp = grad_b.data_ptr<float>();
     for (int64_t c = 0; c < C; ++c) {
-      const double sg = sum_g[c], sgx = sum_gx[c];
-      const double is = ip[c], kc = wp[c] * is, ac = -kc * is * is * sgx / M;
-      gwp[c] = static_cast<float>(sgx * is);
-      gbp[c] = static_cast<float>(sg);
+      const double sg = global_g[c], sgx = global_gx[c];
+      const double is = ip[c], kc = wp[c] * is, ac = -kc * is * is * sgx / rows;
+      gwp[c] = static_cast<float>(sum_gx[c] * is);
+      gbp[c] = static_cast<float>(sum_g[c]);
       k[c] = static_cast<float>(kc);
       a[c] = static_cast<float>(ac);
       // dx = g k - (x - mean) k is^2 sgx/M - k sg/M, with the mean folded into the constant.
-      b0[c] = static_cast<float>(-kc * sg / M - ac * mp[c]);
+      b0[c] = static_cast<float>(-kc * sg / rows - ac * mp[c]);
     }
     Tensor gx = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
     const float *kp = k.data(), *ap = a.data(), *bp = b0.data();
@@ -175,9 +214,25 @@ bool own_batch_norm_kernel(const torch::Tensor& x) {
          x.is_contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
+namespace {
+ChannelSumReducer& reducer_slot() {
+  static ChannelSumReducer reducer;
+  return reducer;
+}
+}  // namespace
+
+void set_batch_norm_reducer(ChannelSumReducer reducer) { reducer_slot() = std::move(reducer); }
+const ChannelSumReducer& batch_norm_reducer() { return reducer_slot(); }
+
 torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor& weight,
                                      const torch::Tensor& bias, double eps, torch::Tensor* mean,
-                                     torch::Tensor* var) {
+                                     torch::Tensor* var, double* rows) {
+  require(!batch_norm_reducer() || own_batch_norm_kernel(x),
+          "sync batch norm runs on float CPU tensors in channels-last memory so far (got {} {}, "
+          "{}); use --memory_format channels_last on the CPU",
+          x.device().str(), c10::toString(x.scalar_type()),
+          x.is_contiguous() ? "contiguous" : "other layout");
+  if (rows) *rows = static_cast<double>(x.numel() / x.size(1));
   if (own_batch_norm_kernel(x)) {
     RECORD_FUNCTION("enas::batch_norm", std::vector<c10::IValue>({x}));  // for --profile
     // The autograd node takes defined tensors only: no affine transform is weight 1, bias 0.
@@ -186,6 +241,7 @@ torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor
                                         bias.defined() ? bias : torch::zeros({c}), eps);
     if (mean) *mean = out[1].detach();
     if (var) *var = out[2].detach();
+    if (rows) *rows = out[3].item<double>();
     return out[0];
   }
   if (mean || var) {
@@ -244,9 +300,9 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
                              momentum, options.eps(), at::globalContext().userEnabledCuDNN());
   }
   torch::Tensor mean, var;
-  torch::Tensor y = batch_norm_batch_stats(x, weight, bias, options.eps(), &mean, &var);
+  double n = 0;  // rows of the batch (of all processes' parts, with sync batch norm)
+  torch::Tensor y = batch_norm_batch_stats(x, weight, bias, options.eps(), &mean, &var, &n);
   torch::NoGradGuard no_grad;
-  const double n = static_cast<double>(x.numel() / x.size(1));
   running_mean.mul_(1.0 - momentum).add_(mean, momentum);
   running_var.mul_(1.0 - momentum).add_(var, momentum * n / std::max(1.0, n - 1.0));
   return y;

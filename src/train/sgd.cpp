@@ -42,6 +42,7 @@ torch::Tensor Sgd::step(double lr, bool want_norm) {
     buffers.push_back(buffers_[i]);
   }
   if (params.empty()) return want_norm ? torch::zeros({}) : torch::Tensor();
+  if (gradient_hook_) gradient_hook_(grads);
   if (options_.l2_reg > 0) torch::_foreach_add_(grads, params, 2.0 * options_.l2_reg);
   torch::Tensor norm;
   if (want_norm || options_.clip_mode == "global") norm = global_norm(grads);

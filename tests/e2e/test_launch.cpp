@@ -106,6 +106,32 @@ TEST(Launch, AllReduceOfASearchStepsGradientsOnTwoRanks) {
   EXPECT_GT(j.at("ms").get<double>(), 0.0);
 }
 
+/// A data-parallel step of `space`'s child on 2 processes against one process on the whole batch
+/// (tests/dist_step_check.cpp): with sync batch norm, the weights and running statistics agree
+/// within 1e-5 relative, and both processes hold the same weights bit for bit.
+void expect_data_parallel_step_matches(const std::string& space) {
+  const CliResult r = run_cli({"launch", "--exec", "--nproc_per_node", "2", "--master_port",
+                               free_port(), "--", ENAS_DIST_CHECK_PATH, space},
+                              120);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  for (const std::string rank : {"0", "1"}) {
+    const auto lines = lines_of(r, "[" + rank + "] ");
+    ASSERT_EQ(lines.size(), 1u) << r.describe();
+    const auto j = nlohmann::json::parse(lines[0]);
+    EXPECT_EQ(j.at("space"), space);
+    EXPECT_LT(j.at("max_rel_diff").get<double>(), 1e-5) << lines[0];
+    EXPECT_TRUE(j.at("identical").get<bool>()) << lines[0];
+  }
+}
+
+TEST(DataParallel, MicroStepOnTwoRanksIsOneStepOfTheWholeBatch) {
+  expect_data_parallel_step_matches("micro");
+}
+
+TEST(DataParallel, MacroStepOnTwoRanksIsOneStepOfTheWholeBatch) {
+  expect_data_parallel_step_matches("macro");
+}
+
 /// Runs `args` as rank 0 of 2 (torchrun's variables set for this process only).
 CliResult as_rank0_of_2(const std::vector<std::string>& args, const std::string& port) {
   ::setenv("WORLD_SIZE", "2", 1);

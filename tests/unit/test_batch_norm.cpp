@@ -137,5 +137,42 @@ TEST_F(SeededTest, BatchNormModuleTracksRunningStatisticsAsTorch) {
   }
 }
 
+TEST_F(SeededTest, SyncBatchNormOfTwoEqualPartsIsTheLocalOne) {
+  // Two processes holding the same data: the summed moments and gradient sums describe the same
+  // distribution, so output, input gradient and the running statistics (over twice the rows)
+  // are what one process computes alone, and the weight's gradient stays this process's own.
+  auto x = torch::randn({6, 5, 4, 3}).contiguous(torch::MemoryFormat::ChannelsLast);
+  auto g = torch::randn({6, 5, 4, 3}).contiguous(torch::MemoryFormat::ChannelsLast);
+  auto run = [&](bool synced) {
+    BatchNorm bn(torch::nn::BatchNorm2dOptions(5));
+    auto xi = x.clone().requires_grad_(true);
+    if (synced) {
+      set_batch_norm_reducer([](std::vector<double>& sums) {
+        for (auto& v : sums) v *= 2;  // what an all-reduce over two equal parts gives
+      });
+    }
+    auto y = bn->forward(xi);
+    (y * g).sum().backward();
+    set_batch_norm_reducer({});
+    return std::make_tuple(y.detach(), xi.grad(), bn->weight.grad(), bn->running_var.clone());
+  };
+  const auto [y1, gx1, gw1, rv1] = run(false);
+  const auto [y2, gx2, gw2, rv2] = run(true);
+  EXPECT_TRUE(torch::allclose(y1, y2, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(gx1, gx2, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(gw1, gw2, 1e-5, 1e-6));
+  // The unbiased correction n / (n - 1) counts the rows of both parts: 144 / 143, not 72 / 71.
+  const auto biased = (rv1 - 0.9) / 0.1 * (71.0 / 72.0);
+  EXPECT_TRUE(torch::allclose(rv2, 0.9 + 0.1 * biased * (144.0 / 143.0), 1e-5, 1e-6));
+}
+
+TEST(SyncBatchNorm, OtherLayoutsAreRefusedNotSilentlyLocal) {
+  set_batch_norm_reducer([](std::vector<double>&) {});
+  auto x = torch::randn({2, 3, 4, 4});  // contiguous NCHW: libtorch's kernel, not ours
+  EXPECT_PRED2(test::contains, test::error_of([&] { batch_norm_batch_stats(x, {}, {}, 1e-5); }),
+               "sync batch norm runs on float CPU tensors in channels-last memory");
+  set_batch_norm_reducer({});
+}
+
 }  // namespace
 }  // namespace enas

@@ -11,7 +11,19 @@
 /// Everything else (CUDA, NCHW, eval with running statistics, other dtypes) is libtorch's.
 #include <torch/torch.h>
 
+#include <functional>
+#include <vector>
+
 namespace enas {
+
+/// Sums a vector of per-channel sums across the processes of a data-parallel run, in place.
+using ChannelSumReducer = std::function<void(std::vector<double>& sums)>;
+
+/// Sync batch norm (docs/distributed.md): while set, every batch-statistics batch norm reduces
+/// its moments (forward) and its gradient sums (backward) with `reducer`, so that the processes'
+/// parts of a batch are normalised as the whole batch would be. Empty: each process alone.
+void set_batch_norm_reducer(ChannelSumReducer reducer);
+const ChannelSumReducer& batch_norm_reducer();
 
 /// True where batch_norm_batch_stats() runs its own kernel rather than libtorch's: a float CPU
 /// tensor in channels-last memory (and not also contiguous, as when H = W = 1).
@@ -20,10 +32,12 @@ bool own_batch_norm_kernel(const torch::Tensor& x);
 /// Batch normalisation with the batch's statistics over (N, H, W), differentiable:
 /// y = (x - mean) / sqrt(var + eps) * weight + bias. `weight` and `bias` may be undefined (no
 /// affine transform). Where `mean` / `var` are given they receive the batch mean and the biased
-/// variance ([C], no gradient) for running-statistics updates.
+/// variance ([C], no gradient) for running-statistics updates, and `rows` the rows they cover
+/// (N H W; summed over the processes with sync batch norm).
 torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor& weight,
                                      const torch::Tensor& bias, double eps,
-                                     torch::Tensor* mean = nullptr, torch::Tensor* var = nullptr);
+                                     torch::Tensor* mean = nullptr, torch::Tensor* var = nullptr,
+                                     double* rows = nullptr);
 
 /// BatchNorm2d whose batch-statistics forward goes through batch_norm_batch_stats(). Parameters
 /// and buffers are torch::nn::BatchNorm2d's, under the same names (weight, bias, running_mean,

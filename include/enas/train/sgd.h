@@ -5,6 +5,7 @@
 /// tensors (see zero_grad).
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,13 @@ class Sgd {
   void load(torch::serialize::InputArchive& archive);
   const std::vector<torch::Tensor>& params() const { return params_; }
 
+  /// Runs at the start of every step on the gradients it will apply, before L2 and clipping:
+  /// data parallelism averages them across the processes there (Dist::all_reduce_mean).
+  using GradientHook = std::function<void(const std::vector<torch::Tensor>& grads)>;
+  void on_gradients(GradientHook hook) { gradient_hook_ = std::move(hook); }
+
  private:
+  GradientHook gradient_hook_;
   std::vector<torch::Tensor> params_;
   std::vector<torch::Tensor> buffers_;  // momentum accumulators, created on the first step
   SgdOptions options_;

@@ -1,0 +1,128 @@
+// One data-parallel training step checked against one process: the gradient equivalence of
+// docs/distributed.md. Run as `enas launch --exec --nproc_per_node 2 -- enas_dist_step_check
+// micro|macro` (tests/e2e/test_launch.cpp). Every process trains its part of a fixed batch of 8
+// with sync batch norm and the gradient all-reduce; then it trains, alone, a copy of the same
+// child on the whole batch. It prints one JSON line: the largest difference of any weight or
+// running statistic between the two, relative to that tensor's largest value (at least 1e-3),
+// and whether its weights equal every other process's bit for bit.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "enas/child/batch_norm.h"
+#include "enas/child/factory.h"
+#include "enas/child/layers.h"
+#include "enas/config/config.h"
+#include "enas/dist/dist.h"
+#include "enas/space/space.h"
+#include "enas/train/child_step.h"
+#include "enas/train/sgd.h"
+
+namespace enas {
+namespace {
+
+constexpr int64_t kBatch = 8;
+
+Config tiny(const std::string& space) {
+  Config c;
+  c.search_for = space;
+  c.child_out_filters = 8;
+  c.child_keep_prob = 1.0f;  // no dropout, no drop-path: the two runs draw nothing
+  c.child_drop_path_keep_prob = 1.0f;
+  c.child_use_aux_heads = false;
+  if (space == kMicroSpace) {
+    c.child_num_layers = 1;
+    c.child_num_cells = 2;
+    c.child_fixed_arc = "0 2 1 4 0 0 2 3 0 1 1 4 2 3 0 2";
+  } else {
+    c.child_num_layers = 4;
+    c.child_fixed_arc = "0 1 1 2 0 1 3 1 0 1";
+  }
+  return c;
+}
+
+ImageChild make(const Config& c) {
+  torch::manual_seed(0);  // the same weights in every process
+  ImageChild m = make_fixed_child(c, {3, 32, 32, 10});
+  to_channels_last(*m);
+  m->train();
+  return m;
+}
+
+std::vector<torch::Tensor> state_of(ImageChildImpl& m) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : m.parameters()) out.push_back(p.detach());
+  for (const auto& b : m.buffers()) out.push_back(b.detach());
+  return out;
+}
+
+int check(const std::string& space) {
+  torch::set_num_threads(1);
+  const DistEnv env = DistEnv::from_environment();
+  Dist dist(env, "gloo", std::chrono::seconds(60));
+  const Config c = tiny(space);
+  torch::manual_seed(1);
+  Batch whole{torch::randn({kBatch, 3, 32, 32}).contiguous(torch::MemoryFormat::ChannelsLast),
+              torch::randint(0, 10, {kBatch}, torch::kLong)};
+  SgdOptions so;
+  so.l2_reg = 1e-4;
+  const double lr = 0.05;
+
+  // This process's part, with sync batch norm and the gradient all-reduce.
+  ImageChild mine = make(c);
+  Sgd sgd(mine->parameters(), so);
+  sgd.on_gradients([&](const std::vector<torch::Tensor>& g) { dist.all_reduce_mean(g); });
+  set_batch_norm_reducer([&](std::vector<double>& sums) {
+    torch::Tensor t =
+        torch::from_blob(sums.data(), {static_cast<int64_t>(sums.size())}, torch::kDouble);
+    dist.all_reduce_sum(t);
+  });
+  const int64_t part = kBatch / env.world_size;
+  Batch mine_batch{whole.images.narrow(0, env.rank * part, part),
+                   whole.labels.narrow(0, env.rank * part, part)};
+  train_child_step(*mine, sgd, mine_batch, lr, false);
+  set_batch_norm_reducer({});
+
+  // One process, the whole batch.
+  ImageChild ref = make(c);
+  Sgd ref_sgd(ref->parameters(), so);
+  train_child_step(*ref, ref_sgd, whole, lr, false);
+
+  double worst = 0;
+  const auto a = state_of(*mine), b = state_of(*ref);
+  for (size_t i = 0; i < a.size(); ++i) {
+    // Tensors whose values are all near zero (a bias before a batch norm gets no gradient but
+    // rounding noise) are compared absolutely, at 1e-3 of a unit.
+    const double scale = std::max(b[i].abs().max().item<double>(), 1e-3);
+    const double d = (a[i] - b[i]).abs().max().item<double>() / scale;
+    worst = std::max(worst, d);
+  }
+  std::vector<torch::Tensor> flat;
+  for (const auto& t : a) flat.push_back(t.reshape({-1}).to(torch::kFloat));
+  const torch::Tensor own = torch::cat(flat);
+  torch::Tensor mean = own.clone();
+  dist.all_reduce_mean({mean});
+  const bool identical = torch::equal(mean, own);
+  std::printf("{\"rank\": %d, \"space\": \"%s\", \"max_rel_diff\": %.3g, \"identical\": %s}\n",
+              env.rank, space.c_str(), worst, identical ? "true" : "false");
+  return 0;
+}
+
+}  // namespace
+}  // namespace enas
+
+int main(int argc, char** argv) {
+  try {
+    if (argc != 2) {
+      std::fprintf(stderr, "usage: enas_dist_step_check micro|macro\n");
+      return 2;
+    }
+    return enas::check(argv[1]);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
