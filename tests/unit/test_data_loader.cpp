@@ -164,6 +164,13 @@ BatchLoaderOptions plain_options(int64_t batch_size) {
   return options;
 }
 
+/// plain_options with the whole augmentation on: crop, flip and cutout.
+BatchLoaderOptions augmented_options(int64_t batch_size) {
+  BatchLoaderOptions options = plain_options(batch_size);
+  options.augment = AugmentOptions{true, 4, true, 4};
+  return options;
+}
+
 TEST(BatchLoader, EachExampleOncePerEpoch) {
   BatchLoader loader(indexed_split(37), kIdentity, plain_options(8));
   EXPECT_EQ(loader.batches_per_epoch(), 5);
@@ -200,8 +207,7 @@ TEST(BatchLoader, OrderDependsOnlyOnSeedAndEpoch) {
 TEST(BatchLoader, ResumedEpochMatchesTheUninterruptedRun) {
   ImageSplit split = random_split(20, 3, 8, 8);
   ChannelStats stats = channel_stats(split);
-  BatchLoaderOptions options = plain_options(6);
-  options.augment = AugmentOptions{true, 4, true, 4};
+  const BatchLoaderOptions options = augmented_options(6);
   BatchLoader straight(split, stats, options), resumed(split, stats, options);
   run_epoch(straight, 0);
   std::vector<Batch> expected = run_epoch(straight, 1);
@@ -220,8 +226,7 @@ TEST(BatchLoader, AnEpochStartedAtABatchHasTheRestOfTheFullEpoch) {
   // What a run resumed mid-epoch sees: the same batches, augmentation included.
   ImageSplit split = random_split(20, 3, 8, 8);
   ChannelStats stats = channel_stats(split);
-  BatchLoaderOptions options = plain_options(6);
-  options.augment = AugmentOptions{true, 4, true, 4};
+  const BatchLoaderOptions options = augmented_options(6);
   BatchLoader loader(split, stats, options);
   const std::vector<Batch> full = run_epoch(loader, 2);
   ASSERT_EQ(full.size(), 4u);
@@ -249,8 +254,7 @@ TEST(BatchLoader, ShardsTogetherAreTheWholeBatch) {
   // batch one process builds, so 2 ranks x B/2 see what 1 rank x B sees.
   ImageSplit split = random_split(23, 3, 8, 8);
   ChannelStats stats = channel_stats(split);
-  BatchLoaderOptions options = plain_options(6);
-  options.augment = AugmentOptions{true, 4, true, 4};
+  const BatchLoaderOptions options = augmented_options(6);
   BatchLoader whole(split, stats, options);
   const std::vector<Batch> expected = run_epoch(whole, 1);
   ASSERT_EQ(expected.size(), 4u);  // 6 + 6 + 6 + 5
