@@ -11,4 +11,5 @@ if [ -z "${ENAS_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export ENAS_DATA_DIR
 fi
 echo "test: ENAS_DATA_DIR=${ENAS_DATA_DIR:-<unset>}"
-ctest --test-dir build --output-on-failure "$@"
+# One test per core: the tests run single-threaded, and CI has 2 cores (30 min for build and tests).
+ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
