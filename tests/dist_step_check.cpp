@@ -4,7 +4,8 @@
 // with sync batch norm and the gradient all-reduce; then it trains, alone, a copy of the same
 // child on the whole batch. It prints one JSON line: the largest difference of any weight or
 // running statistic between the two, relative to that tensor's largest value (at least 1e-3),
-// and whether its weights equal every other process's bit for bit.
+// and whether its weights equal every other process's bit for bit, after that step and after
+// three more steps of a child with dropout, drop-path and the aux head on.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -59,6 +60,16 @@ std::vector<torch::Tensor> state_of(ImageChildImpl& m) {
   return out;
 }
 
+/// Whether every process holds `tensors` bit for bit (their mean over the processes is them).
+bool same_everywhere(Dist& dist, const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> flat;
+  for (const auto& t : tensors) flat.push_back(t.reshape({-1}).to(torch::kFloat));
+  const torch::Tensor own = torch::cat(flat);
+  torch::Tensor mean = own.clone();
+  dist.all_reduce_mean({mean});
+  return torch::equal(mean, own);
+}
+
 int check(const std::string& space) {
   torch::set_num_threads(1);
   const DistEnv env = DistEnv::from_environment();
@@ -84,6 +95,21 @@ int check(const std::string& space) {
   Batch mine_batch{whole.images.narrow(0, env.rank * part, part),
                    whole.labels.narrow(0, env.rank * part, part)};
   train_child_step(*mine, sgd, mine_batch, lr, false);
+
+  // Several steps with everything on (dropout, drop-path, the aux head), each process drawing
+  // its own random stream: the weights stay the same everywhere.
+  Config on = c;
+  on.child_keep_prob = 0.8f;
+  on.child_drop_path_keep_prob = 0.8f;
+  on.child_use_aux_heads = space == kMicroSpace;
+  ImageChild busy = make(on);
+  Sgd busy_sgd(busy->parameters(), so);
+  busy_sgd.on_gradients([&](const std::vector<torch::Tensor>& g) { dist.all_reduce_mean(g); });
+  torch::manual_seed(1000 + env.rank);
+  for (int64_t step = 0; step < 3; ++step) {
+    busy->set_progress(step, 3);
+    train_child_step(*busy, busy_sgd, mine_batch, lr, false);
+  }
   set_batch_norm_reducer({});
 
   // One process, the whole batch.
@@ -100,14 +126,13 @@ int check(const std::string& space) {
     const double d = (a[i] - b[i]).abs().max().item<double>() / scale;
     worst = std::max(worst, d);
   }
-  std::vector<torch::Tensor> flat;
-  for (const auto& t : a) flat.push_back(t.reshape({-1}).to(torch::kFloat));
-  const torch::Tensor own = torch::cat(flat);
-  torch::Tensor mean = own.clone();
-  dist.all_reduce_mean({mean});
-  const bool identical = torch::equal(mean, own);
-  std::printf("{\"rank\": %d, \"space\": \"%s\", \"max_rel_diff\": %.3g, \"identical\": %s}\n",
-              env.rank, space.c_str(), worst, identical ? "true" : "false");
+  const bool identical = same_everywhere(dist, a);
+  const bool identical_after = same_everywhere(dist, state_of(*busy));
+  std::printf(
+      "{\"rank\": %d, \"space\": \"%s\", \"max_rel_diff\": %.3g, \"identical\": %s, "
+      "\"identical_after_steps_with_dropout\": %s}\n",
+      env.rank, space.c_str(), worst, identical ? "true" : "false",
+      identical_after ? "true" : "false");
   return 0;
 }
 

@@ -44,6 +44,10 @@ class SmallDisk {
   std::string why_not_;
 };
 
+/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick), for one test's
+/// rendezvous of several processes.
+std::string free_port();
+
 /// $ENAS_DATA_DIR (the folder holding cifar10/ and ptb/), or "" when unset or missing.
 std::string data_dir();
 

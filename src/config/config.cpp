@@ -167,6 +167,9 @@ void validate(const Config& c) {
   require(c.log_every > 0, "--log_every must be > 0, got {}", c.log_every);
   require(c.eval_every_epochs > 0, "--eval_every_epochs must be > 0, got {}", c.eval_every_epochs);
   require(c.threads >= 0, "--threads must be >= 0, got {}", c.threads);
+  require(c.dist_backend == "auto" || c.dist_backend == "gloo" || c.dist_backend == "nccl",
+          "--dist_backend is '{}', allowed: auto, gloo, nccl", c.dist_backend);
+  require(c.dist_timeout >= 1, "--dist_timeout must be >= 1 second, got {}", c.dist_timeout);
   require(c.train_limit >= 0 && c.test_limit >= 0, "--train_limit and --test_limit must be >= 0");
   require(c.child_num_layers >= 1, "--child_num_layers must be >= 1, got {}", c.child_num_layers);
   require(c.child_num_cells >= 1, "--child_num_cells must be >= 1, got {}", c.child_num_cells);
@@ -218,6 +221,9 @@ std::vector<std::string> resume_changes(const Config& saved, const Config& now,
                                               "data",
                                               "device",
                                               "threads",
+                                              "dist_backend",
+                                              "dist_timeout",
+                                              "sync_bn",
                                               "num_epochs",
                                               "log_every",
                                               "eval_every_epochs",

@@ -66,7 +66,8 @@ BatchLoader::BatchLoader(ImageSplit split, ChannelStats stats, BatchLoaderOption
 BatchLoader::~BatchLoader() { stop(); }
 
 int64_t BatchLoader::batches_per_epoch() const {
-  return (split_.size() + options_.batch_size - 1) / options_.batch_size;
+  const int64_t rest = split_.size() % options_.batch_size;
+  return split_.size() / options_.batch_size + (rest >= options_.shards ? 1 : 0);
 }
 
 void BatchLoader::start_epoch(int64_t epoch, int64_t first_batch) {
@@ -107,7 +108,8 @@ void BatchLoader::produce(int64_t epoch, int64_t first_batch) {
     const std::vector<int64_t> order = epoch_order(n, options_.shuffle, epoch_key);
     const bool to_device = options_.device != torch::Device(torch::kCPU);
 
-    for (int64_t b = first_batch; b * batch_size < n; ++b) {
+    const int64_t batches = batches_per_epoch();
+    for (int64_t b = first_batch; b < batches; ++b) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (cancel_) break;
@@ -122,6 +124,7 @@ void BatchLoader::produce(int64_t epoch, int64_t first_batch) {
       skip_augmentation(options_.augment, begin - start, split_.images.size(2),
                         split_.images.size(3), rng);
       Batch batch;
+      if (shards > 1) batch.whole = len;
       batch.images = make_batch(split_, indices, stats_, options_.augment, rng);
       torch::Tensor index =
           torch::from_blob(indices.data(), {end - begin}, torch::kInt64);  // read-only use

@@ -208,8 +208,11 @@ int launch(const LaunchOptions& o) {
         if (c.status != 0 && result == 0) {
           result = c.status;
           // After a forwarded signal every process is stopping on its own (saving first): a
-          // failure then is no reason to hurry the others.
-          if (!signalled) {
+          // failure then is no reason to hurry the others. Nor is a stop on a signal (128 +
+          // SIGINT or SIGTERM): an enas run's processes agree on a stop and all end together,
+          // rank 0 after its checkpoint.
+          const bool stopped = c.status == 128 + SIGINT || c.status == 128 + SIGTERM;
+          if (!signalled && !stopped) {
             std::fflush(stdout);
             std::fprintf(stderr, "launch: rank %d exited with status %d; stopping the others\n",
                          c.rank, c.status);

@@ -36,7 +36,10 @@ FinalTrainer::FinalTrainer(const Config& config, ImageChild model, const ImageDa
 FinalTrainer::~FinalTrainer() = default;
 
 int64_t FinalTrainer::batches_per_epoch() const {
-  return (data_.train.size() + config_.batch_size - 1) / config_.batch_size;
+  // As the loader counts them: with several processes a last batch smaller than their number
+  // is left out.
+  const int64_t rest = data_.train.size() % config_.batch_size;
+  return data_.train.size() / config_.batch_size + (rest >= team_.size() ? 1 : 0);
 }
 
 std::string FinalTrainer::save(CheckpointId id, int64_t step, double test_acc,
@@ -63,6 +66,12 @@ TrainResult FinalTrainer::run(bool resume) {
     });
   }
   model_->to(device_);
+  // Every process starts from rank 0's weights (as DDP does), whatever its initialisation.
+  std::vector<torch::Tensor> state = model_->parameters();
+  for (const auto& b : model_->buffers()) state.push_back(b);
+  team_.copy_from_leader(state);
+  team_.average_gradients(*sgd_);
+  const SyncBatchNorm sync_bn(team_, use_channels_last(config_), device_);
 
   BatchLoaderOptions lo;
   lo.batch_size = config_.batch_size;
@@ -71,6 +80,8 @@ TrainResult FinalTrainer::run(bool resume) {
   lo.seed = static_cast<uint64_t>(config_.seed);
   lo.device = device_;
   lo.channels_last = use_channels_last(config_);
+  lo.shard = team_.rank();
+  lo.shards = team_.size();
   BatchLoader loader(data_.train, data_.stats, lo);
   const DeviceSplit test = to_device(data_.test, data_.stats, device_, use_channels_last(config_));
   const DeviceSplit valid =
@@ -83,7 +94,7 @@ TrainResult FinalTrainer::run(bool resume) {
           "or the data changed?)",
           at.batch, batches);
   clock_.start(at.seconds);
-  if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
+  if (team_.agreed_stop() != 0) stop_run(run_, reporter_, "before training began", "");
   run_.mark_started();
   ImagePassHooks hooks;
   hooks.before_step = [&](int64_t step) {
@@ -93,8 +104,16 @@ TrainResult FinalTrainer::run(bool resume) {
     const bool mid_epoch = epoch == at.epoch && at.batch > 0;
     // Dropout and drop-path draw from torch's generator: reseeding per epoch makes a resumed run
     // draw what the uninterrupted one would have (mid-epoch, the checkpoint's state continues).
-    if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed));
+    // Each process draws its own (rank 0 the stream one process draws); a process other than
+    // rank 0 resumed mid-epoch starts a stream of its own there, since the checkpoint holds
+    // rank 0's.
+    const uint64_t stream = 0x5eed + 0x1000 * static_cast<uint64_t>(team_.rank());
+    if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, stream));
+    if (mid_epoch && !team_.leader()) {
+      torch::manual_seed(mix_seed(mix_seed(config_.seed, epoch, stream), at.batch));
+    }
     ImagePass pass;
+    pass.team = team_;
     pass.epoch = epoch;
     pass.lr = schedule.at_epoch(epoch);
     pass.log_every = config_.log_every;
@@ -111,13 +130,15 @@ TrainResult FinalTrainer::run(bool resume) {
     result.images_per_s = ee.images_per_s;
 
     const bool last = epoch + 1 == config_.num_epochs;
+    // Without sync batch norm each process's running statistics are its own: rank 0's count.
+    if (!team_.sync_bn()) team_.copy_from_leader(model_->buffers());
     if ((epoch + 1) % config_.eval_every_epochs == 0 || last) {
       const SplitAccuracy acc = evaluate_splits(*model_, valid, test, config_.eval_batch_size,
-                                                epoch + 1, at.step, reporter_);
+                                                epoch + 1, at.step, reporter_, {}, team_);
       if (test.size() > 0) result.test_acc = acc.test;
     }
     const std::string saved = save({epoch + 1, 0}, at.step, result.test_acc, {});
-    if (stop_requested() && !last) {
+    if (team_.agreed_stop() != 0 && !last) {
       stop_run(run_, reporter_, fmt::format("at the end of epoch {}", epoch + 1), saved);
     }
   }

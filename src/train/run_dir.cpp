@@ -106,6 +106,7 @@ struct RunDir::State {
   bool lock_created = false;  // nor did its lock file
   bool cleanup = false;       // a new run, checked: on failure before its start, remove its files
   bool started = false;
+  bool follower = false;  // another process owns the folder
   int lock_fd = -1;
   std::string config_text;
   std::string resume_checkpoint;  // chosen once
@@ -219,6 +220,19 @@ RunDir RunDir::open(const std::string& requested, const std::string& command, bo
   return run;
 }
 
+RunDir RunDir::follow(const std::string& path, const std::string& command,
+                      const std::string& resume_checkpoint) {
+  auto s = std::make_shared<State>();
+  s->path = path;
+  s->command = command;
+  s->follower = true;
+  s->resume = !resume_checkpoint.empty();
+  s->resume_checkpoint = resume_checkpoint;
+  return RunDir(s);
+}
+
+bool RunDir::writes() const { return !state_->follower; }
+
 const std::string& RunDir::path() const { return state_->path; }
 
 std::string RunDir::resume_command() const {
@@ -226,6 +240,7 @@ std::string RunDir::resume_command() const {
 }
 
 void RunDir::write_file(const std::string& name, const std::string& text) const {
+  if (state_->follower) return;
   write_file_atomic(file(name), text);
 }
 
@@ -265,6 +280,7 @@ std::optional<std::string> RunDir::latest_epoch_checkpoint() const {
 
 std::string RunDir::checkpoint_to_resume() const {
   if (!state_->resume_checkpoint.empty()) return state_->resume_checkpoint;
+  require(!state_->follower, "--resume: rank 0 named no checkpoint to resume from");
   auto all = checkpoints();
   require(!all.empty(), "--resume: {} holds no checkpoint to resume from", path());
   size_t chosen = all.size() - 1;
@@ -304,6 +320,7 @@ std::string RunDir::checkpoint_to_resume() const {
 std::string RunDir::save_checkpoint(
     CheckpointId id, const nlohmann::json& meta,
     const std::function<void(torch::serialize::OutputArchive&)>& fill) const {
+  if (state_->follower) return file(id.file_name());
   torch::serialize::OutputArchive archive;
   archive.write("meta", c10::IValue(meta.dump()));
   fill(archive);

@@ -41,6 +41,10 @@ void install_stop_handlers() {
 
 int stop_requested() { return g_stop; }
 
+void request_stop(int signal) {
+  if (g_stop == 0) g_stop = signal;
+}
+
 void clear_stop_request() { g_stop = 0; }
 
 std::string signal_name(int signal) {

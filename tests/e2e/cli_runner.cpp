@@ -266,6 +266,14 @@ void write_tiny_ptb(const std::string& dir, int train_lines) {
   write_text(dir + "/ptb.test.txt", sentences(3, 20));
 }
 
+std::vector<std::string> lines_of(const CliResult& r, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& l : r.out_lines()) {
+    if (l.rfind(prefix, 0) == 0) out.push_back(l.substr(prefix.size()));
+  }
+  return out;
+}
+
 std::vector<std::string> tiny_micro_flags(const std::string& data) {
   return {"--dataset",
           "cifar10",

@@ -34,6 +34,10 @@ struct CliOptions {
   uint64_t file_size_limit = 0;  // RLIMIT_FSIZE in bytes (0: none), SIGXFSZ left at its default
 };
 
+/// The lines of `r`'s standard output that start with `prefix` (e.g. "[1] " under enas launch),
+/// without it.
+std::vector<std::string> lines_of(const CliResult& r, const std::string& prefix);
+
 /// Runs the enas binary (ENAS_CLI_PATH) with `args` (no shell involved), standard output and
 /// error captured through temporary files; killed by SIGALRM after `timeout_s` seconds.
 CliResult run_cli(const std::vector<std::string>& args, int timeout_s = 180);

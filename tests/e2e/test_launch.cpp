@@ -2,8 +2,6 @@
 // and signals), and the collectives of src/dist/ between two processes on loopback, within a
 // bounded timeout. Only processes these tests start are ever signalled.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -22,32 +20,9 @@ using test::CliProcess;
 using test::CliResult;
 using test::contains;
 using test::expect_one_error_line;
+using test::free_port;
+using test::lines_of;
 using test::run_cli;
-
-/// A TCP port nothing listens on now (the kernel's pick), for one test's rendezvous.
-std::string free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ADD_FAILURE() << "no free port";
-  }
-  ::close(fd);
-  return std::to_string(ntohs(addr.sin_port));
-}
-
-/// The lines of `r`'s standard output that start with `prefix`, without it.
-std::vector<std::string> lines_of(const CliResult& r, const std::string& prefix) {
-  std::vector<std::string> out;
-  for (const auto& l : r.out_lines()) {
-    if (l.rfind(prefix, 0) == 0) out.push_back(l.substr(prefix.size()));
-  }
-  return out;
-}
 
 TEST(Launch, GivesEachProcessTorchrunsEnvironment) {
   const std::string port = free_port();
@@ -121,6 +96,7 @@ void expect_data_parallel_step_matches(const std::string& space) {
     EXPECT_EQ(j.at("space"), space);
     EXPECT_LT(j.at("max_rel_diff").get<double>(), 1e-5) << lines[0];
     EXPECT_TRUE(j.at("identical").get<bool>()) << lines[0];
+    EXPECT_TRUE(j.at("identical_after_steps_with_dropout").get<bool>()) << lines[0];
   }
 }
 
@@ -152,8 +128,19 @@ TEST(Dist, APeerThatNeverComesIsAnErrorWithinTheTimeout) {
 }
 
 TEST(Dist, CommandsNotYetDistributedSaySo) {
-  const CliResult r = as_rank0_of_2({"train", "--num_epochs", "1"}, free_port());
-  expect_one_error_line(r, {"WORLD_SIZE=2", "docs/distributed.md"});
+  const CliResult search = as_rank0_of_2({"search", "--num_epochs", "1"}, free_port());
+  expect_one_error_line(search,
+                        {"WORLD_SIZE=2", "search runs as one process so far", "distributed.md"});
+  const CliResult lm =
+      as_rank0_of_2({"train", "--preset", "ptb_final", "--num_epochs", "1"}, free_port());
+  expect_one_error_line(lm, {"training of the language model runs as one process so far"});
+}
+
+TEST(Dist, NcclOnACpuBuildIsAnErrorBeforeAnyRendezvous) {
+  const CliResult r = as_rank0_of_2(
+      {"train", "--num_epochs", "1", "--dist_backend", "nccl", "--dist_timeout", "3"}, free_port());
+  expect_one_error_line(r, {"nccl"});
+  EXPECT_LT(r.seconds, 3.0) << "it waited for a rendezvous: " << r.describe();
 }
 
 }  // namespace

@@ -293,6 +293,36 @@ TEST(BatchLoader, ShardsTogetherAreTheWholeBatch) {
   }
 }
 
+TEST(BatchLoader, ShardsKnowTheirWholeBatchAndALastBatchTooSmallToSplitIsLeftOut) {
+  ImageSplit split = random_split(13, 3, 8, 8);  // batches of 6: 6 + 6 + 1
+  ChannelStats stats = channel_stats(split);
+  BatchLoaderOptions one = augmented_options(6);
+  BatchLoader alone(split, stats, one);
+  EXPECT_EQ(alone.batches_per_epoch(), 3);
+  const std::vector<Batch> all = run_epoch(alone, 0);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].whole, 0);  // one process: not a shard
+  BatchLoaderOptions two = one;
+  two.shards = 2;
+  two.shard = 1;
+  BatchLoader part(split, stats, two);
+  // The last batch holds one image: one of two processes would get none.
+  EXPECT_EQ(part.batches_per_epoch(), 2);
+  const std::vector<Batch> parts = run_epoch(part, 0);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[1].whole, 6);
+  EXPECT_EQ(parts[1].images.size(0), 3);
+  EXPECT_TRUE(torch::equal(parts[1].labels, all[1].labels.narrow(0, 3, 3)));
+
+  // 6 + 6 + 3 over 2 processes: the last batch splits 1 + 2.
+  ImageSplit fifteen = random_split(15, 3, 8, 8);
+  BatchLoader last(fifteen, channel_stats(fifteen), two);
+  const std::vector<Batch> uneven = run_epoch(last, 0);
+  ASSERT_EQ(uneven.size(), 3u);
+  EXPECT_EQ(uneven[2].images.size(0), 2);
+  EXPECT_EQ(uneven[2].whole, 3);
+}
+
 TEST(BatchLoader, NoShuffleIsTheNaturalOrder) {
   BatchLoaderOptions options = plain_options(10);
   options.shuffle = false;

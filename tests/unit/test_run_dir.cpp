@@ -120,6 +120,32 @@ TEST(RunDir, KeepsTwoEpochCheckpointsAndANewerMidEpochOne) {
   EXPECT_EQ(files_in(run.path()), (std::set<std::string>{".enas.lock", "ckpt-9.pt", "ckpt-10.pt"}));
 }
 
+TEST(RunDir, AFollowerReadsTheLeadersFolderAndWritesNothing) {
+  TempDir dir;
+  auto leader = RunDir::open(dir.file("run"), "train", false, false);
+  leader.set_config("{}\n");
+  const std::string first = save(leader, {1, 0});
+  const auto before = files_in(leader.path());
+  {
+    auto follower = RunDir::follow(leader.path(), "train", first);
+    EXPECT_FALSE(follower.writes());
+    EXPECT_TRUE(leader.writes());
+    follower.set_config("{\"a\": 1}\n");
+    follower.mark_started();
+    follower.write_file("result.json", "{}\n");
+    bool filled = false;
+    const std::string path = follower.save_checkpoint(
+        {2, 0}, {}, [&](torch::serialize::OutputArchive&) { filled = true; });
+    EXPECT_EQ(path, leader.file("ckpt-2.pt"));  // where the leader writes it
+    EXPECT_FALSE(filled);                       // nothing serialised
+    EXPECT_EQ(follower.checkpoint_to_resume(), first);
+    EXPECT_EQ(follower.latest_checkpoint().value_or(""), first);
+  }
+  EXPECT_EQ(files_in(leader.path()), before);  // and its end removes nothing
+  auto lost = RunDir::follow(leader.path(), "train", "");
+  EXPECT_PRED2(contains, error_of([&] { lost.checkpoint_to_resume(); }), "rank 0 named no");
+}
+
 TEST(RunDir, LoadCheckpointVerifiesAndChecksTheKind) {
   TempDir dir;
   auto run = RunDir::open(dir.file("run"), "train", false, false);

@@ -201,24 +201,32 @@ void open_reporter(Run& run, const std::string& command) {
 
 }  // namespace
 
-void refuse_distributed() {
+void refuse_distributed(const std::string& what) {
   const DistEnv env = DistEnv::from_environment();
   require(!env.active(),
-          "WORLD_SIZE={}: training, search and derivation run as one process so far; "
-          "distributed runs of them are not built yet (docs/distributed.md)",
-          env.world_size);
+          "WORLD_SIZE={}: {} runs as one process so far; of the commands, `train` of the image "
+          "spaces runs on several (docs/distributed.md)",
+          env.world_size, what);
 }
 
 std::vector<std::string> check_config(State& s) {
   if (!s.resume_from.empty()) s.resume = true;
-  refuse_distributed();
   validate(s.config);
   if (!s.resume || !s.saved) return {};
   return resume_changes(*s.saved, s.config, s.saved_path);
 }
 
-Run start_run(State& s, const std::string& command, const std::vector<std::string>& warnings) {
+Run start_run(State& s, const std::string& command, const std::vector<std::string>& warnings,
+              const Team& team) {
   Config& c = s.config;
+  if (!team.leader()) {
+    // Rank 0 owns the folder: it names it (a default name carries its clock) and the
+    // checkpoint it resumes from, or fails, and then this process fails too.
+    c.out = team.from_leader("");
+    const std::string checkpoint = team.from_leader("");
+    set_warning_sink([](const std::string&) {});  // rank 0 reports every warning
+    return Run{RunDir::follow(c.out, command, checkpoint), Reporter()};
+  }
   // A resumed run's config.json may say reset_output_dir (how it started): not for a resume.
   const bool reset = c.reset_output_dir && !s.resume;
   Run run{RunDir::open(c.out, command, s.resume, reset, s.resume_from), Reporter()};
@@ -231,6 +239,8 @@ Run start_run(State& s, const std::string& command, const std::vector<std::strin
   // loading data.
   if (s.resume) expect_checkpoint_kind(run.dir.checkpoint_to_resume(), command, c.dataset);
   run.dir.set_config(to_json(c).dump(2) + "\n");
+  team.from_leader(run.dir.path());
+  team.from_leader(s.resume ? run.dir.checkpoint_to_resume() : "");
   return run;
 }
 
@@ -244,6 +254,14 @@ void expect_checkpoint_kind(const std::string& checkpoint, const std::string& co
 Compute setup_compute(const Config& c) {
   const int threads = set_threads(c.threads);
   return {threads, parse_device(c.device)};
+}
+
+Team join_team(const Config& c, const torch::Device& device) {
+  const DistEnv env = DistEnv::from_environment();
+  if (!env.active()) return Team();
+  auto dist = std::make_shared<Dist>(env, resolve_backend(c.dist_backend, device),
+                                     std::chrono::seconds(c.dist_timeout));
+  return Team(std::move(dist), c.sync_bn);
 }
 
 Run open_for_derive(const std::string& checkpoint) {
@@ -280,7 +298,7 @@ nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t
 
 void finish_run(const Run& run, const State& s, const nlohmann::json& result) {
   run.dir.write_file("result.json", result.dump(2) + "\n");
-  if (s.json) print_json_line(result);
+  if (s.json && run.dir.writes()) print_json_line(result);
 }
 
 void finish_search(const Run& run, const State& s, const SearchResult& r, int64_t params) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "enas/config/config.h"
+#include "enas/dist/team.h"
 #include "enas/train/reporter.h"
 #include "enas/train/run_dir.h"
 
@@ -43,11 +44,11 @@ inline const std::vector<std::string> kCommands = {"train",   "search", "derive"
 /// FILE, before the flags are parsed on top of it (so --help shows the effective defaults).
 State prescan(int argc, char** argv);
 
-/// An enas::Error when this process is one of several (WORLD_SIZE > 1): only `launch` and
-/// `bench --only allreduce` work distributed so far.
-void refuse_distributed();
+/// An enas::Error when this process is one of several (WORLD_SIZE > 1): `what` (e.g. "search")
+/// does not run distributed yet.
+void refuse_distributed(const std::string& what);
 
-/// Refuses a distributed start (refuse_distributed), validates the configuration and, for --resume,
+/// Validates the configuration and, for --resume,
 /// compares it with the run's config.json: a changed model is an error, other changes come back as
 /// warnings (util/error.h: warn()).
 std::vector<std::string> check_config(State& state);
@@ -59,6 +60,10 @@ struct Compute {
 };
 Compute setup_compute(const Config& config);
 
+/// The processes of this run: one alone, or with WORLD_SIZE > 1 the group torchrun's variables
+/// describe, met over --dist_backend within --dist_timeout (docs/distributed.md).
+Team join_team(const Config& config, const torch::Device& device);
+
 /// A run in progress: its folder and the reporter of its console, log.txt and metrics.jsonl.
 struct Run {
   RunDir dir;
@@ -68,7 +73,10 @@ struct Run {
 /// Opens the run folder for `command` (train | search), builds the reporter, prints the
 /// configuration and `warnings` (which also go to log.txt, as every later warning does), and
 /// has config.json written when training starts.
-Run start_run(State& state, const std::string& command, const std::vector<std::string>& warnings);
+/// With several processes in `team`, rank 0 opens the folder and reports; the others follow it
+/// (RunDir::follow: they write nothing) and report nothing.
+Run start_run(State& state, const std::string& command, const std::vector<std::string>& warnings,
+              const Team& team = {});
 
 /// Checks that `checkpoint` is intact and of the kind `command` (train | search) continues on
 /// `dataset`; else an enas::Error saying what it is.

@@ -36,6 +36,7 @@ SearchSetup build(const Config& c) {
 int run_search(State& s) {
   Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
+  refuse_distributed("search");
   if (space_named(c.search_for).language()) return run_search_lm(s, warnings);
   const auto [threads, device] = setup_compute(c);
   SearchSetup setup = build(c);
@@ -67,7 +68,7 @@ int run_search(State& s) {
 int run_derive(State& s, const std::string& checkpoint) {
   require(std::filesystem::exists(checkpoint), "--checkpoint {} does not exist", checkpoint);
   Config& c = s.config;
-  refuse_distributed();
+  refuse_distributed("derivation");
   validate(c);
   expect_checkpoint_kind(checkpoint, "search", c.dataset);
   if (space_named(c.search_for).language()) return run_derive_lm(s, checkpoint);

@@ -17,7 +17,10 @@ namespace {
 int run_train(State& s) {
   Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
-  if (space_named(c.search_for).language()) return run_train_lm(s, warnings);
+  if (space_named(c.search_for).language()) {
+    refuse_distributed("training of the language model");
+    return run_train_lm(s, warnings);
+  }
   const auto [threads, device] = setup_compute(c);
   const ImageShape shape = dataset_shape(c.dataset);
   torch::manual_seed(c.seed);
@@ -38,7 +41,8 @@ int run_train(State& s) {
     return 0;
   }
 
-  Run started = start_run(s, "train", warnings);
+  const Team team = join_team(c, device);
+  Run started = start_run(s, "train", warnings, team);
   const RunDir& run = started.dir;
   Reporter& reporter = started.reporter;
   reporter.message(model->summary());
@@ -51,8 +55,11 @@ int run_train(State& s) {
                                fmt::join(data.stats.std, ",")));
   if (use_channels_last(c)) to_channels_last(*model);
   FinalTrainer trainer(c, model, data, run, reporter, device);
-  reporter.message(fmt::format("{} steps per epoch, {} threads, device {}",
-                               trainer.batches_per_epoch(), threads, device.str()));
+  trainer.set_team(team);
+  reporter.message(fmt::format(
+      "{} steps per epoch, {} threads, device {}{}", trainer.batches_per_epoch(), threads,
+      device.str(),
+      team.alone() ? "" : fmt::format(", {} processes ({} backend)", team.size(), team.backend())));
   TrainResult r = trainer.run(s.resume);
   reporter.message(fmt::format("Done: {} epochs, test_accuracy {:.4f}, {:.1f} s, run folder {}",
                                r.epochs, r.test_acc, r.seconds, run.path()));

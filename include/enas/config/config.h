@@ -51,6 +51,9 @@ struct Config {
   std::string out = "";
   std::string device = "cpu";
   int threads = 0;
+  std::string dist_backend = "auto";  // several processes: auto (nccl on CUDA) | gloo | nccl
+  int dist_timeout = 300;             // seconds a collective may wait for the other processes
+  bool sync_bn = true;                // several processes: batch norm over the whole batch
   int64_t seed = 1;
   int64_t train_limit = 0;
   int64_t test_limit = 0;

@@ -15,6 +15,14 @@ void Config::visit(V&& v) {
   v("out,output_dir", out, "run folder (default: runs/<command>-<date>-<time>)", kAll);
   v("device", device, "cpu | cuda | cuda:N", kAll);
   v("threads", threads, "intra-op threads (0 = every core available)", kAll);
+  v("dist_backend", dist_backend,
+    "several processes (WORLD_SIZE > 1): auto (nccl on CUDA, gloo on the CPU) | gloo | nccl", kAll);
+  v("dist_timeout", dist_timeout,
+    "several processes: seconds any exchange may wait for the others before it is an error", kAll);
+  v("sync_bn", sync_bn,
+    "several processes: batch norm normalises with the whole batch's statistics (off: each "
+    "process's part)",
+    kImage);
   v("seed", seed, "seeds initialisation, data order, augmentation and dropout", kAll);
   v("train_limit", train_limit, "use only the first N training images (ptb: tokens; 0 = all)",
     kAll);

@@ -18,6 +18,7 @@ namespace enas {
 struct Batch {
   torch::Tensor images;  // (B, C, H, W) float32, on the loader's device
   torch::Tensor labels;  // (B) int64, on the loader's device
+  int64_t whole = 0;     // images in the whole batch this one is a shard of (0: not a shard)
 };
 
 struct BatchLoaderOptions {
@@ -35,7 +36,8 @@ struct BatchLoaderOptions {
 };
 
 /// Batches of one epoch of `split`: ceil(N / batch_size) of them, the last one smaller when N is
-/// not a multiple of the batch size (with shards: this process's part of each).
+/// not a multiple of the batch size (with shards: this process's part of each; a last batch of
+/// fewer images than shards is left out, since some process would get none).
 class BatchLoader {
  public:
   BatchLoader(ImageSplit split, ChannelStats stats, BatchLoaderOptions options);

@@ -9,6 +9,7 @@
 
 #include "enas/child/image_child.h"
 #include "enas/data/batch_loader.h"
+#include "enas/dist/team.h"
 #include "enas/train/reporter.h"
 #include "enas/train/run_clock.h"
 #include "enas/train/run_dir.h"
@@ -27,19 +28,23 @@ struct ChildStep {
   int64_t batch = 0;
 };
 
-/// CE(logits) + 0.4 CE(aux logits), zero_grad, backward, one update at `lr`.
+/// CE(logits) + 0.4 CE(aux logits), zero_grad, backward, one update at `lr`. The loss that is
+/// differentiated is multiplied by `loss_scale` (a shard's weight in its whole batch, so that
+/// averaging the processes' gradients gives the whole batch's).
 ChildStep train_child_step(ImageChildImpl& model, Sgd& sgd, const Batch& batch, double lr,
-                           bool want_norm);
+                           bool want_norm, double loss_scale = 1.0);
 
-/// The log record of a step: reads the step's values back (one host sync); throws enas::Error
-/// when the loss is not finite.
+/// The log record of a step, over the whole batch of `team`: reads the step's values back (one
+/// host sync; an exchange when the team has several processes); throws enas::Error when the
+/// loss is not finite.
 StepEvent step_event(const ChildStep& s, int64_t step, int64_t batches_per_epoch, double lr,
-                     double minutes);
+                     double minutes, const Team& team = {});
 
 /// Running loss and accuracy of an epoch, summed on the device and read once at its end.
 class EpochMeter {
  public:
-  explicit EpochMeter(torch::Device device);
+  /// Sums over `team`'s processes: finish() and state() are exchanges (every process calls them).
+  explicit EpochMeter(torch::Device device, Team team = {});
   void add(const ChildStep& s);
   /// The epoch's record; throws enas::Error when the mean loss is not finite. `seconds` is the
   /// time of this process's part of the epoch (images/s counts that part only).
@@ -48,11 +53,15 @@ class EpochMeter {
   /// The sums so far (one host sync), for a checkpoint written mid-epoch; restore() continues
   /// from them exactly.
   nlohmann::json state() const;
+  /// Continues from state(); the team's leader holds the sums restored.
   void restore(const nlohmann::json& state);
 
  private:
+  /// {loss sum, correct, seen, seen before this process started} over the team.
+  std::vector<double> totals() const;
   torch::Tensor loss_sum_, correct_sum_;
   int64_t seen_ = 0, seen_before_ = 0;
+  Team team_;
 };
 
 /// Where an image child's epoch starts, and what it logs.
@@ -62,6 +71,7 @@ struct ImagePass {
   int64_t first_batch = 0;  // > 0: resuming mid-epoch, with the epoch's sums so far in `meter`
   nlohmann::json meter;     // EpochMeter::state()
   int64_t log_every = 50;
+  Team team;  // the processes training it (each on its shard of every batch)
 };
 
 /// What the trainer does around the steps of an image child's epoch.
@@ -76,7 +86,8 @@ struct ImagePassHooks {
 
 /// One epoch of an image child over `loader`: a step per batch from pass.first_batch on, a step
 /// record every log_every steps, and the epoch's record (returned and reported) at its end. On a
-/// stop signal before the last batch it saves through hooks.save and ends the run (stop_run).
+/// stop signal before the last batch (seen by any process of pass.team) it saves through
+/// hooks.save and ends the run (stop_run).
 EpochEvent train_image_epoch(ImageChildImpl& model, Sgd& sgd, BatchLoader& loader,
                              const ImagePass& pass, int64_t& step, Reporter& reporter,
                              const RunDir& run, const RunClock& clock, const ImagePassHooks& hooks);

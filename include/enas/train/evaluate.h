@@ -6,6 +6,7 @@
 
 #include "enas/child/image_child.h"
 #include "enas/data/image_dataset.h"
+#include "enas/dist/team.h"
 #include "enas/train/reporter.h"
 
 namespace enas {
@@ -27,9 +28,10 @@ struct Accuracy {
 
 /// Runs `model` in eval mode (running BN statistics, no dropout) over `split` in batches; puts
 /// the model back into its previous mode. `before_batch(start)`, when given, runs before each
-/// batch (a search resamples the shared child's architecture there).
+/// batch (a search resamples the shared child's architecture there). With several processes in
+/// `team`, each evaluates its part of the split (Team::part) and the counts are summed.
 Accuracy evaluate(ImageChildImpl& model, const DeviceSplit& split, int64_t batch_size,
-                  const std::function<void(int64_t)>& before_batch = {});
+                  const std::function<void(int64_t)>& before_batch = {}, const Team& team = {});
 
 /// An epoch's evaluation (final training and search): "Epoch N: Eval", then the accuracy on
 /// `valid` and on `test`, each reported as an eval event; an empty split is skipped (-1).
@@ -39,6 +41,7 @@ struct SplitAccuracy {
 SplitAccuracy evaluate_splits(ImageChildImpl& model, const DeviceSplit& valid,
                               const DeviceSplit& test, int64_t batch_size, int64_t epochs_done,
                               int64_t step, Reporter& reporter,
-                              const std::function<void(int64_t)>& before_batch = {});
+                              const std::function<void(int64_t)>& before_batch = {},
+                              const Team& team = {});
 
 }  // namespace enas

@@ -43,12 +43,22 @@ class RunDir {
   static RunDir open(const std::string& path, const std::string& command, bool resume, bool reset,
                      const std::string& resume_from = "");
 
+  /// The run folder as every process but rank 0 of a distributed run sees it
+  /// (docs/distributed.md): rank 0 opened and owns it; this one reads its checkpoints and
+  /// writes, creates, locks and deletes nothing. `resume_checkpoint`: the checkpoint rank 0
+  /// chose to resume from ("" for a new run).
+  static RunDir follow(const std::string& path, const std::string& command,
+                       const std::string& resume_checkpoint);
+
+  /// Whether this process writes the folder (false for follow()'s).
+  bool writes() const;
   const std::string& path() const;
   std::string file(const std::string& name) const { return path() + "/" + name; }
   /// "enas <command> --resume --out <path>": how to continue this run.
   std::string resume_command() const;
 
-  /// Writes `text` to the folder's `name` atomically (util/files.h).
+  /// Writes `text` to the folder's `name` atomically (util/files.h); a follower writes nothing,
+  /// here and in every method below.
   void write_file(const std::string& name, const std::string& text) const;
 
   /// The run's configuration (config.json's text), written when the run starts: a resume that

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "enas/config/config.h"
+#include "enas/dist/team.h"
 #include "enas/train/checkpoint.h"
 #include "enas/train/reporter.h"
 #include "enas/train/run_clock.h"
@@ -16,6 +17,10 @@
 namespace enas {
 
 class TrainerCore {
+ public:
+  /// Trains as one of `team`'s processes (docs/distributed.md); before run().
+  void set_team(Team team) { team_ = std::move(team); }
+
  protected:
   TrainerCore(const Config& config, const RunDir& run, Reporter& reporter, torch::Device device)
       : config_(config), run_(run), reporter_(reporter), device_(device) {}
@@ -38,6 +43,7 @@ class TrainerCore {
   torch::Device device_;
   CheckpointParts parts_;  // declared once by each trainer's constructor
   RunClock clock_;
+  Team team_;  // one process alone unless set_team()
 };
 
 }  // namespace enas

@@ -15,6 +15,10 @@ void install_stop_handlers();
 /// The signal that asked the run to stop (SIGINT or SIGTERM), or 0.
 int stop_requested();
 
+/// Raises the flag as `signal` would have (a stop agreed with other processes of the run that
+/// saw the signal); a later SIGINT or SIGTERM then counts as the second one.
+void request_stop(int signal);
+
 /// Forgets a request (tests).
 void clear_stop_request();
 

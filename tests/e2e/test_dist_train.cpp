@@ -1,0 +1,205 @@
+// `enas train` of an image child on two processes (docs/distributed.md), on loopback within
+// bounded timeouts: the two train as one process on the whole batch, rank 0 alone writes and
+// reports, a stop seen by one process stops both, the run resumes on one process or two, and a
+// process that dies ends the other with one error line. Only processes these tests start are
+// ever signalled.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli_runner.h"
+#include "enas/train/reporter.h"
+#include "test_util.h"
+
+namespace enas {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using test::CliProcess;
+using test::CliResult;
+using test::concat;
+using test::contains;
+using test::expect_one_error_line;
+using test::free_port;
+using test::lines_of;
+using test::run_cli;
+using test::TempDir;
+using test::tiny_train_args;
+
+/// `command` on two processes under enas launch.
+std::vector<std::string> launched(const std::vector<std::string>& command) {
+  return concat({"launch", "--nproc_per_node", "2", "--master_port", free_port(), "--"}, command);
+}
+
+/// No dropout and no drop-path: two processes draw nothing that one process does not.
+const std::vector<std::string> kNoDraws = {
+    "--child_keep_prob", "1", "--child_drop_path_keep_prob", "1", "--dist_timeout", "60",
+    "--log_every",       "1"};
+
+/// Rank 0's JSON line under launch (rank 1 prints nothing).
+json rank0_json(const CliResult& r) {
+  const auto lines = lines_of(r, "[0] {");
+  if (lines.size() != 1) {
+    ADD_FAILURE() << "expected one JSON line from rank 0: " << r.describe();
+    return json::object();
+  }
+  return json::parse("{" + lines[0]);
+}
+
+std::vector<json> step_records(const std::string& run) {
+  std::vector<json> out;
+  for (auto& r : read_metrics(run + "/metrics.jsonl")) {
+    if (r.value("kind", "") == "step") out.push_back(r);
+  }
+  return out;
+}
+
+class DistTrain : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(data_ = tmp_.file("data"));
+    test::write_fake_cifar10(data_, 64);
+  }
+  std::string run(const std::string& name) const { return tmp_.file(name); }
+
+  /// Rank `rank` of 2 training `args`, started directly as torchrun would.
+  std::unique_ptr<CliProcess> start_rank(int rank, const std::string& port,
+                                         const std::vector<std::string>& args) const {
+    ::setenv("WORLD_SIZE", "2", 1);
+    ::setenv("RANK", std::to_string(rank).c_str(), 1);
+    ::setenv("MASTER_PORT", port.c_str(), 1);
+    auto p = std::make_unique<CliProcess>(args);
+    ::unsetenv("WORLD_SIZE");
+    ::unsetenv("RANK");
+    ::unsetenv("MASTER_PORT");
+    return p;
+  }
+
+  TempDir tmp_;
+  std::string data_;
+};
+
+TEST_F(DistTrain, TwoProcessesTrainAsOneOnTheWholeBatch) {
+  // 169 images in batches of 32: five whole batches and one of 9, split 4 + 5.
+  const auto extra = concat(kNoDraws, {"--train_limit", "169", "--json"});
+  const CliResult one = run_cli(tiny_train_args(data_, run("one"), extra), 120);
+  ASSERT_EQ(one.exit_code, 0) << one.describe();
+  const CliResult two = run_cli(launched(tiny_train_args(data_, run("two"), extra)), 120);
+  ASSERT_EQ(two.exit_code, 0) << two.describe();
+  EXPECT_TRUE(lines_of(two, "[1] ").empty()) << "rank 1 reports nothing: " << two.describe();
+
+  const json a = one.last_json(), b = rank0_json(two);
+  EXPECT_EQ(b.at("steps"), 6);
+  EXPECT_EQ(b.at("steps"), a.at("steps"));
+  EXPECT_NEAR(b.at("train_loss").get<double>(), a.at("train_loss").get<double>(),
+              1e-3 * a.at("train_loss").get<double>());
+  EXPECT_NEAR(b.at("test_acc").get<double>(), a.at("test_acc").get<double>(), 2.0 / 64);
+  // Step by step, the whole batch's loss and accuracy, until rounding compounds.
+  const auto sa = step_records(run("one")), sb = step_records(run("two"));
+  ASSERT_EQ(sa.size(), 6u);
+  ASSERT_EQ(sb.size(), 6u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(sb[i].at("loss").get<double>(), sa[i].at("loss").get<double>(), 1e-4) << i;
+    EXPECT_EQ(sb[i].at("train_acc"), sa[i].at("train_acc")) << i;
+    EXPECT_NEAR(sb[i].at("grad_norm").get<double>(), sa[i].at("grad_norm").get<double>(),
+                1e-4 * sa[i].at("grad_norm").get<double>())
+        << i;
+  }
+  // The last batch (4 + 5 images): its accuracy counts nine.
+  const double last = sb[5].at("train_acc").get<double>() * 9;
+  EXPECT_NEAR(last, std::round(last), 1e-9);
+  // One run folder, written once.
+  const std::string log = test::read_text(run("two") + "/log.txt");
+  EXPECT_EQ(log.find("Done:"), log.rfind("Done:")) << log;
+  EXPECT_PRED2(contains, log, "2 processes (gloo backend)");
+  EXPECT_TRUE(fs::exists(run("two") + "/result.json"));
+  EXPECT_TRUE(fs::exists(run("two") + "/ckpt-1.pt"));
+}
+
+TEST_F(DistTrain, ALastBatchTooSmallToSplitIsLeftOut) {
+  // 161 images: five batches of 32 and one of 1, which one of two processes could not share.
+  const CliResult r =
+      run_cli(launched(tiny_train_args(data_, run("r"),
+                                       concat(kNoDraws, {"--train_limit", "161", "--json"}))),
+              120);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(rank0_json(r).at("steps"), 5);
+}
+
+TEST_F(DistTrain, AStopSeenByOneProcessStopsBothAndTheRunResumesOnOneOrTwo) {
+  const std::string port = free_port();
+  const auto args = tiny_train_args(
+      data_, run("r"), {"--num_epochs", "50", "--log_every", "1", "--dist_timeout", "60"});
+  auto rank0 = start_rank(0, port, args);
+  auto rank1 = start_rank(1, port, args);
+  ASSERT_TRUE(rank0->wait_for_output("ch_step=3 ", 120));
+  rank1->signal(SIGINT);  // rank 0 never sees a signal
+  const CliResult r0 = rank0->wait(), r1 = rank1->wait();
+  EXPECT_EQ(r0.exit_code, 128 + SIGINT) << r0.describe();
+  EXPECT_EQ(r1.exit_code, 128 + SIGINT) << r1.describe();
+  EXPECT_PRED2(contains, r0.out, "Stopped by SIGINT");
+  EXPECT_TRUE(r1.out.empty()) << "rank 1 reports nothing: " << r1.describe();
+  ASSERT_FALSE(fs::exists(run("r") + "/result.json"));
+
+  // The same checkpoint continues on one process and on two.
+  fs::copy(run("r"), run("copy"));
+  fs::remove(run("copy") + "/.enas.lock");
+  const CliResult alone = run_cli(
+      {"train", "--resume", "--out", run("r"), "--num_epochs", "2", "--threads", "1", "--json"},
+      120);
+  ASSERT_EQ(alone.exit_code, 0) << alone.describe();
+  EXPECT_EQ(alone.last_json().at("epochs"), 2);
+  const CliResult both = run_cli(
+      launched({"train", "--resume", "--out", run("copy"), "--num_epochs", "2", "--json"}), 120);
+  ASSERT_EQ(both.exit_code, 0) << both.describe();
+  EXPECT_EQ(rank0_json(both).at("epochs"), 2);
+  EXPECT_EQ(rank0_json(both).at("steps"), alone.last_json().at("steps"));
+}
+
+TEST_F(DistTrain, AProcessThatDiesEndsTheOtherWithOneErrorLine) {
+  const std::string port = free_port();
+  const auto args = tiny_train_args(
+      data_, run("r"), {"--num_epochs", "50", "--log_every", "1", "--dist_timeout", "20"});
+  auto rank0 = start_rank(0, port, args);
+  auto rank1 = start_rank(1, port, args);
+  // Past the first epoch's checkpoint (10 steps an epoch).
+  ASSERT_TRUE(rank0->wait_for_output("ch_step=13 ", 120));
+  rank1->signal(SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  const CliResult r0 = rank0->wait();
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  expect_one_error_line(r0, {"on rank 0 of 2"});
+  EXPECT_LT(waited, 30.0) << "--dist_timeout is 20 s";
+  // The last complete checkpoint is intact: the run continues from it, on one process.
+  const CliResult resumed = run_cli(
+      {"train", "--resume", "--out", run("r"), "--num_epochs", "2", "--threads", "1", "--json"},
+      120);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.describe();
+  EXPECT_EQ(resumed.last_json().at("epochs"), 2);
+}
+
+TEST_F(DistTrain, SyncBatchNormNeedsChannelsLastOrIsTurnedOff) {
+  const auto contiguous =
+      concat(kNoDraws, {"--memory_format", "contiguous", "--train_limit", "64"});
+  const CliResult refused = run_cli(launched(tiny_train_args(data_, run("a"), contiguous)), 120);
+  EXPECT_NE(refused.exit_code, 0) << refused.describe();
+  EXPECT_PRED2(contains, refused.out + refused.err, "--nosync_bn");
+  const CliResult own = run_cli(
+      launched(tiny_train_args(data_, run("b"), concat(contiguous, {"--nosync_bn", "--json"}))),
+      120);
+  ASSERT_EQ(own.exit_code, 0) << own.describe();
+  EXPECT_EQ(rank0_json(own).at("steps"), 2);
+}
+
+}  // namespace
+}  // namespace enas
