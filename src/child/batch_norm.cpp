@@ -215,6 +215,13 @@ bool own_batch_norm_kernel(const torch::Tensor& x) {
 }
 
 namespace {
+/// With a reducer set, every float CPU batch goes through our kernel, whatever its layout: a
+/// batch norm left to libtorch would normalise this process's part alone, silently.
+bool synced_here(const torch::Tensor& x) {
+  return batch_norm_reducer() && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+         x.dim() == 4;
+}
+
 ChannelSumReducer& reducer_slot() {
   static ChannelSumReducer reducer;
   return reducer;
@@ -227,13 +234,12 @@ const ChannelSumReducer& batch_norm_reducer() { return reducer_slot(); }
 torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor& weight,
                                      const torch::Tensor& bias, double eps, torch::Tensor* mean,
                                      torch::Tensor* var, double* rows) {
-  require(!batch_norm_reducer() || own_batch_norm_kernel(x),
-          "sync batch norm runs on float CPU tensors in channels-last memory so far (got {} {}, "
-          "{}); use --memory_format channels_last on the CPU",
-          x.device().str(), c10::toString(x.scalar_type()),
-          x.is_contiguous() ? "contiguous" : "other layout");
+  require(!batch_norm_reducer() || synced_here(x),
+          "sync batch norm runs on float CPU tensors so far (got {} {}); pass --nosync_bn to "
+          "normalise each process's part on its own",
+          x.device().str(), c10::toString(x.scalar_type()));
   if (rows) *rows = static_cast<double>(x.numel() / x.size(1));
-  if (own_batch_norm_kernel(x)) {
+  if (own_batch_norm_kernel(x) || synced_here(x)) {
     RECORD_FUNCTION("enas::batch_norm", std::vector<c10::IValue>({x}));  // for --profile
     // The autograd node takes defined tensors only: no affine transform is weight 1, bias 0.
     const int64_t c = x.size(1);
@@ -242,7 +248,8 @@ torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor
     if (mean) *mean = out[1].detach();
     if (var) *var = out[2].detach();
     if (rows) *rows = out[3].item<double>();
-    return out[0];
+    // The kernel works in channels-last memory; a contiguous caller gets its layout back.
+    return x.is_contiguous(torch::MemoryFormat::ChannelsLast) ? out[0] : out[0].contiguous();
   }
   if (mean || var) {
     torch::NoGradGuard guard;
@@ -295,7 +302,7 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
     momentum = options.momentum().has_value() ? *options.momentum()
                                               : 1.0 / num_batches_tracked.item<double>();
   }
-  if (!own_batch_norm_kernel(x)) {
+  if (!own_batch_norm_kernel(x) && !batch_norm_reducer()) {
     return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/true,
                              momentum, options.eps(), at::globalContext().userEnabledCuDNN());
   }

@@ -82,13 +82,12 @@ void Team::average_gradients(Sgd& sgd) const {
       [dist](const std::vector<torch::Tensor>& grads) { dist->all_reduce_mean(grads); });
 }
 
-SyncBatchNorm::SyncBatchNorm(const Team& team, bool channels_last, const torch::Device& device) {
+SyncBatchNorm::SyncBatchNorm(const Team& team, const torch::Device& device) {
   if (!team.sync_bn()) return;
-  require(channels_last && device.is_cpu(),
-          "sync batch norm runs on the CPU in channels-last memory so far (here: {}, {}); pass "
-          "--memory_format channels_last on the CPU, or --nosync_bn (each process normalises "
-          "its own part of the batch)",
-          device.str(), channels_last ? "channels-last" : "contiguous");
+  require(device.is_cpu(),
+          "sync batch norm runs on the CPU so far (here: {}); pass --nosync_bn (each process "
+          "normalises its own part of the batch)",
+          device.str());
   set_batch_norm_reducer([team](std::vector<double>& sums) { team.sum(sums); });
   active_ = true;
 }

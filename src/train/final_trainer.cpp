@@ -71,7 +71,7 @@ TrainResult FinalTrainer::run(bool resume) {
   for (const auto& b : model_->buffers()) state.push_back(b);
   team_.copy_from_leader(state);
   team_.average_gradients(*sgd_);
-  const SyncBatchNorm sync_bn(team_, use_channels_last(config_), device_);
+  const SyncBatchNorm sync_bn(team_, device_);
 
   BatchLoaderOptions lo;
   lo.batch_size = config_.batch_size;

@@ -71,17 +71,24 @@ class DistTrain : public ::testing::Test {
   }
   std::string run(const std::string& name) const { return tmp_.file(name); }
 
-  /// Rank `rank` of 2 training `args`, started directly as torchrun would.
-  std::unique_ptr<CliProcess> start_rank(int rank, const std::string& port,
-                                         const std::vector<std::string>& args) const {
+  /// Ranks 0 and 1 of a long tiny run into run("r") (`timeout`: --dist_timeout), started
+  /// directly as torchrun would; returns once rank 0 has logged step `step`.
+  std::vector<std::unique_ptr<CliProcess>> start_both(const std::string& timeout, int step) const {
+    const std::string port = free_port();
+    const auto args = tiny_train_args(
+        data_, run("r"), {"--num_epochs", "50", "--log_every", "1", "--dist_timeout", timeout});
+    std::vector<std::unique_ptr<CliProcess>> ranks;
     ::setenv("WORLD_SIZE", "2", 1);
-    ::setenv("RANK", std::to_string(rank).c_str(), 1);
     ::setenv("MASTER_PORT", port.c_str(), 1);
-    auto p = std::make_unique<CliProcess>(args);
+    for (const char* rank : {"0", "1"}) {
+      ::setenv("RANK", rank, 1);
+      ranks.push_back(std::make_unique<CliProcess>(args));
+    }
     ::unsetenv("WORLD_SIZE");
     ::unsetenv("RANK");
     ::unsetenv("MASTER_PORT");
-    return p;
+    EXPECT_TRUE(ranks[0]->wait_for_output("ch_step=" + std::to_string(step) + " ", 120));
+    return ranks;
   }
 
   TempDir tmp_;
@@ -136,14 +143,9 @@ TEST_F(DistTrain, ALastBatchTooSmallToSplitIsLeftOut) {
 }
 
 TEST_F(DistTrain, AStopSeenByOneProcessStopsBothAndTheRunResumesOnOneOrTwo) {
-  const std::string port = free_port();
-  const auto args = tiny_train_args(
-      data_, run("r"), {"--num_epochs", "50", "--log_every", "1", "--dist_timeout", "60"});
-  auto rank0 = start_rank(0, port, args);
-  auto rank1 = start_rank(1, port, args);
-  ASSERT_TRUE(rank0->wait_for_output("ch_step=3 ", 120));
-  rank1->signal(SIGINT);  // rank 0 never sees a signal
-  const CliResult r0 = rank0->wait(), r1 = rank1->wait();
+  const auto ranks = start_both("60", 3);
+  ranks[1]->signal(SIGINT);  // rank 0 never sees a signal
+  const CliResult r0 = ranks[0]->wait(), r1 = ranks[1]->wait();
   EXPECT_EQ(r0.exit_code, 128 + SIGINT) << r0.describe();
   EXPECT_EQ(r1.exit_code, 128 + SIGINT) << r1.describe();
   EXPECT_PRED2(contains, r0.out, "Stopped by SIGINT");
@@ -166,16 +168,11 @@ TEST_F(DistTrain, AStopSeenByOneProcessStopsBothAndTheRunResumesOnOneOrTwo) {
 }
 
 TEST_F(DistTrain, AProcessThatDiesEndsTheOtherWithOneErrorLine) {
-  const std::string port = free_port();
-  const auto args = tiny_train_args(
-      data_, run("r"), {"--num_epochs", "50", "--log_every", "1", "--dist_timeout", "20"});
-  auto rank0 = start_rank(0, port, args);
-  auto rank1 = start_rank(1, port, args);
   // Past the first epoch's checkpoint (10 steps an epoch).
-  ASSERT_TRUE(rank0->wait_for_output("ch_step=13 ", 120));
-  rank1->signal(SIGKILL);
+  const auto ranks = start_both("20", 13);
+  ranks[1]->signal(SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
-  const CliResult r0 = rank0->wait();
+  const CliResult r0 = ranks[0]->wait();
   const double waited =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   expect_one_error_line(r0, {"on rank 0 of 2"});
@@ -188,15 +185,18 @@ TEST_F(DistTrain, AProcessThatDiesEndsTheOtherWithOneErrorLine) {
   EXPECT_EQ(resumed.last_json().at("epochs"), 2);
 }
 
-TEST_F(DistTrain, SyncBatchNormNeedsChannelsLastOrIsTurnedOff) {
+TEST_F(DistTrain, ContiguousMemoryTrainsWithSyncBatchNormOrWithout) {
   const auto contiguous =
-      concat(kNoDraws, {"--memory_format", "contiguous", "--train_limit", "64"});
-  const CliResult refused = run_cli(launched(tiny_train_args(data_, run("a"), contiguous)), 120);
-  EXPECT_NE(refused.exit_code, 0) << refused.describe();
-  EXPECT_PRED2(contains, refused.out + refused.err, "--nosync_bn");
-  const CliResult own = run_cli(
-      launched(tiny_train_args(data_, run("b"), concat(contiguous, {"--nosync_bn", "--json"}))),
-      120);
+      concat(kNoDraws, {"--memory_format", "contiguous", "--train_limit", "64", "--json"});
+  const CliResult one = run_cli(tiny_train_args(data_, run("one"), contiguous), 120);
+  ASSERT_EQ(one.exit_code, 0) << one.describe();
+  const CliResult synced = run_cli(launched(tiny_train_args(data_, run("a"), contiguous)), 120);
+  ASSERT_EQ(synced.exit_code, 0) << synced.describe();
+  EXPECT_NEAR(rank0_json(synced).at("train_loss").get<double>(),
+              one.last_json().at("train_loss").get<double>(),
+              1e-4 * one.last_json().at("train_loss").get<double>());
+  const CliResult own =
+      run_cli(launched(tiny_train_args(data_, run("b"), concat(contiguous, {"--nosync_bn"}))), 120);
   ASSERT_EQ(own.exit_code, 0) << own.describe();
   EXPECT_EQ(rank0_json(own).at("steps"), 2);
 }

@@ -79,15 +79,19 @@ TEST(Launch, AllReduceOfASearchStepsGradientsOnTwoRanks) {
   EXPECT_EQ(j.at("threads"), 1);  // launch's --threads, passed on to each process
   EXPECT_GT(j.at("bytes").get<int64_t>(), 1000000);
   EXPECT_GT(j.at("ms").get<double>(), 0.0);
+  EXPECT_GT(j.at("sync_bn_message_us").get<double>(), 0.0);
 }
 
 /// A data-parallel step of `space`'s child on 2 processes against one process on the whole batch
 /// (tests/dist_step_check.cpp): with sync batch norm, the weights and running statistics agree
 /// within 1e-5 relative, and both processes hold the same weights bit for bit.
-void expect_data_parallel_step_matches(const std::string& space) {
-  const CliResult r = run_cli({"launch", "--exec", "--nproc_per_node", "2", "--master_port",
-                               free_port(), "--", ENAS_DIST_CHECK_PATH, space},
-                              120);
+void expect_data_parallel_step_matches(const std::string& space,
+                                       const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {
+      "launch",    "--exec", "--nproc_per_node",   "2",  "--master_port",
+      free_port(), "--",     ENAS_DIST_CHECK_PATH, space};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const CliResult r = run_cli(args, 120);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   for (const std::string rank : {"0", "1"}) {
     const auto lines = lines_of(r, "[" + rank + "] ");
@@ -106,6 +110,10 @@ TEST(DataParallel, MicroStepOnTwoRanksIsOneStepOfTheWholeBatch) {
 
 TEST(DataParallel, MacroStepOnTwoRanksIsOneStepOfTheWholeBatch) {
   expect_data_parallel_step_matches("macro");
+}
+
+TEST(DataParallel, MicroStepInContiguousMemoryIsOneStepOfTheWholeBatch) {
+  expect_data_parallel_step_matches("micro", {"contiguous"});
 }
 
 /// Runs `args` as rank 0 of 2 (torchrun's variables set for this process only).

@@ -166,11 +166,37 @@ TEST_F(SeededTest, SyncBatchNormOfTwoEqualPartsIsTheLocalOne) {
   EXPECT_TRUE(torch::allclose(rv2, 0.9 + 0.1 * biased * (144.0 / 143.0), 1e-5, 1e-6));
 }
 
-TEST(SyncBatchNorm, OtherLayoutsAreRefusedNotSilentlyLocal) {
+TEST_F(SeededTest, SyncBatchNormCoversContiguousAndOneByOneInputs) {
+  // Layouts libtorch's kernel would take (contiguous NCHW; H = W = 1, both layouts at once, as
+  // after the aux head's 2x2 conv) are synced too, never silently normalised per process.
+  for (const auto& shape : {std::vector<int64_t>{6, 5, 4, 3}, std::vector<int64_t>{6, 7, 1, 1}}) {
+    const auto x = torch::randn(shape), g = torch::randn(shape);
+    int messages = 0;
+    auto run = [&](bool synced) {
+      BatchNorm bn{torch::nn::BatchNorm2dOptions(shape[1])};
+      auto xi = x.clone().requires_grad_(true);
+      if (synced) {
+        set_batch_norm_reducer([&](std::vector<double>& sums) {
+          ++messages;
+          for (auto& v : sums) v *= 2;  // two processes holding the same data
+        });
+      }
+      auto y = bn->forward(xi);
+      (y * g).sum().backward();
+      set_batch_norm_reducer({});
+      return std::make_tuple(y.detach(), xi.grad());
+    };
+    const auto [y1, gx1] = run(false);
+    const auto [y2, gx2] = run(true);
+    EXPECT_EQ(messages, 2) << "a forward and a backward message, shape " << x.sizes();
+    EXPECT_TRUE(torch::allclose(y1, y2, 1e-5, 1e-5)) << x.sizes();
+    EXPECT_TRUE(torch::allclose(gx1, gx2, 1e-4, 1e-5)) << x.sizes();
+    EXPECT_TRUE(y2.is_contiguous()) << "the caller's layout comes back";
+  }
   set_batch_norm_reducer([](std::vector<double>&) {});
-  auto x = torch::randn({2, 3, 4, 4});  // contiguous NCHW: libtorch's kernel, not ours
-  EXPECT_PRED2(test::contains, test::error_of([&] { batch_norm_batch_stats(x, {}, {}, 1e-5); }),
-               "sync batch norm runs on float CPU tensors in channels-last memory");
+  auto d = torch::randn({2, 3, 4, 4}, torch::kDouble);
+  EXPECT_PRED2(test::contains, test::error_of([&] { batch_norm_batch_stats(d, {}, {}, 1e-5); }),
+               "sync batch norm runs on float CPU tensors so far");
   set_batch_norm_reducer({});
 }
 

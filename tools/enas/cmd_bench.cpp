@@ -177,6 +177,16 @@ int bench_allreduce(const BenchOptions& o, torch::Device device, int threads) {
     if (i >= o.warmup) ms.push_back(t);
   }
   const double m = median(ms);
+  // The message of a sync batch norm layer (sum x, sum x^2 and rows of 36 channels, in double):
+  // latency, not bandwidth. A layer's forward and backward each send one.
+  std::vector<double> moments(2 * 36 + 1, 1.0);
+  torch::Tensor small = torch::from_blob(moments.data(), {2 * 36 + 1}, torch::kDouble);
+  constexpr int kSmall = 200;
+  const auto s0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kSmall; ++i) dist.all_reduce_sum(small);
+  const double small_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s0).count() /
+      kSmall;
   const int n = env.world_size;
   if (env.rank == 0) {
     print_json_line({{"allreduce",
@@ -188,6 +198,7 @@ int bench_allreduce(const BenchOptions& o, torch::Device device, int threads) {
                        {"ms", m},
                        // What each rank sends and receives in a ring: 2 (n - 1) / n of the data.
                        {"bus_gb_per_s", 2.0 * (n - 1) / n * bytes / (m * 1e6)},
+                       {"sync_bn_message_us", small_us},
                        {"steps", o.steps}}}});
   }
   return 0;

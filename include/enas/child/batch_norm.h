@@ -21,7 +21,9 @@ using ChannelSumReducer = std::function<void(std::vector<double>& sums)>;
 
 /// Sync batch norm (docs/distributed.md): while set, every batch-statistics batch norm reduces
 /// its moments (forward) and its gradient sums (backward) with `reducer`, so that the processes'
-/// parts of a batch are normalised as the whole batch would be. Empty: each process alone.
+/// parts of a batch are normalised as the whole batch would be. Every float CPU batch then goes
+/// through our kernel, whatever its layout (a contiguous one is converted and back); other
+/// tensors are an enas::Error. Empty: each process alone.
 void set_batch_norm_reducer(ChannelSumReducer reducer);
 const ChannelSumReducer& batch_norm_reducer();
 

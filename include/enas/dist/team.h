@@ -57,10 +57,10 @@ class Team {
 /// Sync batch norm while alive: with team.sync_bn(), every batch norm in training sums its
 /// moments and gradient sums over the team (child/batch_norm.h), so each process's part is
 /// normalised with the whole batch's statistics. Refuses, with an enas::Error naming the fix,
-/// what the sync kernel cannot do (`channels_last` false, or a CUDA device).
+/// a device the sync kernel does not run on (CUDA).
 class SyncBatchNorm {
  public:
-  SyncBatchNorm(const Team& team, bool channels_last, const torch::Device& device);
+  SyncBatchNorm(const Team& team, const torch::Device& device);
   ~SyncBatchNorm();
   SyncBatchNorm(const SyncBatchNorm&) = delete;
   SyncBatchNorm& operator=(const SyncBatchNorm&) = delete;
