@@ -60,8 +60,17 @@ void SearchLoop::train_controller(int64_t epoch, int first) {
     // The num_aggregate samples of one update see the same policy (the authors'
     // SyncReplicasOptimizer applies nothing until it has them all): one batched draw.
     ArcBatch samples = controller_->sample(config_.controller_num_aggregate);
-    std::vector<double> scores;
-    for (const auto& arc : samples.arcs) scores.push_back(reward_score(arc));
+    // Each process scores its share (sample i on process i mod size); the sum gives every
+    // process all the scores, and so the same update.
+    std::vector<double> scores(samples.arcs.size(), 0.0);
+    for (size_t i = 0; i < samples.arcs.size(); ++i) {
+      if (static_cast<int>(i % team_.size()) == team_.rank()) {
+        scores[i] = reward_score(samples.arcs[i]);
+      } else {
+        skip_reward(samples.arcs[i]);
+      }
+    }
+    team_.sum(scores);
     const ReinforceStats s = reinforce_->update(samples, scores);
     reporter_.message(controller_line(t, samples, scores, s));
     for (size_t i = 0; i < samples.arcs.size(); ++i) {
@@ -78,6 +87,7 @@ void SearchLoop::train_controller(int64_t epoch, int first) {
                              {"reward", s.reward},   {"baseline", s.baseline}};
     record.update(update_fields(s));
     reporter_.record(record);
+    team_.agreed_stop();  // a signal one process saw is every process's
     stop_between_controller_steps(
         run_, reporter_, epoch, t + 1, config_.controller_train_steps,
         [&] { return save(after_child_pass(epoch), controller_position(t + 1)); });
@@ -87,20 +97,30 @@ void SearchLoop::train_controller(int64_t epoch, int first) {
 BestArc SearchLoop::derive(int64_t samples) {
   BestArc best{{}, traits_.score_name, 0, samples};
   const ArcBatch arcs = controller_->sample(samples);
-  for (int64_t i = 0; i < samples; ++i) {
+  // As the controller's rewards: architecture i is scored by process i mod size.
+  std::vector<double> scores(static_cast<size_t>(samples), 0.0);
+  auto report = [&](int64_t i) {
     const auto& arc = arcs.arcs[i];
-    if (stop_requested()) {
-      stop_run(run_, reporter_,
-               fmt::format("while deriving ({} of {} architectures scored)", i, samples),
-               run_.latest_checkpoint().value_or(""));
-    }
-    const double score = derive_score(arc);
+    const double score = scores[i];
     reporter_.arc({{"kind", "derive"}, {"arc", join_ints(arc)}, {traits_.score_name, score}});
     const bool better = traits_.higher_is_better ? score > best.score : score < best.score;
     if (best.arc.empty() || better) {
       best.score = score;
       best.arc = arc;
     }
+  };
+  for (int64_t i = 0; i < samples; ++i) {
+    if (team_.agreed_stop() != 0) {
+      stop_run(run_, reporter_,
+               fmt::format("while deriving ({} of {} architectures scored)", i, samples),
+               run_.latest_checkpoint().value_or(""));
+    }
+    if (i % team_.size() == team_.rank()) scores[i] = derive_score(arcs.arcs[i]);
+    if (team_.alone()) report(i);  // as it is scored
+  }
+  if (!team_.alone()) {
+    team_.sum(scores);
+    for (int64_t i = 0; i < samples; ++i) report(i);
   }
   return best;
 }
@@ -112,7 +132,7 @@ SearchResult SearchLoop::run(bool resume) {
         [this](const std::string& path, const RunProgress& at) { check_resume(path, at); });
   }
   clock_.start(at_.seconds);
-  if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
+  if (team_.agreed_stop() != 0) stop_run(run_, reporter_, "before training began", "");
   if (!resume && traits_.rolls_back) save({0, 0});  // what a rollback in epoch 1 returns to
   run_.mark_started();
   clock_.start(at_.seconds);
@@ -124,7 +144,14 @@ SearchResult SearchLoop::run(bool resume) {
     // Dropout and the child's streams draw from torch's generator: reseeding per epoch makes a
     // resumed run draw what the uninterrupted one would (mid-epoch, the checkpoint's state
     // continues instead); a rollback's retry draws a new stream.
-    if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + at_.rollbacks));
+    // Each process draws its own stream (rank 0 the one a single process draws); one other
+    // than rank 0 resumed mid-epoch starts its own there.
+    const uint64_t stream = 0x5eed + static_cast<uint64_t>(at_.rollbacks) +
+                            0x1000 * static_cast<uint64_t>(team_.rank());
+    if (!mid_epoch) torch::manual_seed(mix_seed(config_.seed, epoch, stream));
+    if (mid_epoch && !team_.leader()) {
+      torch::manual_seed(mix_seed(mix_seed(config_.seed, epoch, stream), from.batch));
+    }
     // A checkpoint written between controller updates has its child pass behind it.
     if (!mid_epoch || !from.position.contains("ctrl_t")) {
       if (!train_child_epoch(epoch, mid_epoch ? &from : nullptr)) {
@@ -143,7 +170,7 @@ SearchResult SearchLoop::run(bool resume) {
       evaluate(at_.epoch);
     }
     const std::string saved = save({at_.epoch, 0});
-    if (stop_requested() && at_.epoch < config_.num_epochs) {
+    if (team_.agreed_stop() != 0 && at_.epoch < config_.num_epochs) {
       stop_run(run_, reporter_, fmt::format("at the end of epoch {}", at_.epoch), saved);
     }
   }

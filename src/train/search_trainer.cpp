@@ -61,7 +61,9 @@ SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller
 SearchTrainer::~SearchTrainer() = default;
 
 int64_t SearchTrainer::batches_per_epoch() const {
-  return (data_.train.size() + config_.batch_size - 1) / config_.batch_size;
+  // As the loader counts them (a last batch smaller than the processes is left out).
+  const int64_t rest = data_.train.size() % config_.batch_size;
+  return data_.train.size() / config_.batch_size + (rest >= team_.size() ? 1 : 0);
 }
 
 double SearchTrainer::skip_slots() const {
@@ -69,10 +71,15 @@ double SearchTrainer::skip_slots() const {
                                        config_.child_num_branches}));
 }
 
+int64_t SearchTrainer::next_valid_start() {
+  const int64_t n = valid_.size(), b = std::min<int64_t>(config_.batch_size, n);
+  return std::uniform_int_distribution<int64_t>(0, n - b)(valid_rng_);
+}
+
 double SearchTrainer::minibatch_accuracy(const std::vector<int>& arc) {
   // One validation minibatch of batch_size images, no augmentation (build_valid_rl).
   const int64_t n = valid_.size(), b = std::min<int64_t>(config_.batch_size, n);
-  const int64_t start = std::uniform_int_distribution<int64_t>(0, n - b)(valid_rng_);
+  const int64_t start = next_valid_start();
   child_->set_arc(arc);
   const bool was_training = child_->is_training();
   child_->eval();
@@ -91,8 +98,15 @@ bool SearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) {
   lo.seed = static_cast<uint64_t>(config_.seed);
   lo.device = device_;
   lo.channels_last = use_channels_last(config_);
+  lo.shard = team_.rank();
+  lo.shards = team_.size();
   BatchLoader loader(data_.train, data_.stats, lo);
+  team_.average_gradients(*sgd_);
+  // Only the child pass syncs batch norm: the processes score different architectures on
+  // different minibatches in the controller's phase.
+  const SyncBatchNorm sync_bn(team_, device_);
   ImagePass pass;
+  pass.team = team_;
   pass.epoch = epoch;
   pass.lr = child_lr_schedule(config_).at_epoch(epoch);
   pass.log_every = config_.log_every;
@@ -106,6 +120,8 @@ bool SearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) {
     return save({epoch, batch}, {{"meter", meter}});
   };
   train_image_epoch(*child_, *sgd_, loader, pass, at_.step, reporter_, run_, clock_, hooks);
+  // Without sync batch norm each process's running statistics are its own: rank 0's count.
+  if (!team_.sync_bn()) team_.copy_from_leader(child_->buffers());
   return true;  // a diverged epoch is an error (EpochMeter), never rolled back
 }
 

@@ -301,6 +301,22 @@ std::vector<std::string> tiny_train_args(const std::string& data, const std::str
                 concat({"--num_epochs", "1", "--out", out}, extra));
 }
 
+std::vector<std::string> search_flags(const std::string& data, const std::string& space) {
+  // clang-format off
+  std::vector<std::string> f = {
+      "search", "--dataset", "cifar10", "--data", data, "--search_for", space,
+      "--child_out_filters", "4", "--batch_size", "32", "--num_epochs", "2",
+      "--controller_train_steps", "2", "--controller_num_aggregate", "2",
+      "--controller_train_every", "1", "--derive_samples", "3", "--num_valids", "64",
+      "--threads", "1", "--json"};
+  // clang-format on
+  if (space == "micro") {
+    return concat(
+        f, {"--child_num_layers", "1", "--child_num_cells", "2", "--child_num_branches", "5"});
+  }
+  return concat(f, {"--child_num_layers", "3", "--child_num_branches", "6"});
+}
+
 std::vector<std::string> concat(std::vector<std::string> base,
                                 const std::vector<std::string>& more) {
   base.insert(base.end(), more.begin(), more.end());

@@ -101,6 +101,11 @@ std::vector<std::string> tiny_micro_flags(const std::string& data);
 std::vector<std::string> tiny_train_args(const std::string& data, const std::string& out,
                                          const std::vector<std::string>& extra = {});
 
+/// `enas search` of a tiny child of `space` (micro | macro) on `data` (320 images: 256 train,
+/// 64 valid), 2 epochs, the controller trained after each (2 steps of 2 samples), 3
+/// architectures derived, --json.
+std::vector<std::string> search_flags(const std::string& data, const std::string& space);
+
 /// `base` followed by `more`.
 std::vector<std::string> concat(std::vector<std::string> base,
                                 const std::vector<std::string>& more);

@@ -1,17 +1,19 @@
-// `enas train` of an image child on two processes (docs/distributed.md), on loopback within
-// bounded timeouts: the two train as one process on the whole batch, rank 0 alone writes and
-// reports, a stop seen by one process stops both, the run resumes on one process or two, and a
-// process that dies ends the other with one error line. Only processes these tests start are
-// ever signalled.
+// `enas train` and `enas search` of the image spaces on two processes (docs/distributed.md), on
+// loopback within bounded timeouts: the two train as one process on the whole batch, rank 0
+// alone writes and reports, a stop seen by one process stops both, a run resumes on one process
+// or two, and a process that dies ends the other with one error line. Only processes these tests
+// start are ever signalled.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ using test::expect_one_error_line;
 using test::free_port;
 using test::lines_of;
 using test::run_cli;
+using test::search_flags;
 using test::TempDir;
 using test::tiny_train_args;
 
@@ -199,6 +202,58 @@ TEST_F(DistTrain, ContiguousMemoryTrainsWithSyncBatchNormOrWithout) {
       run_cli(launched(tiny_train_args(data_, run("b"), concat(contiguous, {"--nosync_bn"}))), 120);
   ASSERT_EQ(own.exit_code, 0) << own.describe();
   EXPECT_EQ(rank0_json(own).at("steps"), 2);
+}
+
+using DistSearch = DistTrain;
+
+std::vector<json> arc_records(const std::string& run, const std::string& kind) {
+  std::vector<json> out;
+  std::istringstream in(test::read_text(run + "/arcs.jsonl"));
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line);
+    if (j.value("kind", "") == kind) out.push_back(j);
+  }
+  return out;
+}
+
+TEST_F(DistSearch, TwoProcessesSearchAsOne) {
+  const auto args = concat(search_flags(data_, "micro"), kNoDraws);
+  const CliResult one = run_cli(concat(args, {"--out", run("one")}), 180);
+  ASSERT_EQ(one.exit_code, 0) << one.describe();
+  const CliResult two = run_cli(launched(concat(args, {"--out", run("two")})), 180);
+  ASSERT_EQ(two.exit_code, 0) << two.describe();
+  EXPECT_TRUE(lines_of(two, "[1] ").empty()) << "rank 1 reports nothing: " << two.describe();
+  const json r = rank0_json(two);
+  EXPECT_EQ(r.at("epochs"), 2);
+  EXPECT_EQ(r.at("steps"), one.last_json().at("steps"));
+  EXPECT_TRUE(fs::exists(run("two") + "/best_arc.txt"));
+  // Both processes sample what one process samples: the first update's architectures (drawn
+  // before any reward) are the same; every update and derivation is logged once.
+  for (const char* kind : {"controller", "derive", "shown"}) {
+    EXPECT_EQ(arc_records(run("two"), kind).size(), arc_records(run("one"), kind).size()) << kind;
+  }
+  const auto a = arc_records(run("one"), "controller"), b = arc_records(run("two"), "controller");
+  ASSERT_GE(a.size(), 2u);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(b[i].at("arc"), a[i].at("arc")) << i;
+  // Derivation's scores, made by the two processes in turn, are the scores of the best.
+  const auto derived = arc_records(run("two"), "derive");
+  double best = -1;
+  for (const auto& d : derived) best = std::max(best, d.at("valid_acc").get<double>());
+  EXPECT_EQ(r.at("valid_acc").get<double>(), best);
+}
+
+TEST_F(DistSearch, AMacroSearchOnTwoProcessesResumesOnOne) {
+  const CliResult two =
+      run_cli(launched(concat(search_flags(data_, "macro"), {"--out", run("r")})), 180);
+  ASSERT_EQ(two.exit_code, 0) << two.describe();
+  EXPECT_EQ(rank0_json(two).at("epochs"), 2);
+  const CliResult more = run_cli(
+      {"search", "--resume", "--out", run("r"), "--num_epochs", "3", "--threads", "1", "--json"},
+      180);
+  ASSERT_EQ(more.exit_code, 0) << more.describe();
+  EXPECT_EQ(more.last_json().at("epochs"), 3);
 }
 
 }  // namespace

@@ -136,9 +136,10 @@ TEST(Dist, APeerThatNeverComesIsAnErrorWithinTheTimeout) {
 }
 
 TEST(Dist, CommandsNotYetDistributedSaySo) {
-  const CliResult search = as_rank0_of_2({"search", "--num_epochs", "1"}, free_port());
-  expect_one_error_line(search,
-                        {"WORLD_SIZE=2", "search runs as one process so far", "distributed.md"});
+  const CliResult search =
+      as_rank0_of_2({"search", "--preset", "ptb_search", "--num_epochs", "1"}, free_port());
+  expect_one_error_line(
+      search, {"WORLD_SIZE=2", "search of the language model runs as one", "distributed.md"});
   const CliResult lm =
       as_rank0_of_2({"train", "--preset", "ptb_final", "--num_epochs", "1"}, free_port());
   expect_one_error_line(lm, {"training of the language model runs as one process so far"});

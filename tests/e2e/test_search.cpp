@@ -23,25 +23,8 @@ using nlohmann::json;
 using test::CliResult;
 using test::concat;
 using test::run_cli;
+using test::search_flags;
 using test::TempDir;
-
-/// `enas search` of a tiny child on `data` (320 images: 256 train, 64 valid), 2 epochs, the
-/// controller trained after each (2 steps of 2 samples), 3 architectures derived.
-std::vector<std::string> search_flags(const std::string& data, const std::string& space) {
-  // clang-format off
-  std::vector<std::string> f = {
-      "search", "--dataset", "cifar10", "--data", data, "--search_for", space,
-      "--child_out_filters", "4", "--batch_size", "32", "--num_epochs", "2",
-      "--controller_train_steps", "2", "--controller_num_aggregate", "2",
-      "--controller_train_every", "1", "--derive_samples", "3", "--num_valids", "64",
-      "--threads", "1", "--json"};
-  // clang-format on
-  if (space == "micro") {
-    return concat(
-        f, {"--child_num_layers", "1", "--child_num_cells", "2", "--child_num_branches", "5"});
-  }
-  return concat(f, {"--child_num_layers", "3", "--child_num_branches", "6"});
-}
 
 /// The records of a .jsonl file of `kind` (every kind when empty); each line must be JSON.
 std::vector<json> records(const std::string& path, const std::string& kind = "") {

@@ -204,8 +204,8 @@ void open_reporter(Run& run, const std::string& command) {
 void refuse_distributed(const std::string& what) {
   const DistEnv env = DistEnv::from_environment();
   require(!env.active(),
-          "WORLD_SIZE={}: {} runs as one process so far; of the commands, `train` of the image "
-          "spaces runs on several (docs/distributed.md)",
+          "WORLD_SIZE={}: {} runs as one process so far; `train` and `search` of the image "
+          "spaces run on several (docs/distributed.md)",
           env.world_size, what);
 }
 

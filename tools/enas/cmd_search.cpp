@@ -36,8 +36,10 @@ SearchSetup build(const Config& c) {
 int run_search(State& s) {
   Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
-  refuse_distributed("search");
-  if (space_named(c.search_for).language()) return run_search_lm(s, warnings);
+  if (space_named(c.search_for).language()) {
+    refuse_distributed("search of the language model");
+    return run_search_lm(s, warnings);
+  }
   const auto [threads, device] = setup_compute(c);
   SearchSetup setup = build(c);
   if (s.dry_run) {
@@ -51,7 +53,8 @@ int run_search(State& s) {
     }
     return 0;
   }
-  Run started = start_run(s, "search", warnings);
+  const Team team = join_team(c, device);
+  Run started = start_run(s, "search", warnings, team);
   const RunDir& run = started.dir;
   Reporter& reporter = started.reporter;
   ImageDataset data = load_image_dataset(c, c.num_valids);
@@ -61,6 +64,13 @@ int run_search(State& s) {
                                setup.child->num_params(), setup.child->num_aux_params(), threads,
                                device.str()));
   SearchTrainer trainer(c, setup.child, setup.controller, data, run, reporter, device);
+  trainer.set_team(team);
+  // Every process starts from rank 0's child and controller (a resume then loads the same
+  // checkpoint everywhere).
+  std::vector<torch::Tensor> state = setup.child->parameters();
+  for (const auto& t : setup.child->buffers()) state.push_back(t);
+  for (const auto& t : setup.controller->parameters()) state.push_back(t);
+  team.copy_from_leader(state);
   finish_search(started, s, trainer.run(s.resume), setup.child->num_params());
   return 0;
 }

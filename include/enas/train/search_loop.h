@@ -64,6 +64,9 @@ class SearchLoop : public TrainerCore {
   virtual bool train_child_epoch(int64_t epoch, const RunProgress* from) = 0;
   /// The task term of `arc`'s reward, on validation data (accuracy; 80 / perplexity).
   virtual double reward_score(const std::vector<int>& arc) = 0;
+  /// Where another process scores `arc` (its share of an update's samples): advances whatever
+  /// stream reward_score draws from, as scoring it would, so every process stays in step.
+  virtual void skip_reward(const std::vector<int>& arc) {}
   /// The log lines of the controller's updates: before the first, and after update `t`.
   virtual std::string controller_banner(int64_t epoch) const = 0;
   virtual std::string controller_line(int t, const ArcBatch& samples,

@@ -30,6 +30,7 @@ class SearchTrainer : public SearchLoop {
  private:
   bool train_child_epoch(int64_t epoch, const RunProgress* from) override;
   double reward_score(const std::vector<int>& arc) override;
+  void skip_reward(const std::vector<int>& arc) override { next_valid_start(); }
   std::string controller_banner(int64_t epoch) const override;
   std::string controller_line(int t, const ArcBatch& samples, const std::vector<double>& scores,
                               const ReinforceStats& s) const override;
@@ -46,6 +47,8 @@ class SearchTrainer : public SearchLoop {
 
   /// Accuracy of `arc` on one random validation minibatch (the authors' build_valid_rl).
   double minibatch_accuracy(const std::vector<int>& arc);
+  /// Where minibatch_accuracy's next validation minibatch starts (draws from valid_rng_).
+  int64_t next_valid_start();
   int64_t batches_per_epoch() const;
   /// Skip connections an architecture can have (macro), the skip rate's denominator.
   double skip_slots() const;
