@@ -82,6 +82,26 @@ void Team::average_gradients(Sgd& sgd) const {
       [dist](const std::vector<torch::Tensor>& grads) { dist->all_reduce_mean(grads); });
 }
 
+void Team::mean(const std::vector<torch::Tensor>& tensors) const {
+  if (dist_ && !tensors.empty()) dist_->all_reduce_mean(tensors);
+}
+
+torch::Tensor Team::whole_rows(const torch::Tensor& mine, int64_t n) const {
+  const auto [begin, end] = part(n);
+  require(mine.dim() >= 1 && mine.size(0) == end - begin,
+          "this process holds {} rows of {} split {} ways; expected {}", mine.size(0), n, size(),
+          end - begin);
+  if (!dist_) return mine;
+  torch::NoGradGuard no_grad;
+  // Each process writes its rows into zeros and the sum assembles them: x + 0 is x exactly.
+  std::vector<int64_t> sizes = mine.sizes().vec();
+  sizes[0] = n;
+  torch::Tensor all = torch::zeros(sizes, mine.options());
+  all.narrow(0, begin, end - begin).copy_(mine);
+  dist_->all_reduce_sum(all);
+  return all;
+}
+
 SyncBatchNorm::SyncBatchNorm(const Team& team, const torch::Device& device) {
   if (!team.sync_bn()) return;
   require(device.is_cpu(),

@@ -56,9 +56,11 @@ bool LmSearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) 
   hooks.before_step = [this] { set_arc(sample_one()); };  // a fresh architecture per segment
   LmEpochPosition start;
   if (from) start = LmEpochPosition::from_json(from->position, resume_state_);
+  // Every process trains its rows on the same architecture (the controller's stream is the same
+  // everywhere).
   const LmEpoch e = train_lm_epoch(
-      *child_, train_rows_, config_, epoch, at_.rollbacks, at_.step, reporter_,
-      [this] { return clock_.minutes(); }, hooks, from ? &start : nullptr);
+      *child_, rows_of(train_rows_, team_), config_, epoch, at_.rollbacks, at_.step, reporter_,
+      [this] { return clock_.minutes(); }, hooks, from ? &start : nullptr, team_);
   if (e.stopped) {
     save_state_ = e.at.state;
     const std::string saved = save({epoch, e.at.segment}, e.at.to_json());
@@ -78,6 +80,10 @@ double LmSearchTrainer::reward_score(const std::vector<int>& arc) {
   const Segment seg = valid_segments_[valid_cursor_];
   valid_cursor_ = (valid_cursor_ + 1) % static_cast<int64_t>(valid_segments_.size());
   return kLmRewardConstant / perplexity(lm_eval_loss(*child_, valid_rows_, {seg}, true));
+}
+
+void LmSearchTrainer::skip_reward(const std::vector<int>&) {
+  valid_cursor_ = (valid_cursor_ + 1) % static_cast<int64_t>(valid_segments_.size());
 }
 
 std::string LmSearchTrainer::controller_banner(int64_t) const {

@@ -12,7 +12,6 @@
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
-#include "enas/util/signals.h"
 
 namespace enas {
 
@@ -27,7 +26,7 @@ LmStepOptions LmStepOptions::from(const Config& c) {
 }
 
 LmStep lm_train_step(RnnLmImpl& model, const torch::Tensor& x, const torch::Tensor& y,
-                     torch::Tensor& state, double lr, const LmStepOptions& o) {
+                     torch::Tensor& state, double lr, const LmStepOptions& o, const Team& team) {
   const auto params = model.step_parameters();
   LmOutput out = model.forward(x, y, state);
   state = out.state;
@@ -56,6 +55,10 @@ LmStep lm_train_step(RnnLmImpl& model, const torch::Tensor& x, const torch::Tens
     grads.push_back(p.grad());
     with_grad.push_back(p);
   }
+  // Every process's loss is the mean over its equal part of the batch (and so are the activation
+  // terms), so the mean of their gradients is the whole batch's. The decay's gradient, the same
+  // everywhere, is unchanged by it.
+  team.mean(grads);
   // The loop reads the loss back every step anyway (divergence check), so the norm may be too.
   s.grad_norm = grads.empty() ? 0.0 : global_norm(grads).item<double>();
   if (o.grad_bound > 0 && s.grad_norm > o.grad_bound) {
@@ -65,12 +68,28 @@ LmStep lm_train_step(RnnLmImpl& model, const torch::Tensor& x, const torch::Tens
   if (!grads.empty()) torch::_foreach_add_(with_grad, grads, -s.lr);
   s.loss = out.loss.item<double>();
   s.l2 = l2.item<double>();
+  if (!team.alone()) {
+    std::vector<double> whole = {s.loss * static_cast<double>(s.tokens),
+                                 static_cast<double>(s.tokens)};
+    team.sum(whole);  // a loss that is not finite anywhere is not finite everywhere
+    s.loss = whole[0] / whole[1];
+    s.tokens = static_cast<int64_t>(whole[1]);
+  }
   return s;
+}
+
+torch::Tensor rows_of(const torch::Tensor& rows, const Team& team) {
+  require(rows.size(0) % team.size() == 0,
+          "a batch of {} rows does not split evenly across {} processes: pick a --batch_size "
+          "that is a multiple of the world size",
+          rows.size(0), team.size());
+  const auto [begin, end] = team.part(rows.size(0));
+  return rows.narrow(0, begin, end - begin);
 }
 
 double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
                     const std::vector<Segment>& segments, bool reset_each,
-                    const std::function<void(size_t)>& before_segment) {
+                    const std::function<void(size_t)>& before_segment, const Team& team) {
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard guard;
@@ -87,7 +106,9 @@ double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
     tokens += x.numel();
   }
   model.train(was_training);
-  return tokens ? total.item<double>() / static_cast<double>(tokens) : 0.0;
+  std::vector<double> sums = {total.item<double>(), static_cast<double>(tokens)};
+  team.sum(sums);
+  return sums[1] > 0 ? sums[0] / sums[1] : 0.0;
 }
 
 std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
@@ -116,20 +137,24 @@ LmEpochPosition LmEpochPosition::from_json(const nlohmann::json& j, torch::Tenso
 LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config& c, int64_t epoch,
                        int64_t rollbacks, int64_t& step, Reporter& reporter,
                        const std::function<double()>& minutes, const LmEpochHooks& hooks,
-                       const LmEpochPosition* from) {
+                       const LmEpochPosition* from, const Team& team) {
   using Clock = std::chrono::steady_clock;
   std::mt19937_64 rng(mix_seed(c.seed, epoch, 0x5e9 + rollbacks));
   const auto segments = random_length_segments(rows.size(1), c.child_bptt_steps, rng);
   const LmStepOptions options = LmStepOptions::from(c);
   LmEpochPosition at;
   at.state = model.zero_state(rows.size(0));
+  const int64_t whole_rows = rows.size(0) * team.size();  // the processes' parts are equal
   if (from) {
     require(from->segment < static_cast<int64_t>(segments.size()) && from->state.defined() &&
-                from->state.sizes() == at.state.sizes(),
+                from->state.dim() == 2 && from->state.size(0) == whole_rows &&
+                from->state.size(1) == at.state.size(1),
             "the checkpoint's position ({} segments in) does not fit this epoch of {} segments",
             from->segment, segments.size());
     at = *from;
-    at.state = from->state.to(at.state.device());
+    // The checkpoint holds every row's state, whatever the number of processes that wrote it.
+    const auto [begin, end] = team.part(whole_rows);
+    at.state = from->state.narrow(0, begin, end - begin).to(at.state.device());
   }
   const int64_t tokens_before = at.tokens;
   const auto t0 = Clock::now();
@@ -138,7 +163,7 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
   for (size_t i = static_cast<size_t>(at.segment); i < segments.size(); ++i) {
     if (hooks.before_step) hooks.before_step();
     auto [x, y] = segment_xy(rows, segments[i]);
-    LmStep s = lm_train_step(model, x, y, at.state, c.child_lr, options);
+    LmStep s = lm_train_step(model, x, y, at.state, c.child_lr, options, team);
     if (!std::isfinite(s.loss)) {
       out.finite = false;
       return out;
@@ -162,9 +187,10 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
       if (avg >= 0) r["averaging"] = avg == 1;
       reporter.record(r);
     }
-    if (stop_requested() && i + 1 < segments.size()) {
+    if (team.agreed_stop() != 0 && i + 1 < segments.size()) {
       out.stopped = true;
       out.at = at;
+      out.at.state = team.whole_rows(at.state, whole_rows);  // what the checkpoint holds
       return out;
     }
   }

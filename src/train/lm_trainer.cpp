@@ -8,7 +8,6 @@
 #include "enas/train/checkpoint.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
-#include "enas/util/signals.h"
 
 namespace enas {
 
@@ -85,14 +84,17 @@ LmFinalTrainer::LmFinalTrainer(const Config& config, RnnLm model, const Corpus& 
 
 double LmFinalTrainer::evaluate_valid() {
   // fixed.py: the state starts at zero and is carried across validation segments.
-  return lm_eval_loss(*model_, valid_rows_,
+  // Each process reads its rows; the rows are independent, so the sum is the whole's.
+  return lm_eval_loss(*model_, rows_of(valid_rows_, team_),
                       fixed_length_segments(valid_rows_.size(1), config_.child_bptt_steps),
-                      /*reset_each=*/false);
+                      /*reset_each=*/false, {}, team_);
 }
 
 double LmFinalTrainer::evaluate_test() {
   // fixed_lib.py reads the test stream at batch size 1, one token per step, the state carried:
-  // segments of bptt tokens with the state carried compute the same losses, faster.
+  // segments of bptt tokens with the state carried compute the same losses, faster. One row
+  // carried through the whole stream cannot be split: every process reads it all (the same
+  // weights give the same result everywhere).
   return lm_eval_loss(*model_, test_rows_,
                       fixed_length_segments(test_rows_.size(1), config_.child_bptt_steps, true),
                       /*reset_each=*/false);
@@ -106,8 +108,8 @@ bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& re
   };
   hooks.avg_flag = [this] { return average_.started() ? 1 : 0; };
   const LmEpoch e = train_lm_epoch(
-      *model_, train_rows_, config_, epoch, result.rollbacks, step, reporter_,
-      [this] { return clock_.minutes(); }, hooks, from);
+      *model_, rows_of(train_rows_, team_), config_, epoch, result.rollbacks, step, reporter_,
+      [this] { return clock_.minutes(); }, hooks, from, team_);
   if (!e.finite) return false;
   if (e.stopped) {
     const std::string saved = save({epoch, e.at.segment}, step, result, &e.at);
@@ -153,8 +155,11 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
     at = checkpoints.resume();
     if (!valid_history_.empty()) result.valid_ppl = valid_history_.back();
   }
+  rows_of(train_rows_, team_);  // a batch the processes cannot share fails before any work
+  // Every process starts from rank 0's weights (as DDP does), whatever its initialisation.
+  team_.copy_from_leader(model_->parameters());
   clock_.start(at.seconds);
-  if (stop_requested()) stop_run(run_, reporter_, "before training began", "");
+  if (team_.agreed_stop() != 0) stop_run(run_, reporter_, "before training began", "");
   if (!resume) save({0, 0}, 0, result);  // what a rollback in the first epoch returns to
   run_.mark_started();
   clock_.start(at.seconds);
@@ -164,10 +169,15 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
     result.rollbacks = at.rollbacks;
     const bool mid_epoch = at.batch > 0;
     LmEpochPosition from;
+    // Dropout draws from torch's generator, a stream per process (rank 0's is the one a single
+    // process draws); the checkpoint's continues rank 0's, the others start their own there.
+    const uint64_t stream = mix_seed(config_.seed, epoch, 0x5eed + at.rollbacks);
+    const uint64_t mine = team_.leader() ? stream : mix_seed(stream, 0x1000 * team_.rank());
     if (mid_epoch) {
       from = LmEpochPosition::from_json(at.position, resume_state_);
+      if (!team_.leader()) torch::manual_seed(mix_seed(mine, at.batch));
     } else {
-      torch::manual_seed(mix_seed(config_.seed, epoch, 0x5eed + at.rollbacks));
+      torch::manual_seed(mine);
     }
     at.batch = 0;  // later epochs start at their beginning
     if (!train_epoch(epoch, step, result, mid_epoch ? &from : nullptr)) {
@@ -193,7 +203,7 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
     }
     valid_history_.push_back(result.valid_ppl);
     const std::string saved = save({epoch, 0}, step, result);
-    if (stop_requested() && epoch < config_.num_epochs) {
+    if (team_.agreed_stop() != 0 && epoch < config_.num_epochs) {
       stop_run(run_, reporter_, fmt::format("at the end of epoch {}", epoch), saved);
     }
   }

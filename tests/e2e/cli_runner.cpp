@@ -10,6 +10,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -315,6 +317,82 @@ std::vector<std::string> search_flags(const std::string& data, const std::string
         f, {"--child_num_layers", "1", "--child_num_cells", "2", "--child_num_branches", "5"});
   }
   return concat(f, {"--child_num_layers", "3", "--child_num_branches", "6"});
+}
+
+std::vector<std::string> tiny_lm_flags(const std::string& data) {
+  return {"--data",
+          data,
+          "--child_hidden_size=16",
+          "--batch_size=4",
+          "--child_bptt_steps=8",
+          "--log_every=1",
+          "--threads=1"};
+}
+
+std::vector<std::string> tiny_lm_final(const std::string& data) {
+  return concat(concat({"train", "--preset", "ptb_final"}, tiny_lm_flags(data)),
+                {"--child_fixed_arc=0 1 1 0", "--json"});
+}
+
+std::vector<std::string> tiny_lm_search(const std::string& data) {
+  return concat(concat({"search", "--preset", "ptb_search"}, tiny_lm_flags(data)),
+                {"--num_epochs=2", "--controller_train_steps=2", "--controller_num_aggregate=2",
+                 "--derive_samples=3", "--child_num_layers=3", "--json"});
+}
+
+std::vector<std::string> launched(const std::vector<std::string>& command) {
+  return concat({"launch", "--nproc_per_node", "2", "--master_port", free_port(), "--"}, command);
+}
+
+std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::string>& args) {
+  const std::string port = free_port();
+  std::vector<std::unique_ptr<CliProcess>> ranks;
+  ::setenv("WORLD_SIZE", "2", 1);
+  ::setenv("MASTER_PORT", port.c_str(), 1);
+  for (const char* rank : {"0", "1"}) {
+    ::setenv("RANK", rank, 1);
+    ranks.push_back(std::make_unique<CliProcess>(args));
+  }
+  ::unsetenv("WORLD_SIZE");
+  ::unsetenv("RANK");
+  ::unsetenv("MASTER_PORT");
+  return ranks;
+}
+
+void expect_stop_then_resume_on_one_and_two(std::vector<std::unique_ptr<CliProcess>>& ranks,
+                                            const std::string& run, const std::string& stopped,
+                                            int epochs) {
+  namespace fs = std::filesystem;
+  ranks[1]->signal(SIGINT);  // rank 0 never sees a signal
+  const CliResult r0 = ranks[0]->wait(), r1 = ranks[1]->wait();
+  EXPECT_EQ(r0.exit_code, 128 + SIGINT) << r0.describe();
+  EXPECT_EQ(r1.exit_code, 128 + SIGINT) << r1.describe();
+  EXPECT_NE(r0.out.find(stopped), std::string::npos) << r0.describe();
+  EXPECT_TRUE(r1.out.empty()) << "rank 1 reports nothing: " << r1.describe();
+  ASSERT_FALSE(fs::exists(run + "/result.json"));
+
+  const std::string copy = run + "-copy";
+  fs::copy(run, copy);
+  fs::remove(copy + "/.enas.lock");
+  const std::string n = std::to_string(epochs);
+  const CliResult alone = run_cli(
+      {"train", "--resume", "--out", run, "--num_epochs", n, "--threads", "1", "--json"}, 180);
+  ASSERT_EQ(alone.exit_code, 0) << alone.describe();
+  EXPECT_EQ(alone.last_json().at("epochs"), epochs);
+  const CliResult both =
+      run_cli(launched({"train", "--resume", "--out", copy, "--num_epochs", n, "--json"}), 180);
+  ASSERT_EQ(both.exit_code, 0) << both.describe();
+  EXPECT_EQ(rank0_json(both).at("epochs"), epochs);
+  EXPECT_EQ(rank0_json(both).at("steps"), alone.last_json().at("steps"));
+}
+
+nlohmann::json rank0_json(const CliResult& r) {
+  const auto lines = lines_of(r, "[0] {");
+  if (lines.size() != 1) {
+    ADD_FAILURE() << "expected one JSON line from rank 0: " << r.describe();
+    return nlohmann::json::object();
+  }
+  return nlohmann::json::parse("{" + lines[0]);
 }
 
 std::vector<std::string> concat(std::vector<std::string> base,

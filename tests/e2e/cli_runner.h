@@ -106,6 +106,36 @@ std::vector<std::string> tiny_train_args(const std::string& data, const std::str
 /// architectures derived, --json.
 std::vector<std::string> search_flags(const std::string& data, const std::string& space);
 
+/// Flags of a tiny Penn Treebank run on `data` (write_tiny_ptb): hidden 16, 4 rows, segments of
+/// ~8 tokens, a line every step, one thread.
+std::vector<std::string> tiny_lm_flags(const std::string& data);
+
+/// `enas train --preset ptb_final` of a 2-node cell with tiny_lm_flags, --json.
+std::vector<std::string> tiny_lm_final(const std::string& data);
+
+/// `enas search --preset ptb_search` with tiny_lm_flags: 3 nodes, 2 epochs, 2 controller steps of
+/// 2 samples, 3 architectures derived, --json.
+std::vector<std::string> tiny_lm_search(const std::string& data);
+
+/// `command` on two processes under `enas launch` (on a free loopback port).
+std::vector<std::string> launched(const std::vector<std::string>& command);
+
+/// Ranks 0 and 1 of `args` in the background, started directly as torchrun would (WORLD_SIZE,
+/// RANK and a free MASTER_PORT set for them only).
+std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::string>& args);
+
+/// Sends SIGINT to rank 1 alone of a two-process `enas train` into `run` (start_two_ranks) and
+/// checks the agreed stop: both exit with 128 + SIGINT, rank 0 prints `stopped` and rank 1
+/// nothing, no result.json. Then the checkpoint continues to `epochs` epochs on one process and,
+/// from a copy of the folder, on two, to the same step count.
+void expect_stop_then_resume_on_one_and_two(std::vector<std::unique_ptr<CliProcess>>& ranks,
+                                            const std::string& run, const std::string& stopped,
+                                            int epochs);
+
+/// Rank 0's JSON line of a run under `enas launch` (rank 1 prints nothing); a test failure, and
+/// an empty object, when there is not exactly one.
+nlohmann::json rank0_json(const CliResult& r);
+
 /// `base` followed by `more`.
 std::vector<std::string> concat(std::vector<std::string> base,
                                 const std::vector<std::string>& more);

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -31,32 +30,18 @@ using test::CliResult;
 using test::concat;
 using test::contains;
 using test::expect_one_error_line;
-using test::free_port;
+using test::launched;
 using test::lines_of;
+using test::rank0_json;
 using test::run_cli;
 using test::search_flags;
 using test::TempDir;
 using test::tiny_train_args;
 
-/// `command` on two processes under enas launch.
-std::vector<std::string> launched(const std::vector<std::string>& command) {
-  return concat({"launch", "--nproc_per_node", "2", "--master_port", free_port(), "--"}, command);
-}
-
 /// No dropout and no drop-path: two processes draw nothing that one process does not.
 const std::vector<std::string> kNoDraws = {
     "--child_keep_prob", "1", "--child_drop_path_keep_prob", "1", "--dist_timeout", "60",
     "--log_every",       "1"};
-
-/// Rank 0's JSON line under launch (rank 1 prints nothing).
-json rank0_json(const CliResult& r) {
-  const auto lines = lines_of(r, "[0] {");
-  if (lines.size() != 1) {
-    ADD_FAILURE() << "expected one JSON line from rank 0: " << r.describe();
-    return json::object();
-  }
-  return json::parse("{" + lines[0]);
-}
 
 std::vector<json> step_records(const std::string& run) {
   std::vector<json> out;
@@ -77,19 +62,8 @@ class DistTrain : public ::testing::Test {
   /// Ranks 0 and 1 of a long tiny run into run("r") (`timeout`: --dist_timeout), started
   /// directly as torchrun would; returns once rank 0 has logged step `step`.
   std::vector<std::unique_ptr<CliProcess>> start_both(const std::string& timeout, int step) const {
-    const std::string port = free_port();
-    const auto args = tiny_train_args(
-        data_, run("r"), {"--num_epochs", "50", "--log_every", "1", "--dist_timeout", timeout});
-    std::vector<std::unique_ptr<CliProcess>> ranks;
-    ::setenv("WORLD_SIZE", "2", 1);
-    ::setenv("MASTER_PORT", port.c_str(), 1);
-    for (const char* rank : {"0", "1"}) {
-      ::setenv("RANK", rank, 1);
-      ranks.push_back(std::make_unique<CliProcess>(args));
-    }
-    ::unsetenv("WORLD_SIZE");
-    ::unsetenv("RANK");
-    ::unsetenv("MASTER_PORT");
+    auto ranks = test::start_two_ranks(tiny_train_args(
+        data_, run("r"), {"--num_epochs", "50", "--log_every", "1", "--dist_timeout", timeout}));
     EXPECT_TRUE(ranks[0]->wait_for_output("ch_step=" + std::to_string(step) + " ", 120));
     return ranks;
   }
@@ -146,28 +120,9 @@ TEST_F(DistTrain, ALastBatchTooSmallToSplitIsLeftOut) {
 }
 
 TEST_F(DistTrain, AStopSeenByOneProcessStopsBothAndTheRunResumesOnOneOrTwo) {
-  const auto ranks = start_both("60", 3);
-  ranks[1]->signal(SIGINT);  // rank 0 never sees a signal
-  const CliResult r0 = ranks[0]->wait(), r1 = ranks[1]->wait();
-  EXPECT_EQ(r0.exit_code, 128 + SIGINT) << r0.describe();
-  EXPECT_EQ(r1.exit_code, 128 + SIGINT) << r1.describe();
-  EXPECT_PRED2(contains, r0.out, "Stopped by SIGINT");
-  EXPECT_TRUE(r1.out.empty()) << "rank 1 reports nothing: " << r1.describe();
-  ASSERT_FALSE(fs::exists(run("r") + "/result.json"));
-
+  auto ranks = start_both("60", 3);
   // The same checkpoint continues on one process and on two.
-  fs::copy(run("r"), run("copy"));
-  fs::remove(run("copy") + "/.enas.lock");
-  const CliResult alone = run_cli(
-      {"train", "--resume", "--out", run("r"), "--num_epochs", "2", "--threads", "1", "--json"},
-      120);
-  ASSERT_EQ(alone.exit_code, 0) << alone.describe();
-  EXPECT_EQ(alone.last_json().at("epochs"), 2);
-  const CliResult both = run_cli(
-      launched({"train", "--resume", "--out", run("copy"), "--num_epochs", "2", "--json"}), 120);
-  ASSERT_EQ(both.exit_code, 0) << both.describe();
-  EXPECT_EQ(rank0_json(both).at("epochs"), 2);
-  EXPECT_EQ(rank0_json(both).at("steps"), alone.last_json().at("steps"));
+  test::expect_stop_then_resume_on_one_and_two(ranks, run("r"), "Stopped by SIGINT", 2);
 }
 
 TEST_F(DistTrain, AProcessThatDiesEndsTheOtherWithOneErrorLine) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli_runner.h"
@@ -84,24 +85,31 @@ TEST(Launch, AllReduceOfASearchStepsGradientsOnTwoRanks) {
 
 /// A data-parallel step of `space`'s child on 2 processes against one process on the whole batch
 /// (tests/dist_step_check.cpp): with sync batch norm, the weights and running statistics agree
-/// within 1e-5 relative, and both processes hold the same weights bit for bit.
-void expect_data_parallel_step_matches(const std::string& space,
-                                       const std::vector<std::string>& extra = {}) {
+/// within 1e-5 relative, and both processes hold the same weights bit for bit. Returns the two
+/// processes' lines.
+std::vector<nlohmann::json> expect_data_parallel_step_matches(
+    const std::string& space, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {
       "launch",    "--exec", "--nproc_per_node",   "2",  "--master_port",
       free_port(), "--",     ENAS_DIST_CHECK_PATH, space};
   args.insert(args.end(), extra.begin(), extra.end());
   const CliResult r = run_cli(args, 120);
-  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  std::vector<nlohmann::json> out;
   for (const std::string rank : {"0", "1"}) {
     const auto lines = lines_of(r, "[" + rank + "] ");
-    ASSERT_EQ(lines.size(), 1u) << r.describe();
+    if (lines.size() != 1) {
+      ADD_FAILURE() << r.describe();
+      return out;
+    }
     const auto j = nlohmann::json::parse(lines[0]);
     EXPECT_EQ(j.at("space"), space);
     EXPECT_LT(j.at("max_rel_diff").get<double>(), 1e-5) << lines[0];
     EXPECT_TRUE(j.at("identical").get<bool>()) << lines[0];
     EXPECT_TRUE(j.at("identical_after_steps_with_dropout").get<bool>()) << lines[0];
+    out.push_back(j);
   }
+  return out;
 }
 
 TEST(DataParallel, MicroStepOnTwoRanksIsOneStepOfTheWholeBatch) {
@@ -114,6 +122,17 @@ TEST(DataParallel, MacroStepOnTwoRanksIsOneStepOfTheWholeBatch) {
 
 TEST(DataParallel, MicroStepInContiguousMemoryIsOneStepOfTheWholeBatch) {
   expect_data_parallel_step_matches("micro", {"contiguous"});
+}
+
+TEST(DataParallel, LanguageModelStepOnTwoRanksIsOneStepOfTheWholeBatch) {
+  // Rows split 4 + 4, the gradient clipped after the average: the same loss, norm, weights and
+  // carried state as one process's step on the 8 rows.
+  for (const auto& j : expect_data_parallel_step_matches("rnn")) {
+    EXPECT_TRUE(j.at("clipped").get<bool>()) << j;
+    EXPECT_LT(j.at("loss_rel_diff").get<double>(), 1e-5) << j;
+    EXPECT_LT(j.at("grad_norm_rel_diff").get<double>(), 1e-5) << j;
+    EXPECT_LT(j.at("state_rel_diff").get<double>(), 1e-5) << j;
+  }
 }
 
 /// Runs `args` as rank 0 of 2 (torchrun's variables set for this process only).
@@ -135,14 +154,15 @@ TEST(Dist, APeerThatNeverComesIsAnErrorWithinTheTimeout) {
   expect_one_error_line(r, {"rendezvous failed on rank 0 of 2", "--dist_timeout 3 s"});
 }
 
-TEST(Dist, CommandsNotYetDistributedSaySo) {
-  const CliResult search =
-      as_rank0_of_2({"search", "--preset", "ptb_search", "--num_epochs", "1"}, free_port());
-  expect_one_error_line(
-      search, {"WORLD_SIZE=2", "search of the language model runs as one", "distributed.md"});
-  const CliResult lm =
-      as_rank0_of_2({"train", "--preset", "ptb_final", "--num_epochs", "1"}, free_port());
-  expect_one_error_line(lm, {"training of the language model runs as one process so far"});
+TEST(Dist, ABatchThatDoesNotSplitIsRefusedBeforeAnyRendezvous) {
+  const std::vector<std::pair<std::string, std::string>> runs = {
+      {"train", "ptb_final"}, {"search", "ptb_search"}, {"train", "cifar10_micro_final"}};
+  for (const auto& [command, preset] : runs) {
+    const CliResult r = as_rank0_of_2(
+        {command, "--preset", preset, "--batch_size", "5", "--dist_timeout", "3"}, free_port());
+    expect_one_error_line(r, {"a batch of 5 does not split evenly across 2 processes"});
+    EXPECT_LT(r.seconds, 3.0) << "it waited for a rendezvous: " << r.describe();
+  }
 }
 
 TEST(Dist, NcclOnACpuBuildIsAnErrorBeforeAnyRendezvous) {

@@ -32,33 +32,14 @@ using test::run_cli;
 using test::TempDir;
 
 const int64_t kVocab = static_cast<int64_t>(test::tiny_ptb_words().size()) + 1;
+using test::tiny_lm_final;
+using test::tiny_lm_flags;
+using test::tiny_lm_search;
 using test::write_tiny_ptb;
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
-}
-
-/// Small sizes for every run: hidden 16, 4 rows, segments of ~8 tokens, one thread.
-std::vector<std::string> tiny_lm_flags(const std::string& data) {
-  return {"--data",
-          data,
-          "--child_hidden_size=16",
-          "--batch_size=4",
-          "--child_bptt_steps=8",
-          "--log_every=1",
-          "--threads=1"};
-}
-
-std::vector<std::string> tiny_final(const std::string& data) {
-  return concat(concat({"train", "--preset", "ptb_final"}, tiny_lm_flags(data)),
-                {"--child_fixed_arc=0 1 1 0", "--json"});
-}
-
-std::vector<std::string> tiny_search(const std::string& data) {
-  return concat(concat({"search", "--preset", "ptb_search"}, tiny_lm_flags(data)),
-                {"--num_epochs=2", "--controller_train_steps=2", "--controller_num_aggregate=2",
-                 "--derive_samples=3", "--child_num_layers=3", "--json"});
 }
 
 /// Parameters of a fixed child: embedding, w_prev and one (H, 2H) matrix per node.
@@ -106,7 +87,7 @@ TEST(CliPtb, TinyFinalTrainingRun) {
   TempDir tmp;
   write_tiny_ptb(tmp.path());
   const std::string run = tmp.file("run");
-  CliResult r = run_cli(concat(tiny_final(tmp.path()), {"--num_epochs=2", "--out", run}));
+  CliResult r = run_cli(concat(tiny_lm_final(tmp.path()), {"--num_epochs=2", "--out", run}));
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.err, "");
   json j = r.last_json();
@@ -157,7 +138,7 @@ TEST(CliPtb, ResumeEqualsUninterrupted) {
   TempDir tmp;
   write_tiny_ptb(tmp.path());
   const std::string a = tmp.file("a"), b = tmp.file("b");
-  auto flags = concat(tiny_final(tmp.path()), {"--seed=7"});
+  auto flags = concat(tiny_lm_final(tmp.path()), {"--seed=7"});
   CliResult ra = run_cli(concat(flags, {"--num_epochs=2", "--out", a}));
   ASSERT_EQ(ra.exit_code, 0) << ra.describe();
   CliResult rb1 = run_cli(concat(flags, {"--num_epochs=1", "--out", b}));
@@ -187,7 +168,7 @@ TEST(CliPtb, TinySearchDerivesAndHandsOffToTrain) {
   TempDir tmp;
   write_tiny_ptb(tmp.path());
   const std::string run = tmp.file("run");
-  CliResult r = run_cli(concat(tiny_search(tmp.path()), {"--out", run}));
+  CliResult r = run_cli(concat(tiny_lm_search(tmp.path()), {"--out", run}));
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(r.err, "");
   json j = r.last_json();
@@ -253,7 +234,7 @@ TEST(CliPtb, FromSearchTrainsTheFoundCellWithTheFinalPreset) {
   TempDir tmp;
   write_tiny_ptb(tmp.path());
   const std::string run = tmp.file("search");
-  CliResult s = run_cli(concat(tiny_search(tmp.path()), {"--num_epochs=1", "--out", run}));
+  CliResult s = run_cli(concat(tiny_lm_search(tmp.path()), {"--num_epochs=1", "--out", run}));
   ASSERT_EQ(s.exit_code, 0) << s.describe();
   const std::string best = s.last_json().value("best_arc", "");
   // No --preset, no --data: both come from the search (ptb_final, its data folder).
@@ -275,8 +256,8 @@ TEST(CliPtb, NonFiniteLossRollsBackThenGivesUp) {
   write_tiny_ptb(tmp.path());
   const std::string run = tmp.file("run");
   // A rate that sends the weights to overflow within a few steps: every retry diverges too.
-  CliResult r =
-      run_cli(concat(tiny_final(tmp.path()), {"--num_epochs=2", "--child_lr=1e30", "--out", run}));
+  CliResult r = run_cli(
+      concat(tiny_lm_final(tmp.path()), {"--num_epochs=2", "--child_lr=1e30", "--out", run}));
   test::expect_one_error_line(r, {"not finite after 5 rollbacks", "--child_lr"});
   const std::string log = test::read_text(run + "/log.txt");
   EXPECT_EQ(lines_with(log, "rolling back to previous checkpoint " + run + "/ckpt-0.pt").size(), 5u)
@@ -290,7 +271,7 @@ TEST(CliPtbErrors, OneErrorLineEach) {
   TempDir tmp;
   auto train = [&](const std::string& data, const std::vector<std::string>& extra) {
     return run_cli(
-        concat(concat(tiny_final(data), extra), {"--num_epochs=1", "--out", tmp.file("run")}));
+        concat(concat(tiny_lm_final(data), extra), {"--num_epochs=1", "--out", tmp.file("run")}));
   };
   const std::string empty = tmp.file("empty");
   fs::create_directories(empty);

@@ -14,6 +14,7 @@
 #include "enas/dist/dist.h"
 #include "enas/dist/team.h"
 #include "enas/train/sgd.h"
+#include "enas/util/error.h"
 #include "enas/util/signals.h"
 #include "test_util.h"
 
@@ -31,6 +32,12 @@ TEST(Team, AloneEveryExchangeChangesNothing) {
   team.sum(v);
   EXPECT_EQ(v, (std::vector<double>{1.5, -2}));
   EXPECT_EQ(team.from_leader("text"), "text");
+  const torch::Tensor rows = torch::arange(6.0).view({3, 2});
+  EXPECT_TRUE(torch::equal(team.whole_rows(rows, 3), rows));
+  EXPECT_THROW(team.whole_rows(rows, 4), Error);
+  torch::Tensor g = rows.clone();
+  team.mean({g});
+  EXPECT_TRUE(torch::equal(g, rows));
   clear_stop_request();
   EXPECT_EQ(team.agreed_stop(), 0);
 }
@@ -105,6 +112,25 @@ TEST(Team, TwoRanksTakeTheLeadersStateAndAverageGradients) {
     EXPECT_TRUE(torch::equal(counts[r], torch::full({4}, int64_t{7}))) << "rank " << r;
     EXPECT_TRUE(torch::allclose(steps[r], torch::full({2, 3}, 1.0f - 0.5f * 2.0f)))
         << "rank " << r << ": " << steps[r];
+  }
+}
+
+TEST(Team, TwoRanksAssembleTheirRowsAndAverageTensors) {
+  // 5 rows of a (5, 2) state split 2 + 3; each rank's rows hold its own values.
+  torch::Tensor wholes[2], means[2];
+  as_two_ranks([&](const Team& team) {
+    const int r = team.rank();
+    const auto [begin, end] = team.part(5);
+    const torch::Tensor mine = torch::arange(begin * 2.0, end * 2.0).view({end - begin, 2});
+    wholes[r] = team.whole_rows(mine, 5);
+    EXPECT_THROW(team.whole_rows(torch::zeros({1, 2}), 5), Error) << "rank " << r;
+    torch::Tensor g = torch::full({3}, 1.0f + 2.0f * static_cast<float>(r));
+    team.mean({g});
+    means[r] = g;
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_TRUE(torch::equal(wholes[r], torch::arange(10.0).view({5, 2}))) << wholes[r];
+    EXPECT_TRUE(torch::equal(means[r], torch::full({3}, 2.0f))) << means[r];
   }
 }
 

@@ -201,14 +201,6 @@ void open_reporter(Run& run, const std::string& command) {
 
 }  // namespace
 
-void refuse_distributed(const std::string& what) {
-  const DistEnv env = DistEnv::from_environment();
-  require(!env.active(),
-          "WORLD_SIZE={}: {} runs as one process so far; `train` and `search` of the image "
-          "spaces run on several (docs/distributed.md)",
-          env.world_size, what);
-}
-
 std::vector<std::string> check_config(State& s) {
   if (!s.resume_from.empty()) s.resume = true;
   validate(s.config);
@@ -259,26 +251,44 @@ Compute setup_compute(const Config& c) {
 Team join_team(const Config& c, const torch::Device& device) {
   const DistEnv env = DistEnv::from_environment();
   if (!env.active()) return Team();
+  require(c.batch_size % env.world_size == 0,
+          "a batch of {} does not split evenly across {} processes: pick a --batch_size that is "
+          "a multiple of the world size",
+          c.batch_size, env.world_size);
   auto dist = std::make_shared<Dist>(env, resolve_backend(c.dist_backend, device),
                                      std::chrono::seconds(c.dist_timeout));
   return Team(std::move(dist), c.sync_bn);
 }
 
-Run open_for_derive(const std::string& checkpoint) {
+std::string processes_text(const Team& team) {
+  if (team.alone()) return "";
+  return fmt::format(", {} processes ({} backend)", team.size(), team.backend());
+}
+
+Run open_for_derive(const std::string& checkpoint, const Team& team) {
   std::string dir = std::filesystem::path(checkpoint).parent_path().string();
   if (dir.empty()) dir = ".";
+  if (!team.leader()) {
+    // After rank 0 has the folder (or has failed, and then this process fails too).
+    team.from_leader("");
+    set_warning_sink([](const std::string&) {});  // rank 0 reports every warning
+    return Run{RunDir::follow(dir, "search", checkpoint), Reporter()};
+  }
   Run run{RunDir::open(dir, "search", /*resume=*/true, /*reset=*/false), Reporter()};
   open_reporter(run, "search");
+  team.from_leader(run.dir.path());
   return run;
 }
 
-int derive_from(SearchLoop& trainer, const std::string& checkpoint, Run& run, const State& s) {
+int derive_from(SearchLoop& trainer, const std::string& checkpoint, Run& run, const State& s,
+                const Team& team) {
+  trainer.set_team(team);
   trainer.restore(checkpoint);
   const BestArc best = trainer.derive(s.config.derive_samples);
   write_best_arc(run.dir, s.config, best);
   run.reporter.message(fmt::format("Best of {} architectures: {}: {}", best.samples,
                                    score_text(best), join_ints(best.arc)));
-  if (s.json) {
+  if (s.json && run.dir.writes()) {
     print_json_line({{"best_arc", join_ints(best.arc)},
                      {best.score_name, best.score},
                      {"samples", best.samples},

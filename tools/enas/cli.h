@@ -44,10 +44,6 @@ inline const std::vector<std::string> kCommands = {"train",   "search", "derive"
 /// FILE, before the flags are parsed on top of it (so --help shows the effective defaults).
 State prescan(int argc, char** argv);
 
-/// An enas::Error when this process is one of several (WORLD_SIZE > 1): `what` (e.g. "search")
-/// does not run distributed yet.
-void refuse_distributed(const std::string& what);
-
 /// Validates the configuration and, for --resume,
 /// compares it with the run's config.json: a changed model is an error, other changes come back as
 /// warnings (util/error.h: warn()).
@@ -61,8 +57,13 @@ struct Compute {
 Compute setup_compute(const Config& config);
 
 /// The processes of this run: one alone, or with WORLD_SIZE > 1 the group torchrun's variables
-/// describe, met over --dist_backend within --dist_timeout (docs/distributed.md).
+/// describe, met over --dist_backend within --dist_timeout (docs/distributed.md). A --batch_size
+/// the processes cannot split evenly is an enas::Error before anyone waits for the others.
 Team join_team(const Config& config, const torch::Device& device);
+
+/// ", N processes (B backend)" for a team of several, "" alone: the end of a run's
+/// "threads, device" line.
+std::string processes_text(const Team& team);
 
 /// A run in progress: its folder and the reporter of its console, log.txt and metrics.jsonl.
 struct Run {
@@ -84,13 +85,14 @@ void expect_checkpoint_kind(const std::string& checkpoint, const std::string& co
                             const std::string& dataset);
 
 /// Opens the run folder of a search's `checkpoint` to derive from it (locked; its log, metrics
-/// and arcs appended to).
-Run open_for_derive(const std::string& checkpoint);
+/// and arcs appended to). With several processes rank 0 opens it and the others follow.
+Run open_for_derive(const std::string& checkpoint, const Team& team = {});
 
-/// `enas derive`'s work once the trainer is built: restores `checkpoint`, derives, writes
-/// best_arc.txt / best_arc.json into the run folder and reports the winner (with --json, as the
-/// last line). Returns the exit code.
-int derive_from(SearchLoop& trainer, const std::string& checkpoint, Run& run, const State& state);
+/// `enas derive`'s work once the trainer is built: restores `checkpoint`, derives (the
+/// architectures shared among `team`'s processes), writes best_arc.txt / best_arc.json into the
+/// run folder and reports the winner (with --json, as the last line). Returns the exit code.
+int derive_from(SearchLoop& trainer, const std::string& checkpoint, Run& run, const State& state,
+                const Team& team = {});
 
 /// The fields of every run's result.json: epochs, steps, params, seconds and run_dir.
 nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t params,

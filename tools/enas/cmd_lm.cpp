@@ -45,7 +45,8 @@ int run_train_lm(State& s, const std::vector<std::string>& warnings) {
     }
     return 0;
   }
-  Run started = start_run(s, "train", warnings);
+  const Team team = join_team(c, device);
+  Run started = start_run(s, "train", warnings, team);
   const RunDir& run = started.dir;
   Reporter& reporter = started.reporter;
   Corpus corpus = load_corpus(c, reporter);
@@ -54,9 +55,10 @@ int run_train_lm(State& s, const std::vector<std::string>& warnings) {
     model = make_language_model(c, corpus.vocab.size(), false);
   }
   reporter.message(model->summary());
-  reporter.message(fmt::format("Model has {} params, {} threads, device {}", model->num_params(),
-                               threads, device.str()));
+  reporter.message(fmt::format("Model has {} params, {} threads, device {}{}", model->num_params(),
+                               threads, device.str(), processes_text(team)));
   LmFinalTrainer trainer(c, model, corpus, run, reporter, device);
+  trainer.set_team(team);
   LmTrainResult r = trainer.run(s.resume);
   reporter.message(
       fmt::format("Done: {} epochs, valid_ppl {:.2f}, test_ppl {:.2f}, {:.1f} s, "
@@ -107,16 +109,23 @@ int run_search_lm(State& s, const std::vector<std::string>& warnings) {
     }
     return 0;
   }
-  Run started = start_run(s, "search", warnings);
+  const Team team = join_team(c, device);
+  Run started = start_run(s, "search", warnings, team);
   const RunDir& run = started.dir;
   Reporter& reporter = started.reporter;
   Corpus corpus = load_corpus(c, reporter);
   if (corpus.vocab.size() != kPtbVocabSize) setup = build_search(c, corpus.vocab.size());
-  reporter.message(fmt::format(
-      "Shared child has {} params ({} per architecture), {} threads, "
-      "device {}",
-      setup.child->num_params(), setup.child->num_params_per_arc(), threads, device.str()));
+  reporter.message(
+      fmt::format("Shared child has {} params ({} per architecture), {} threads, "
+                  "device {}{}",
+                  setup.child->num_params(), setup.child->num_params_per_arc(), threads,
+                  device.str(), processes_text(team)));
   LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run, reporter, device);
+  trainer.set_team(team);
+  // Every process starts from rank 0's child and controller (as the image search).
+  std::vector<torch::Tensor> state = setup.child->parameters();
+  for (const auto& t : setup.controller->parameters()) state.push_back(t);
+  team.copy_from_leader(state);
   finish_search(started, s, trainer.run(s.resume), setup.child->num_params());
   return 0;
 }
@@ -124,11 +133,12 @@ int run_search_lm(State& s, const std::vector<std::string>& warnings) {
 int run_derive_lm(State& s, const std::string& checkpoint) {
   Config& c = s.config;
   const torch::Device device = setup_compute(c).device;
-  Run run = open_for_derive(checkpoint);
+  const Team team = join_team(c, device);
+  Run run = open_for_derive(checkpoint, team);
   Corpus corpus = load_corpus(c, run.reporter);
   LmSearchSetup setup = build_search(c, corpus.vocab.size());
   LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run.dir, run.reporter, device);
-  return derive_from(trainer, checkpoint, run, s);
+  return derive_from(trainer, checkpoint, run, s, team);
 }
 
 }  // namespace enas::cli

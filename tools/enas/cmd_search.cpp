@@ -36,10 +36,7 @@ SearchSetup build(const Config& c) {
 int run_search(State& s) {
   Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
-  if (space_named(c.search_for).language()) {
-    refuse_distributed("search of the language model");
-    return run_search_lm(s, warnings);
-  }
+  if (space_named(c.search_for).language()) return run_search_lm(s, warnings);
   const auto [threads, device] = setup_compute(c);
   SearchSetup setup = build(c);
   if (s.dry_run) {
@@ -78,16 +75,16 @@ int run_search(State& s) {
 int run_derive(State& s, const std::string& checkpoint) {
   require(std::filesystem::exists(checkpoint), "--checkpoint {} does not exist", checkpoint);
   Config& c = s.config;
-  refuse_distributed("derivation");
   validate(c);
   expect_checkpoint_kind(checkpoint, "search", c.dataset);
   if (space_named(c.search_for).language()) return run_derive_lm(s, checkpoint);
   const torch::Device device = setup_compute(c).device;
   SearchSetup setup = build(c);
-  Run run = open_for_derive(checkpoint);
+  const Team team = join_team(c, device);
+  Run run = open_for_derive(checkpoint, team);
   ImageDataset data = load_image_dataset(c, c.num_valids);
   SearchTrainer trainer(c, setup.child, setup.controller, data, run.dir, run.reporter, device);
-  return derive_from(trainer, checkpoint, run, s);
+  return derive_from(trainer, checkpoint, run, s, team);
 }
 
 }  // namespace

@@ -17,10 +17,7 @@ namespace {
 int run_train(State& s) {
   Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
-  if (space_named(c.search_for).language()) {
-    refuse_distributed("training of the language model");
-    return run_train_lm(s, warnings);
-  }
+  if (space_named(c.search_for).language()) return run_train_lm(s, warnings);
   const auto [threads, device] = setup_compute(c);
   const ImageShape shape = dataset_shape(c.dataset);
   torch::manual_seed(c.seed);
@@ -56,10 +53,9 @@ int run_train(State& s) {
   if (use_channels_last(c)) to_channels_last(*model);
   FinalTrainer trainer(c, model, data, run, reporter, device);
   trainer.set_team(team);
-  reporter.message(fmt::format(
-      "{} steps per epoch, {} threads, device {}{}", trainer.batches_per_epoch(), threads,
-      device.str(),
-      team.alone() ? "" : fmt::format(", {} processes ({} backend)", team.size(), team.backend())));
+  reporter.message(fmt::format("{} steps per epoch, {} threads, device {}{}",
+                               trainer.batches_per_epoch(), threads, device.str(),
+                               processes_text(team)));
   TrainResult r = trainer.run(s.resume);
   reporter.message(fmt::format("Done: {} epochs, test_accuracy {:.4f}, {:.1f} s, run folder {}",
                                r.epochs, r.test_acc, r.seconds, run.path()));

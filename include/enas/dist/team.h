@@ -48,6 +48,11 @@ class Team {
   void copy_from_leader(const std::vector<torch::Tensor>& tensors) const;
   /// `sgd` averages its gradients over the processes before every update (bucketed all-reduce).
   void average_gradients(Sgd& sgd) const;
+  /// Replaces every tensor by its mean over the processes, in place (bucketed all-reduce).
+  void mean(const std::vector<torch::Tensor>& tensors) const;
+  /// The whole of a tensor whose rows are split across the processes as part(n) splits n:
+  /// `mine` holds this process's rows; the result, on every process, holds all n.
+  torch::Tensor whole_rows(const torch::Tensor& mine, int64_t n) const;
 
  private:
   std::shared_ptr<Dist> dist_;

@@ -30,6 +30,7 @@ class LmSearchTrainer : public SearchLoop {
  private:
   bool train_child_epoch(int64_t epoch, const RunProgress* from) override;
   double reward_score(const std::vector<int>& arc) override;
+  void skip_reward(const std::vector<int>& arc) override;
   std::string controller_banner(int64_t epoch) const override;
   std::string controller_line(int t, const ArcBatch& samples, const std::vector<double>& scores,
                               const ReinforceStats& s) const override;

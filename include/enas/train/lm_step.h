@@ -11,6 +11,7 @@
 
 #include "enas/child/rnn_lm.h"
 #include "enas/data/lm_batches.h"
+#include "enas/dist/team.h"
 #include "enas/train/reporter.h"
 #include "enas/train/run_dir.h"
 
@@ -40,16 +41,25 @@ struct LmStep {
 /// loss + weight_decay * sum(w^2) + alpha * mean(s^2) + beta * mean((s_t - s_{t-1})^2), backward,
 /// clip by global norm, w -= lr * len / bptt * g (plain SGD, as enas_lm) over
 /// model.step_parameters(). `state` (B, H) is read and replaced by the state after the segment.
+/// With a `team`, x and y are this process's rows of the whole batch: the gradients are averaged
+/// over the processes before the norm is taken, and the loss and tokens returned are the whole
+/// batch's (every process returns the same step).
 LmStep lm_train_step(RnnLmImpl& model, const torch::Tensor& x, const torch::Tensor& y,
-                     torch::Tensor& state, double lr, const LmStepOptions& options);
+                     torch::Tensor& state, double lr, const LmStepOptions& options,
+                     const Team& team = {});
+
+/// This process's rows of batchified `rows` (R, L), split as team.part(R) splits R; R must divide
+/// by the team's size (an enas::Error naming --batch_size otherwise).
+torch::Tensor rows_of(const torch::Tensor& rows, const Team& team);
 
 /// Mean cross-entropy per token of `model` (eval mode) over batchified `rows` (R, L) read in
 /// `segments`. The state starts at zero; `reset_each` zeroes it before every segment (enas_lm's
 /// search validates so), else it is carried. `before_segment(i)` runs first (a search resamples
-/// its architecture there).
+/// its architecture there). With a `team`, `rows` are this process's part and the mean is the
+/// whole's.
 double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
                     const std::vector<Segment>& segments, bool reset_each,
-                    const std::function<void(size_t)>& before_segment = {});
+                    const std::function<void(size_t)>& before_segment = {}, const Team& team = {});
 
 /// What a training pass adds to the shared loop: hooks around each step.
 struct LmEpochHooks {
@@ -64,7 +74,7 @@ struct LmEpochPosition {
   int64_t segment = 0;  // segments done
   double loss_sum = 0;  // their summed losses
   int64_t tokens = 0;   // their tokens
-  torch::Tensor state;  // (B, H) the state carried into the next segment
+  torch::Tensor state;  // (B, H) the state carried into the next segment, every row of the batch
 
   /// segment, loss_sum and tokens (the state goes into the archive).
   nlohmann::json to_json() const;
@@ -82,11 +92,13 @@ struct LmEpoch {
 /// One pass over batchified training `rows` (enas_lm's epoch): random-length segments drawn from
 /// (seed, epoch, rollbacks), the state from zero and carried, one lm_train_step per segment,
 /// enas_lm's log line and an lm_step record every log_every steps. `minutes` gives the run's time.
-/// `from` continues a pass that stopped there.
+/// `from` continues a pass that stopped there. With a `team`, `rows` are this process's part
+/// (rows_of) and the processes step together: the same segments, averaged gradients, the whole
+/// batch's losses, and a stop any of them sees.
 LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config& config,
                        int64_t epoch, int64_t rollbacks, int64_t& step, Reporter& reporter,
                        const std::function<double()>& minutes, const LmEpochHooks& hooks = {},
-                       const LmEpochPosition* from = nullptr);
+                       const LmEpochPosition* from = nullptr, const Team& team = {});
 
 /// The log line of a training step in enas_lm's format (avg < 0: no avg= field).
 std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,
