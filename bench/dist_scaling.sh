@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Data-parallel scaling of `enas train` on this machine (docs/distributed.md): the same training
-# run as 1 process x N threads and as N processes x 1 thread (enas launch, Gloo on loopback),
-# images/s (tokens/s for a Penn Treebank preset) of each from result.json, and their ratio (the
-# scaling efficiency; 1.0 is linear). Needs CIFAR-10 under $ENAS_DATA_DIR/cifar10, or PTB under
+# Data-parallel scaling on this machine (docs/distributed.md): the same `enas train` run, or the
+# shared child's pass of the same `enas search` (a *_search preset: one epoch, the controller
+# not trained, 2 architectures derived), as 1 process x N threads and as N processes x 1 thread
+# (enas launch, Gloo on loopback); images/s (tokens/s for a Penn Treebank preset) of each from
+# result.json, and their ratio (the scaling efficiency; 1.0 is linear). Needs CIFAR-10 under $ENAS_DATA_DIR/cifar10, or PTB under
 # $ENAS_DATA_DIR/ptb (or --data).
 #   bash bench/dist_scaling.sh [--preset P] [--steps N] [--procs N] [--data DIR]
 set -euo pipefail
@@ -33,8 +34,16 @@ fi
 [ -n "$data" ] || data=${ENAS_DATA_DIR:+$ENAS_DATA_DIR/$sub}
 [ -n "$data" ] && [ -d "$data" ] || { echo "no $sub folder: set ENAS_DATA_DIR or pass --data" >&2; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-common=(train --preset "$preset" --data "$data" --train_limit "$train_limit"
-        --test_limit "$test_limit" --num_epochs 1 --log_every 1000000 --json)
+common=(--preset "$preset" --data "$data" --train_limit "$train_limit" --test_limit "$test_limit"
+        --num_epochs 1 --log_every 1000000 --json)
+case "$preset" in
+  *_search)
+    [ "$dataset" != ptb ] || { echo "the search scaling runs the image presets" >&2; exit 1; }
+    # The rewards' and derivation's validation split: one batch.
+    common=(search "${common[@]}" --nocontroller_training --derive_samples 2 --num_valids "$batch")
+    unit=child_images_per_s ;;
+  *) common=(train "${common[@]}") ;;
+esac
 ./build/enas "${common[@]}" --threads "$procs" --out "$tmp/one" >/dev/null 2>"$tmp/one.err" \
   || { cat "$tmp/one.err" >&2; exit 1; }
 ./build/enas launch --nproc_per_node "$procs" -- "${common[@]}" --threads 1 --out "$tmp/many" \

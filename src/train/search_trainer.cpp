@@ -55,7 +55,9 @@ SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller
         in >> valid_rng_;
         load_rng_state(a, device_);
       });
-  result_fields_ = {{"shared_valid_acc", -1.0}, {"shared_test_acc", -1.0}};
+  // child_images_per_s: the last child pass's throughput (0 when none ran in this process's life).
+  result_fields_ = {
+      {"shared_valid_acc", -1.0}, {"shared_test_acc", -1.0}, {"child_images_per_s", 0.0}};
 }
 
 SearchTrainer::~SearchTrainer() = default;
@@ -119,7 +121,9 @@ bool SearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) {
   hooks.save = [&](int64_t batch, const nlohmann::json& meter) {
     return save({epoch, batch}, {{"meter", meter}});
   };
-  train_image_epoch(*child_, *sgd_, loader, pass, at_.step, reporter_, run_, clock_, hooks);
+  const EpochEvent ee =
+      train_image_epoch(*child_, *sgd_, loader, pass, at_.step, reporter_, run_, clock_, hooks);
+  result_fields_["child_images_per_s"] = ee.images_per_s;
   // Without sync batch norm each process's running statistics are its own: rank 0's count.
   if (!team_.sync_bn()) team_.copy_from_leader(child_->buffers());
   return true;  // a diverged epoch is an error (EpochMeter), never rolled back

@@ -360,8 +360,8 @@ std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::
 }
 
 void expect_stop_then_resume_on_one_and_two(std::vector<std::unique_ptr<CliProcess>>& ranks,
-                                            const std::string& run, const std::string& stopped,
-                                            int epochs) {
+                                            const std::string& command, const std::string& run,
+                                            const std::string& stopped, int epochs) {
   namespace fs = std::filesystem;
   ranks[1]->signal(SIGINT);  // rank 0 never sees a signal
   const CliResult r0 = ranks[0]->wait(), r1 = ranks[1]->wait();
@@ -376,11 +376,11 @@ void expect_stop_then_resume_on_one_and_two(std::vector<std::unique_ptr<CliProce
   fs::remove(copy + "/.enas.lock");
   const std::string n = std::to_string(epochs);
   const CliResult alone = run_cli(
-      {"train", "--resume", "--out", run, "--num_epochs", n, "--threads", "1", "--json"}, 180);
+      {command, "--resume", "--out", run, "--num_epochs", n, "--threads", "1", "--json"}, 180);
   ASSERT_EQ(alone.exit_code, 0) << alone.describe();
   EXPECT_EQ(alone.last_json().at("epochs"), epochs);
   const CliResult both =
-      run_cli(launched({"train", "--resume", "--out", copy, "--num_epochs", n, "--json"}), 180);
+      run_cli(launched({command, "--resume", "--out", copy, "--num_epochs", n, "--json"}), 180);
   ASSERT_EQ(both.exit_code, 0) << both.describe();
   EXPECT_EQ(rank0_json(both).at("epochs"), epochs);
   EXPECT_EQ(rank0_json(both).at("steps"), alone.last_json().at("steps"));

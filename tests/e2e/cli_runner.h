@@ -124,13 +124,13 @@ std::vector<std::string> launched(const std::vector<std::string>& command);
 /// RANK and a free MASTER_PORT set for them only).
 std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::string>& args);
 
-/// Sends SIGINT to rank 1 alone of a two-process `enas train` into `run` (start_two_ranks) and
+/// Sends SIGINT to rank 1 alone of a two-process `enas <command>` into `run` (start_two_ranks) and
 /// checks the agreed stop: both exit with 128 + SIGINT, rank 0 prints `stopped` and rank 1
 /// nothing, no result.json. Then the checkpoint continues to `epochs` epochs on one process and,
 /// from a copy of the folder, on two, to the same step count.
 void expect_stop_then_resume_on_one_and_two(std::vector<std::unique_ptr<CliProcess>>& ranks,
-                                            const std::string& run, const std::string& stopped,
-                                            int epochs);
+                                            const std::string& command, const std::string& run,
+                                            const std::string& stopped, int epochs);
 
 /// Rank 0's JSON line of a run under `enas launch` (rank 1 prints nothing); a test failure, and
 /// an empty object, when there is not exactly one.

@@ -93,7 +93,7 @@ TEST_F(DistLm, AStopSavesEveryRowsStateAndTheRunResumesOnOneOrTwo) {
       test::tiny_lm_final(data()), {"--num_epochs=50", "--dist_timeout=60", "--out", run("r")}));
   ASSERT_TRUE(ranks[0]->wait_for_output("step=3 ", 120)) << ranks[0]->wait().describe();
   // The mid-epoch checkpoint holds the 4 rows' state: it continues on one process and on two.
-  test::expect_stop_then_resume_on_one_and_two(ranks, run("r"),
+  test::expect_stop_then_resume_on_one_and_two(ranks, "train", run("r"),
                                                "Stopped by SIGINT in epoch 1 after step", 1);
 }
 

@@ -122,7 +122,7 @@ TEST_F(DistTrain, ALastBatchTooSmallToSplitIsLeftOut) {
 TEST_F(DistTrain, AStopSeenByOneProcessStopsBothAndTheRunResumesOnOneOrTwo) {
   auto ranks = start_both("60", 3);
   // The same checkpoint continues on one process and on two.
-  test::expect_stop_then_resume_on_one_and_two(ranks, run("r"), "Stopped by SIGINT", 2);
+  test::expect_stop_then_resume_on_one_and_two(ranks, "train", run("r"), "Stopped by SIGINT", 2);
 }
 
 TEST_F(DistTrain, AProcessThatDiesEndsTheOtherWithOneErrorLine) {
@@ -197,6 +197,16 @@ TEST_F(DistSearch, TwoProcessesSearchAsOne) {
   double best = -1;
   for (const auto& d : derived) best = std::max(best, d.at("valid_acc").get<double>());
   EXPECT_EQ(r.at("valid_acc").get<double>(), best);
+}
+
+TEST_F(DistSearch, AStopInTheChildPassStopsBothAndTheSearchResumesOnOneOrTwo) {
+  // 8 steps an epoch: stopped mid-way through the first child pass.
+  auto ranks = test::start_two_ranks(concat(
+      search_flags(data_, "micro"),
+      {"--num_epochs", "50", "--log_every", "1", "--dist_timeout", "60", "--out", run("r")}));
+  ASSERT_TRUE(ranks[0]->wait_for_output("ch_step=3 ", 120)) << ranks[0]->wait().describe();
+  test::expect_stop_then_resume_on_one_and_two(ranks, "search", run("r"),
+                                               "Stopped by SIGINT in epoch 1", 1);
 }
 
 TEST_F(DistSearch, AMacroSearchOnTwoProcessesResumesOnOne) {
