@@ -13,3 +13,11 @@ fi
 echo "test: ENAS_DATA_DIR=${ENAS_DATA_DIR:-<unset>}"
 # One test per core: the tests run single-threaded, and CI has 2 cores (30 min for build and tests).
 ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
+if [ $# -eq 0 ]; then
+  # The GPU check's rehearsal up to its configure phase (docs/gpu.md): the bundle downloads, holds
+  # every file the build reads, and CMake finds the dependencies in it alone. (Its build phase
+  # would be a second whole build: run `bash scripts/device_check.sh --rehearse` for that.)
+  bash scripts/device_bundle.sh build/device-debs
+  bash scripts/device_check.sh --rehearse --until configure --bundle build/device-debs \
+    build/device-check
+fi

@@ -100,4 +100,66 @@ torch::Tensor make_batch(const ImageSplit& split, const std::vector<int64_t>& in
   return out;
 }
 
+torch::Tensor normalize_table_on(const ChannelStats& stats, int64_t channels,
+                                 const torch::Device& device) {
+  const auto table = detail::normalize_table(stats, channels);
+  torch::Tensor t = torch::empty({channels, 256}, torch::kFloat32);  // (C, 256)
+  for (int64_t c = 0; c < channels; ++c) {
+    std::copy(table[c].begin(), table[c].end(), t.data_ptr<float>() + c * 256);
+  }
+  return t.to(device);
+}
+
+torch::Tensor make_batch_with_tensors(const torch::Tensor& images, const torch::Tensor& table,
+                                      const std::vector<int64_t>& indices,
+                                      const AugmentOptions& options, std::mt19937_64& rng) {
+  require(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
+          "make_batch needs (N, C, H, W) uint8 images, got {}", detail::describe(images));
+  require(options.pad >= 0 && options.cutout_size >= 0,
+          "augmentation padding and cutout size must be >= 0, got {} and {}", options.pad,
+          options.cutout_size);
+  const int64_t n = images.size(0), channels = images.size(1);
+  const int64_t height = images.size(2), width = images.size(3);
+  require(table.dim() == 2 && table.size(0) == channels && table.size(1) == 256,
+          "the normalisation table is {}, expected [{}, 256]", detail::describe(table), channels);
+  const auto b = static_cast<int64_t>(indices.size());
+  // The draws, on the host in make_batch's order: dy, dx, flip, then the cutout box.
+  std::vector<int64_t> draws(static_cast<size_t>(b) * 7);
+  for (int64_t i = 0; i < b; ++i) {
+    require(0 <= indices[i] && indices[i] < n,
+            "batch index {} out of range for a split of {} images", indices[i], n);
+    const Draw d = draw(options, height, width, rng);
+    const int64_t row[7] = {d.dy, d.dx, d.flip ? 1 : 0, d.cut_y0, d.cut_y1, d.cut_x0, d.cut_x1};
+    std::copy(row, row + 7, draws.begin() + i * 7);
+  }
+  const torch::Device dev = images.device();
+  const auto longs = torch::TensorOptions().dtype(torch::kInt64).device(dev);
+  // On a GPU through pinned memory, asynchronously: the host never waits for the device here.
+  auto to_device = [&](const torch::Tensor& host) {
+    return dev.is_cuda() ? host.pin_memory().to(dev, /*non_blocking=*/true) : host;
+  };
+  const torch::Tensor p = to_device(torch::from_blob(draws.data(), {b, 7}, torch::kInt64));
+  const torch::Tensor index =
+      to_device(torch::from_blob(const_cast<int64_t*>(indices.data()), {b}, torch::kInt64));  // (B)
+  auto column = [&](int k) { return p.select(1, k).view({b, 1}); };  // (B, 1)
+
+  // Normalised through the table: value[b, c, y, x] = table[c, byte].
+  const torch::Tensor bytes = images.index_select(0, index).to(torch::kInt64);  // (B, C, H, W)
+  torch::Tensor out =
+      table.index({torch::arange(channels, longs).view({1, channels, 1, 1}), bytes});
+  // Crop, then flip: output (y, x) shows source (y + dy, (flip ? W - 1 - x : x) + dx).
+  const torch::Tensor ys = torch::arange(height, longs).view({1, height});  // (1, H)
+  const torch::Tensor xs = torch::arange(width, longs).view({1, width});    // (1, W)
+  const torch::Tensor sy = ys + column(0);                                  // (B, H)
+  const torch::Tensor sx = torch::where(column(2).ne(0), (width - 1) - xs, xs) + column(1);
+  out = out.gather(2, sy.clamp(0, height - 1).view({b, 1, height, 1}).expand_as(out));
+  out = out.gather(3, sx.clamp(0, width - 1).view({b, 1, 1, width}).expand_as(out));
+  // Padding (outside the source) and the cutout box are 0, the mean after normalisation.
+  const torch::Tensor inside = (sy.ge(0) & sy.lt(height)).view({b, 1, height, 1}) &
+                               (sx.ge(0) & sx.lt(width)).view({b, 1, 1, width});
+  const torch::Tensor cut = (ys.ge(column(3)) & ys.lt(column(4))).view({b, 1, height, 1}) &
+                            (xs.ge(column(5)) & xs.lt(column(6))).view({b, 1, 1, width});
+  return torch::where(inside & ~cut, out, torch::zeros({}, out.options())).contiguous();
+}
+
 }  // namespace enas

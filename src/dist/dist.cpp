@@ -9,7 +9,9 @@
 #define USE_C10D_NCCL 1
 #endif
 #include <fmt/format.h>
+#include <torch/version.h>
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef ENAS_WITH_NCCL
@@ -86,11 +88,12 @@ struct Dist::Impl {
 #ifdef ENAS_WITH_NCCL
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
 #endif
-  /// Runs `f` on whichever group is open and waits for its work.
+  /// Runs `f` on the group for tensors on a GPU (`cuda`: NCCL when open) or on the host (Gloo,
+  /// always open: the small sums and texts of a NCCL run live on the host) and waits for it.
   template <typename F>
-  void run(F&& f) {
+  void run(bool cuda, F&& f) {
 #ifdef ENAS_WITH_NCCL
-    if (nccl) return (void)f(*nccl)->wait();
+    if (cuda && nccl) return (void)f(*nccl)->wait();
 #endif
     f(*gloo)->wait();
   }
@@ -122,13 +125,14 @@ Dist::Dist(const DistEnv& env, const std::string& backend, std::chrono::seconds 
     so.waitWorkers = true;
     so.timeout = timeout_;
     impl_->store = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, so);
+    // Each group keeps its rendezvous keys under its own prefix, as PyTorch's groups do.
 #ifdef ENAS_WITH_NCCL
     if (backend_ == "nccl") {
       auto o = c10d::ProcessGroupNCCL::Options::create();
       o->timeout = timeout_;
-      impl_->nccl =
-          c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, env_.rank, env_.world_size, o);
-      return;
+      impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store), env_.rank, env_.world_size,
+          o);
     }
 #endif
     auto o = c10d::ProcessGroupGloo::Options::create(timeout_);
@@ -136,17 +140,27 @@ Dist::Dist(const DistEnv& env, const std::string& backend, std::chrono::seconds 
     o->devices.push_back(env_.master_addr == "127.0.0.1" || env_.master_addr == "localhost"
                              ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                              : c10d::ProcessGroupGloo::createDefaultDevice());
-    impl_->gloo =
-        c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env_.rank, env_.world_size, o);
+    impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        c10::make_intrusive<c10d::PrefixStore>("gloo", impl_->store), env_.rank, env_.world_size,
+        o);
   });
 }
 
-Dist::~Dist() = default;
+Dist::~Dist() {
+#if defined(ENAS_WITH_NCCL) && TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 6
+  // libtorch 2.x warns at a NCCL group destroyed without being shut down first.
+  try {
+    if (impl_ && impl_->nccl) impl_->nccl->shutdown();
+  } catch (const std::exception&) {
+    // Ending anyway: a peer that is gone cannot be shut down cleanly.
+  }
+#endif
+}
 
 void Dist::all_reduce_sum(torch::Tensor& t) {
   guarded("all-reduce", [&] {
     std::vector<at::Tensor> v = {t};
-    impl_->run([&](auto& g) { return g.allreduce(v); });
+    impl_->run(t.is_cuda(), [&](auto& g) { return g.allreduce(v); });
   });
 }
 
@@ -187,7 +201,7 @@ void Dist::broadcast(torch::Tensor& t, int root) {
     std::vector<at::Tensor> v = {t};
     c10d::BroadcastOptions o;
     o.rootRank = root;
-    impl_->run([&](auto& g) { return g.broadcast(v, o); });
+    impl_->run(t.is_cuda(), [&](auto& g) { return g.broadcast(v, o); });
   });
 }
 

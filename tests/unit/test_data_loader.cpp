@@ -131,6 +131,28 @@ TEST(Augment, SameSeedSameBatch) {
   EXPECT_FALSE(torch::equal(run(5), run(6)));
 }
 
+TEST(Augment, TensorBuiltBatchesAreMakeBatchsBitForBit) {
+  // What a GPU builds (make_batch_with_tensors), here on the CPU: crops past both borders,
+  // flips, cutout boxes clipped at the border, repeated indices, and no augmentation at all.
+  ImageSplit split = random_split(9, 3, 7, 5);  // odd sizes: the crop's clamps at both ends
+  ChannelStats stats = channel_stats(split);
+  const torch::Tensor table = normalize_table_on(stats, 3, torch::kCPU);
+  const std::vector<int64_t> indices = {8, 0, 3, 3, 5, 1, 7, 2, 6, 4, 0, 8};
+  for (const AugmentOptions& options :
+       {AugmentOptions{true, 4, true, 3}, AugmentOptions{true, 2, false, 0},
+        AugmentOptions{true, 0, true, 6}, AugmentOptions{false, 4, true, 3}}) {
+    std::mt19937_64 a(11), b(11);
+    const torch::Tensor expected = make_batch(split, indices, stats, options, a);
+    const torch::Tensor built = make_batch_with_tensors(split.images, table, indices, options, b);
+    EXPECT_TRUE(built.is_contiguous());
+    EXPECT_TRUE(torch::equal(built, expected))
+        << "pad " << options.pad << " cutout " << options.cutout_size;
+    EXPECT_EQ(a(), b()) << "the same draws, in the same order";
+  }
+  std::mt19937_64 rng(1);
+  EXPECT_THROW(make_batch_with_tensors(split.images, table, {9}, AugmentOptions{}, rng), Error);
+}
+
 // N images whose every pixel is their index, labels index % 10; statistics mean 0, std 1 so the
 // loader delivers index / 255.
 ImageSplit indexed_split(int64_t n) {
@@ -290,6 +312,27 @@ TEST(BatchLoader, ShardsTogetherAreTheWholeBatch) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("does not split evenly across 4"), std::string::npos)
         << e.what();
+  }
+}
+
+TEST(BatchLoader, BatchesBuiltOnTheDeviceAreTheHostsOnes) {
+  // build_on_device (what a GPU does), on the CPU: the same batches and labels, shards included.
+  ImageSplit split = random_split(23, 3, 8, 8);
+  ChannelStats stats = channel_stats(split);
+  for (int64_t shards : {1, 2}) {
+    BatchLoaderOptions o = augmented_options(6);
+    o.shards = shards;
+    o.shard = shards - 1;
+    BatchLoader host(split, stats, o);
+    o.build_on_device = true;
+    BatchLoader device(split, stats, o);
+    const auto a = run_epoch(host, 2), b = run_epoch(device, 2);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_TRUE(torch::equal(b[i].images, a[i].images)) << shards << " shards, batch " << i;
+      EXPECT_TRUE(torch::equal(b[i].labels, a[i].labels)) << shards << " shards, batch " << i;
+      EXPECT_EQ(b[i].whole, a[i].whole);
+    }
   }
 }
 

@@ -27,6 +27,20 @@ torch::Tensor make_batch(const ImageSplit& split, const std::vector<int64_t>& in
                          const ChannelStats& stats, const AugmentOptions& options,
                          std::mt19937_64& rng);
 
+/// make_batch's batch built with tensor operations wherever `images` lives (a GPU: the pixels
+/// never leave it, only the draws travel, one (B, 7) tensor): the same draws from `rng` in the same
+/// order, the same normalised values, so the batch equals make_batch's bit for bit.
+/// `images`: (N, C, H, W) uint8, the whole split; `table`: (C, 256) float32 on the same device
+/// (normalize_table_on). Output (B, C, H, W) float32, contiguous NCHW, on that device.
+torch::Tensor make_batch_with_tensors(const torch::Tensor& images, const torch::Tensor& table,
+                                      const std::vector<int64_t>& indices,
+                                      const AugmentOptions& options, std::mt19937_64& rng);
+
+/// make_batch's normalisation table, (C, 256) float32 on `device`: table[c][v] is byte v of
+/// channel c normalised.
+torch::Tensor normalize_table_on(const ChannelStats& stats, int64_t channels,
+                                 const torch::Device& device);
+
 /// Advances `rng` past the augmentation of `images` images of H x W, as make_batch would draw
 /// it: the shard of a batch that one process of several builds starts where the shards before
 /// it end, so the shards together are the batch one process would build.

@@ -33,6 +33,9 @@ struct BatchLoaderOptions {
   /// Shard k holds images [len * k / shards, len * (k + 1) / shards) of a batch of len, augmented
   /// exactly as in the whole batch, so the shards together are the batch one process builds.
   int64_t shard = 0, shards = 1;
+  /// Keep the split on `device` and build every batch there (make_batch_with_tensors): on for a
+  /// GPU whatever this says, so no batch is copied from the host; here to try it on the CPU.
+  bool build_on_device = false;
 };
 
 /// Batches of one epoch of `split`: ceil(N / batch_size) of them, the last one smaller when N is
@@ -58,6 +61,7 @@ class BatchLoader {
   void stop();
 
   ImageSplit split_;
+  torch::Tensor device_images_, device_labels_, device_table_;  // build_on_device only
   ChannelStats stats_;
   BatchLoaderOptions options_;
   std::thread worker_;
