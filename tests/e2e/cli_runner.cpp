@@ -340,6 +340,34 @@ std::vector<std::string> tiny_lm_search(const std::string& data) {
                  "--derive_samples=3", "--child_num_layers=3", "--json"});
 }
 
+std::vector<nlohmann::json> jsonl_records(const std::string& path, const std::string& kind) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(read_text(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (!nlohmann::json::accept(line)) {
+      ADD_FAILURE() << path << ": not JSON: " << line;
+      continue;
+    }
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (kind.empty() || j.value("kind", "") == kind) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::pair<nlohmann::json, nlohmann::json> run_on_one_and_two(const std::vector<std::string>& args,
+                                                             const std::string& one,
+                                                             const std::string& two) {
+  const CliResult a = run_cli(concat(args, {"--out", one}), 180);
+  EXPECT_EQ(a.exit_code, 0) << a.describe();
+  const CliResult b = run_cli(launched(concat(args, {"--out", two})), 180);
+  EXPECT_EQ(b.exit_code, 0) << b.describe();
+  EXPECT_TRUE(lines_of(b, "[1] ").empty()) << "rank 1 reports nothing: " << b.describe();
+  if (a.exit_code != 0 || b.exit_code != 0) return {};
+  return {a.last_json(), rank0_json(b)};
+}
+
 std::vector<std::string> launched(const std::vector<std::string>& command) {
   return concat({"launch", "--nproc_per_node", "2", "--master_port", free_port(), "--"}, command);
 }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace enas::test {
@@ -117,6 +118,10 @@ std::vector<std::string> tiny_lm_final(const std::string& data);
 /// 2 samples, 3 architectures derived, --json.
 std::vector<std::string> tiny_lm_search(const std::string& data);
 
+/// The records of a .jsonl file (metrics.jsonl, arcs.jsonl) of `kind`, every kind when empty;
+/// a line that is not JSON is a test failure.
+std::vector<nlohmann::json> jsonl_records(const std::string& path, const std::string& kind = "");
+
 /// `command` on two processes under `enas launch` (on a free loopback port).
 std::vector<std::string> launched(const std::vector<std::string>& command);
 
@@ -131,6 +136,13 @@ std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::
 void expect_stop_then_resume_on_one_and_two(std::vector<std::unique_ptr<CliProcess>>& ranks,
                                             const std::string& command, const std::string& run,
                                             const std::string& stopped, int epochs);
+
+/// `args` with `--out one` on one process, then with `--out two` on two under launch: both must
+/// exit 0 and rank 1 print nothing (test failures otherwise). Returns the one process's last JSON
+/// line and rank 0's.
+std::pair<nlohmann::json, nlohmann::json> run_on_one_and_two(const std::vector<std::string>& args,
+                                                             const std::string& one,
+                                                             const std::string& two);
 
 /// Rank 0's JSON line of a run under `enas launch` (rank 1 prints nothing); a test failure, and
 /// an empty object, when there is not exactly one.

@@ -19,6 +19,7 @@ namespace {
 using nlohmann::json;
 using test::CliResult;
 using test::concat;
+using test::jsonl_records;
 using test::launched;
 using test::lines_of;
 using test::rank0_json;
@@ -29,17 +30,6 @@ using test::TempDir;
 const std::vector<std::string> kNoDropout = {"--child_drop_e=0", "--child_drop_i=0",
                                              "--child_drop_x=0", "--child_drop_l=0",
                                              "--child_drop_o=0", "--dist_timeout=60"};
-
-std::vector<json> records(const std::string& file, const std::string& kind) {
-  std::vector<json> out;
-  std::istringstream in(test::read_text(file));
-  std::string line;
-  while (std::getline(in, line)) {
-    json j = json::parse(line);
-    if (j.value("kind", "") == kind) out.push_back(j);
-  }
-  return out;
-}
 
 class DistLm : public ::testing::Test {
  protected:
@@ -56,13 +46,8 @@ TEST_F(DistLm, TwoProcessesTrainTheCellAsOneOnTheWholeBatch) {
   // stay small.
   const auto args =
       concat(concat(test::tiny_lm_final(data()), kNoDropout), {"--num_epochs=2", "--child_lr=2"});
-  const CliResult one = run_cli(concat(args, {"--out", run("one")}), 180);
-  ASSERT_EQ(one.exit_code, 0) << one.describe();
-  const CliResult two = run_cli(launched(concat(args, {"--out", run("two")})), 180);
-  ASSERT_EQ(two.exit_code, 0) << two.describe();
-  EXPECT_TRUE(lines_of(two, "[1] ").empty()) << "rank 1 reports nothing: " << two.describe();
-
-  const json a = one.last_json(), b = rank0_json(two);
+  const auto [a, b] = test::run_on_one_and_two(args, run("one"), run("two"));
+  if (HasFailure()) return;
   EXPECT_EQ(b.at("steps"), a.at("steps"));
   EXPECT_EQ(b.at("averaged"), a.at("averaged"));
   for (const char* field : {"train_ppl", "valid_ppl", "test_ppl"}) {
@@ -72,8 +57,8 @@ TEST_F(DistLm, TwoProcessesTrainTheCellAsOneOnTheWholeBatch) {
   }
   // Step by step: the whole batch's perplexity and the norm of the averaged gradient (clipped
   // after the average), until rounding compounds.
-  const auto sa = records(run("one") + "/metrics.jsonl", "lm_step");
-  const auto sb = records(run("two") + "/metrics.jsonl", "lm_step");
+  const auto sa = jsonl_records(run("one") + "/metrics.jsonl", "lm_step");
+  const auto sb = jsonl_records(run("two") + "/metrics.jsonl", "lm_step");
   ASSERT_GE(sa.size(), 3u);
   ASSERT_EQ(sa.size(), sb.size());
   for (size_t i = 0; i < 3; ++i) {
@@ -99,25 +84,20 @@ TEST_F(DistLm, AStopSavesEveryRowsStateAndTheRunResumesOnOneOrTwo) {
 
 TEST_F(DistLm, TwoProcessesSearchAsOneAndDeriveTogether) {
   const auto args = concat(test::tiny_lm_search(data()), kNoDropout);
-  const CliResult one = run_cli(concat(args, {"--out", run("one")}), 180);
-  ASSERT_EQ(one.exit_code, 0) << one.describe();
-  const CliResult two = run_cli(launched(concat(args, {"--out", run("two")})), 180);
-  ASSERT_EQ(two.exit_code, 0) << two.describe();
-  EXPECT_TRUE(lines_of(two, "[1] ").empty()) << "rank 1 reports nothing: " << two.describe();
-  const json r = rank0_json(two);
+  const auto [one, r] = test::run_on_one_and_two(args, run("one"), run("two"));
+  if (HasFailure()) return;
   EXPECT_EQ(r.at("epochs"), 2);
-  EXPECT_EQ(r.at("steps"), one.last_json().at("steps"));
-  EXPECT_NEAR(r.at("shared_valid_ppl").get<double>(),
-              one.last_json().at("shared_valid_ppl").get<double>(),
-              1e-3 * one.last_json().at("shared_valid_ppl").get<double>());
+  EXPECT_EQ(r.at("steps"), one.at("steps"));
+  EXPECT_NEAR(r.at("shared_valid_ppl").get<double>(), one.at("shared_valid_ppl").get<double>(),
+              1e-3 * one.at("shared_valid_ppl").get<double>());
   // The first update's architectures, drawn before any reward, are one process's; every update
   // and derivation is logged once.
-  const auto a = records(run("one") + "/arcs.jsonl", "controller");
-  const auto b = records(run("two") + "/arcs.jsonl", "controller");
+  const auto a = jsonl_records(run("one") + "/arcs.jsonl", "controller");
+  const auto b = jsonl_records(run("two") + "/arcs.jsonl", "controller");
   ASSERT_GE(a.size(), 2u);
   ASSERT_EQ(b.size(), a.size());
   for (size_t i = 0; i < 2; ++i) EXPECT_EQ(b[i].at("arc"), a[i].at("arc")) << i;
-  EXPECT_EQ(records(run("two") + "/arcs.jsonl", "derive").size(), 3u);
+  EXPECT_EQ(jsonl_records(run("two") + "/arcs.jsonl", "derive").size(), 3u);
 
   // Derivation from the last checkpoint on two processes: 3 architectures scored 2 + 1, the best
   // of them reported once.
@@ -127,7 +107,7 @@ TEST_F(DistLm, TwoProcessesSearchAsOneAndDeriveTogether) {
   ASSERT_EQ(d.exit_code, 0) << d.describe();
   EXPECT_TRUE(lines_of(d, "[1] ").empty()) << d.describe();
   const json best = rank0_json(d);
-  const auto derived = records(run("two") + "/arcs.jsonl", "derive");
+  const auto derived = jsonl_records(run("two") + "/arcs.jsonl", "derive");
   ASSERT_EQ(derived.size(), 6u);
   double lowest = derived[3].at("valid_ppl").get<double>();
   for (size_t i = 4; i < 6; ++i)

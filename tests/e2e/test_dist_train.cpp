@@ -30,6 +30,7 @@ using test::CliResult;
 using test::concat;
 using test::contains;
 using test::expect_one_error_line;
+using test::jsonl_records;
 using test::launched;
 using test::lines_of;
 using test::rank0_json;
@@ -161,39 +162,27 @@ TEST_F(DistTrain, ContiguousMemoryTrainsWithSyncBatchNormOrWithout) {
 
 using DistSearch = DistTrain;
 
-std::vector<json> arc_records(const std::string& run, const std::string& kind) {
-  std::vector<json> out;
-  std::istringstream in(test::read_text(run + "/arcs.jsonl"));
-  std::string line;
-  while (std::getline(in, line)) {
-    json j = json::parse(line);
-    if (j.value("kind", "") == kind) out.push_back(j);
-  }
-  return out;
-}
-
 TEST_F(DistSearch, TwoProcessesSearchAsOne) {
   const auto args = concat(search_flags(data_, "micro"), kNoDraws);
-  const CliResult one = run_cli(concat(args, {"--out", run("one")}), 180);
-  ASSERT_EQ(one.exit_code, 0) << one.describe();
-  const CliResult two = run_cli(launched(concat(args, {"--out", run("two")})), 180);
-  ASSERT_EQ(two.exit_code, 0) << two.describe();
-  EXPECT_TRUE(lines_of(two, "[1] ").empty()) << "rank 1 reports nothing: " << two.describe();
-  const json r = rank0_json(two);
+  const auto [one, r] = test::run_on_one_and_two(args, run("one"), run("two"));
+  if (HasFailure()) return;
   EXPECT_EQ(r.at("epochs"), 2);
-  EXPECT_EQ(r.at("steps"), one.last_json().at("steps"));
+  EXPECT_EQ(r.at("steps"), one.at("steps"));
   EXPECT_TRUE(fs::exists(run("two") + "/best_arc.txt"));
   // Both processes sample what one process samples: the first update's architectures (drawn
   // before any reward) are the same; every update and derivation is logged once.
   for (const char* kind : {"controller", "derive", "shown"}) {
-    EXPECT_EQ(arc_records(run("two"), kind).size(), arc_records(run("one"), kind).size()) << kind;
+    EXPECT_EQ(jsonl_records(run("two") + "/arcs.jsonl", kind).size(),
+              jsonl_records(run("one") + "/arcs.jsonl", kind).size())
+        << kind;
   }
-  const auto a = arc_records(run("one"), "controller"), b = arc_records(run("two"), "controller");
+  const auto a = jsonl_records(run("one") + "/arcs.jsonl", "controller"),
+             b = jsonl_records(run("two") + "/arcs.jsonl", "controller");
   ASSERT_GE(a.size(), 2u);
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < 2; ++i) EXPECT_EQ(b[i].at("arc"), a[i].at("arc")) << i;
   // Derivation's scores, made by the two processes in turn, are the scores of the best.
-  const auto derived = arc_records(run("two"), "derive");
+  const auto derived = jsonl_records(run("two") + "/arcs.jsonl", "derive");
   double best = -1;
   for (const auto& d : derived) best = std::max(best, d.at("valid_acc").get<double>());
   EXPECT_EQ(r.at("valid_acc").get<double>(), best);

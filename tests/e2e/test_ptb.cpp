@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using test::CliResult;
 using test::concat;
+using test::jsonl_records;
 using test::run_cli;
 using test::TempDir;
 
@@ -53,22 +54,6 @@ std::vector<std::string> lines_with(const std::string& text, const std::string& 
   std::string line;
   while (std::getline(in, line)) {
     if (line.find(needle) != std::string::npos) out.push_back(line);
-  }
-  return out;
-}
-
-std::vector<json> records(const std::string& path, const std::string& kind) {
-  std::vector<json> out;
-  std::istringstream in(test::read_text(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    if (!json::accept(line)) {
-      ADD_FAILURE() << path << ": not JSON: " << line;
-      continue;
-    }
-    auto j = json::parse(line);
-    if (j.value("kind", "") == kind) out.push_back(j);
   }
   return out;
 }
@@ -116,9 +101,9 @@ TEST(CliPtb, TinyFinalTrainingRun) {
   EXPECT_EQ(lines_with(log, "test_ppl=").size(), 1u);   // once, after training
 
   ASSERT_TRUE(fs::exists(run + "/metrics.jsonl"));
-  EXPECT_EQ(records(run + "/metrics.jsonl", "lm_step").size(),
+  EXPECT_EQ(jsonl_records(run + "/metrics.jsonl", "lm_step").size(),
             static_cast<size_t>(j.value("steps", -1)));
-  auto evals = records(run + "/metrics.jsonl", "lm_eval");
+  auto evals = jsonl_records(run + "/metrics.jsonl", "lm_eval");
   ASSERT_EQ(evals.size(), 3u);
   EXPECT_EQ(evals[1].value("ppl", -1.0), j.value("valid_ppl", -2.0));
   EXPECT_EQ(evals[2].value("split", ""), "test");
@@ -188,8 +173,8 @@ TEST(CliPtb, TinySearchDerivesAndHandsOffToTrain) {
   EXPECT_EQ(bj.value("samples", -1), 3);
 
   // arcs.jsonl: 2 epochs x 2 controller steps x 2 samples; 3 derived, the best of them chosen.
-  EXPECT_EQ(records(run + "/arcs.jsonl", "controller").size(), 8u);
-  auto derived = records(run + "/arcs.jsonl", "derive");
+  EXPECT_EQ(jsonl_records(run + "/arcs.jsonl", "controller").size(), 8u);
+  auto derived = jsonl_records(run + "/arcs.jsonl", "derive");
   ASSERT_EQ(derived.size(), 3u);
   double lowest = std::numeric_limits<double>::infinity();
   for (const auto& d : derived) {
@@ -262,7 +247,7 @@ TEST(CliPtb, NonFiniteLossRollsBackThenGivesUp) {
   const std::string log = test::read_text(run + "/log.txt");
   EXPECT_EQ(lines_with(log, "rolling back to previous checkpoint " + run + "/ckpt-0.pt").size(), 5u)
       << log;
-  EXPECT_EQ(records(run + "/metrics.jsonl", "rollback").size(), 5u);
+  EXPECT_EQ(jsonl_records(run + "/metrics.jsonl", "rollback").size(), 5u);
 }
 
 // --------------------------------------------------------------------------------- bad input

@@ -22,24 +22,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using test::CliResult;
 using test::concat;
+using test::jsonl_records;
 using test::run_cli;
 using test::search_flags;
 using test::TempDir;
-
-/// The records of a .jsonl file of `kind` (every kind when empty); each line must be JSON.
-std::vector<json> records(const std::string& path, const std::string& kind = "") {
-  std::vector<json> out;
-  std::istringstream in(test::read_text(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    EXPECT_TRUE(json::accept(line)) << path << ": not JSON: " << line;
-    if (!json::accept(line)) continue;
-    auto j = json::parse(line);
-    if (kind.empty() || j.value("kind", "") == kind) out.push_back(j);
-  }
-  return out;
-}
 
 /// The records of `kind` of epoch `epoch`.
 std::vector<json> of_epoch(const std::vector<json>& all, int epoch) {
@@ -135,18 +121,18 @@ TEST(CliSearch, MicroSearchWritesTheRunAndHandsOffToTrain) {
   EXPECT_EQ(bj.value("valid_acc", -1.0), acc);
 
   // arcs.jsonl: every line JSON, every architecture valid; the best is the best derived.
-  auto all = records(run + "/arcs.jsonl");
+  auto all = jsonl_records(run + "/arcs.jsonl");
   for (const auto& a : all) expect_valid_arc(a.value("arc", ""), "micro", 2, 5);
-  EXPECT_EQ(records(run + "/arcs.jsonl", "controller").size(), 8u);  // 2 epochs x 2 steps x 2
-  EXPECT_EQ(records(run + "/arcs.jsonl", "shown").size(), 20u);
-  auto derived = records(run + "/arcs.jsonl", "derive");
+  EXPECT_EQ(jsonl_records(run + "/arcs.jsonl", "controller").size(), 8u);  // 2 epochs x 2 steps x 2
+  EXPECT_EQ(jsonl_records(run + "/arcs.jsonl", "shown").size(), 20u);
+  auto derived = jsonl_records(run + "/arcs.jsonl", "derive");
   ASSERT_EQ(derived.size(), 3u);
   double best_derived = -1;
   for (const auto& d : derived) best_derived = std::max(best_derived, d.value("valid_acc", -1.0));
   EXPECT_EQ(best_derived, acc);
 
   // metrics.jsonl: one controller record per step, numbered on across epochs.
-  auto ctrl = records(run + "/metrics.jsonl", "controller");
+  auto ctrl = jsonl_records(run + "/metrics.jsonl", "controller");
   ASSERT_EQ(ctrl.size(), 4u);
   for (size_t i = 0; i < ctrl.size(); ++i) {
     EXPECT_EQ(ctrl[i].value("ctrl_step", -1), int(i) + 1);
@@ -192,7 +178,7 @@ TEST(CliSearch, MacroNeedsWholeChannelsThenSearches) {
   EXPECT_EQ(r.err, "");
   const std::string best = r.last_json().value("best_arc", "");
   expect_valid_arc(best, "macro", 3, 6);
-  for (const auto& a : records(run + "/arcs.jsonl"))
+  for (const auto& a : jsonl_records(run + "/arcs.jsonl"))
     expect_valid_arc(a.value("arc", ""), "macro", 3, 6);
   auto ctrl_lines = lines_with(test::read_text(run + "/log.txt"), "ctrl_step=");
   EXPECT_EQ(ctrl_lines.size(), 4u);
@@ -222,8 +208,8 @@ TEST(CliSearch, RandomControllerWritesABestArc) {
   const std::string txt = test::read_text(run + "/best_arc.txt");
   EXPECT_EQ(txt.substr(txt.find('\n') + 1), best + "\n");
   // Never trained: no controller steps; still 10 architectures shown per epoch.
-  EXPECT_EQ(records(run + "/arcs.jsonl", "controller").size(), 0u);
-  EXPECT_EQ(records(run + "/arcs.jsonl", "shown").size(), 20u);
+  EXPECT_EQ(jsonl_records(run + "/arcs.jsonl", "controller").size(), 0u);
+  EXPECT_EQ(jsonl_records(run + "/arcs.jsonl", "shown").size(), 20u);
   EXPECT_TRUE(lines_with(test::read_text(run + "/log.txt"), "ctrl_step=").empty());
   EXPECT_EQ(train_dry_run({"--child_fixed_arc_file", run + "/best_arc.txt"}).value("arc", ""),
             best);
@@ -260,7 +246,7 @@ TEST(CliDerive, FromACheckpointRewritesBestArc) {
   json bj = json::parse(test::read_text(run + "/best_arc.json"));
   EXPECT_EQ(bj.value("samples", -1), 2);
   EXPECT_EQ(bj.value("arc", ""), best);
-  EXPECT_EQ(records(run + "/arcs.jsonl", "derive").size(), 3u + 3u + 2u);
+  EXPECT_EQ(jsonl_records(run + "/arcs.jsonl", "derive").size(), 3u + 3u + 2u);
   EXPECT_EQ(checkpoints_in(run), (std::set<std::string>{"ckpt-1.pt", "ckpt-2.pt"}));
 }
 
@@ -283,13 +269,13 @@ TEST(CliSearch, ResumeEqualsUninterrupted) {
   // Epoch 2 after the resume is epoch 2 of the straight run: the same controller samples,
   // rewards and updates, the same architectures shown, the same derivation.
   for (const char* kind : {"controller", "shown"}) {
-    auto ea = of_epoch(records(a + "/arcs.jsonl", kind), 2);
-    auto eb = of_epoch(records(b + "/arcs.jsonl", kind), 2);
+    auto ea = of_epoch(jsonl_records(a + "/arcs.jsonl", kind), 2);
+    auto eb = of_epoch(jsonl_records(b + "/arcs.jsonl", kind), 2);
     EXPECT_FALSE(ea.empty()) << kind;
     EXPECT_EQ(ea, eb) << kind;
   }
-  EXPECT_EQ(of_epoch(records(a + "/metrics.jsonl", "controller"), 2),
-            of_epoch(records(b + "/metrics.jsonl", "controller"), 2));
+  EXPECT_EQ(of_epoch(jsonl_records(a + "/metrics.jsonl", "controller"), 2),
+            of_epoch(jsonl_records(b + "/metrics.jsonl", "controller"), 2));
   auto result_a = json::parse(test::read_text(a + "/result.json"));
   auto result_b = json::parse(test::read_text(b + "/result.json"));
   EXPECT_EQ(result_a.value("best_arc", "a"), result_b.value("best_arc", "b"));
