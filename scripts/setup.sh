@@ -12,6 +12,8 @@ packages=(
   libgtest-dev googletest
   libgloo-dev           # the headers of c10d's Gloo process group (distributed runs)
   dataset-fashion-mnist # the embedded default data set
+  graphviz              # `dot`: drawings of architectures (enas draw, best_arc.svg)
+  gnuplot-nox           # the curves of report.html
 )
 
 missing=()

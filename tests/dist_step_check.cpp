@@ -149,6 +149,17 @@ int check_rnn() {
                                     y.narrow(0, begin, end - begin), state, lr, o, team);
   const torch::Tensor whole_state = team.whole_rows(state, kRows);
 
+  // The same step kept on the device as a GPU runs it (LmStepOptions::on_device: the processes'
+  // losses averaged as tensors, the clipping scale computed there).
+  RnnLm kept = make(c);
+  torch::Tensor kept_state = state0.narrow(0, begin, end - begin).clone();
+  LmStepOptions kept_options = o;
+  kept_options.on_device = true;
+  LmStep kept_step =
+      lm_train_step(*kept, x.narrow(0, begin, end - begin), y.narrow(0, begin, end - begin),
+                    kept_state, lr, kept_options, team);
+  kept_step.read();
+
   RnnLm busy = make(on);
   torch::Tensor busy_state = state0.narrow(0, begin, end - begin).clone();
   torch::manual_seed(1000 + env.rank);
@@ -165,6 +176,7 @@ int check_rnn() {
   std::vector<std::string> names;
   const auto a = state_of(*mine, &names), b = state_of(*ref);
   const auto [worst, worst_name] = worst_difference(a, b, names);
+  const double kept_worst = worst_difference(state_of(*kept), b, names).first;
   const double state_diff =
       (whole_state - ref_state).abs().max().item<double>() / ref_state.abs().max().item<double>();
   const bool identical = same_everywhere(*dist, a);
@@ -172,10 +184,12 @@ int check_rnn() {
   std::printf(
       "{\"rank\": %d, \"space\": \"rnn\", \"max_rel_diff\": %.3g, \"worst_tensor\": \"%s\", "
       "\"loss_rel_diff\": %.3g, \"grad_norm\": %.4g, \"grad_norm_rel_diff\": %.3g, "
-      "\"state_rel_diff\": %.3g, "
-      "\"clipped\": %s, \"identical\": %s, \"identical_after_steps_with_dropout\": %s}\n",
+      "\"state_rel_diff\": %.3g, \"kept_max_rel_diff\": %.3g, \"kept_loss_rel_diff\": %.3g, "
+      "\"kept_tokens\": %lld, \"clipped\": %s, \"identical\": %s, "
+      "\"identical_after_steps_with_dropout\": %s}\n",
       env.rank, worst, worst_name.c_str(), relative(step.loss, ref_step.loss), step.grad_norm,
-      relative(step.grad_norm, ref_step.grad_norm), state_diff,
+      relative(step.grad_norm, ref_step.grad_norm), state_diff, kept_worst,
+      relative(kept_step.loss, ref_step.loss), static_cast<long long>(kept_step.tokens),
       ref_step.grad_norm > o.grad_bound ? "true" : "false", identical ? "true" : "false",
       identical_after ? "true" : "false");
   return 0;

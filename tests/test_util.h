@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "enas/util/error.h"
@@ -42,6 +44,27 @@ class SmallDisk {
   TempDir dir_;
   bool mounted_ = false;
   std::string why_not_;
+};
+
+/// Sets PATH for one test (a program made absent: Graphviz, gnuplot) and puts the old value back.
+class ScopedPath {
+ public:
+  explicit ScopedPath(const std::string& value) {
+    if (const char* old = std::getenv("PATH")) old_ = old;
+    setenv("PATH", value.c_str(), 1);
+  }
+  ~ScopedPath() {
+    if (old_) {
+      setenv("PATH", old_->c_str(), 1);
+    } else {
+      unsetenv("PATH");
+    }
+  }
+  ScopedPath(const ScopedPath&) = delete;
+  ScopedPath& operator=(const ScopedPath&) = delete;
+
+ private:
+  std::optional<std::string> old_;
 };
 
 /// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick), for one test's

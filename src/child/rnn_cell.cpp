@@ -167,7 +167,7 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
   // inputs: xw, s0, w_s, w_node_0..w_node_{N-1}; the mask is no variable (an optional one is
   // none to autograd when absent).
   static variable_list forward(AutogradContext* ctx, torch::TensorList inputs,
-                               c10::optional<Tensor> mask, std::vector<int64_t> code) {
+                               TorchOptional<Tensor> mask, std::vector<int64_t> code) {
     const std::vector<Tensor> w_nodes(inputs.begin() + 3, inputs.end());
     rnn::Arc arc{std::vector<int>(code.begin(), code.end())};
     const Tensor m = mask.has_value() ? *mask : Tensor();
@@ -304,7 +304,7 @@ Tensor rnn_cell_sequence(const Tensor& xw, const Tensor& s0, const Tensor& w_s,
   std::vector<Tensor> inputs{xw, s0, w_s};
   inputs.insert(inputs.end(), w_nodes.begin(), w_nodes.end());
   std::vector<int64_t> code(arc.code.begin(), arc.code.end());
-  c10::optional<Tensor> m;
+  TorchOptional<Tensor> m;
   if (mask.defined()) m = mask;
   return CellFunction::apply(torch::TensorList(inputs), m, code)[0];
 }

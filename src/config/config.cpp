@@ -112,6 +112,48 @@ std::string format_config(const Config& config, unsigned mode) {
   return s;
 }
 
+std::string format_config_summary(const Config& config, const Config& base, unsigned mode) {
+  static const std::set<std::string> defining = {"preset",
+                                                 "search_for",
+                                                 "dataset",
+                                                 "data",
+                                                 "device",
+                                                 "threads",
+                                                 "batch_size",
+                                                 "num_epochs",
+                                                 "child_num_layers",
+                                                 "child_num_cells",
+                                                 "child_out_filters",
+                                                 "child_hidden_size",
+                                                 "child_fixed_arc",
+                                                 "output_dir",
+                                                 "out"};
+  Config copy = config, other = base;
+  const SpaceKind space = space_named(config.search_for).kind();
+  std::map<std::string, std::string> theirs;
+  other.visit([&](const char* names, auto& field, const char*, Scope) {
+    theirs[primary(names)] = value_string(field);
+  });
+  std::vector<std::pair<std::string, std::string>> rows;
+  size_t total = 0;
+  copy.visit([&](const char* names, auto& field, const char*, Scope scope) {
+    ++total;
+    const std::string name = primary(names), value = value_string(field);
+    if (!scope.applies(space, mode)) return;
+    if (defining.count(name) || theirs[name] != value) rows.emplace_back(name, value);
+  });
+  std::sort(rows.begin(), rows.end());
+  std::string s = fmt::format(
+      "configuration: what defines the run and what differs from {} ({} of {} values; "
+      "config.json has all)\n",
+      config.preset.empty() ? "the defaults" : "preset " + config.preset, rows.size(), total);
+  for (const auto& [name, value] : rows) {
+    size_t used = name.size() + value.size();
+    s += name + std::string(used < 80 ? 80 - used : 1, '.') + value + "\n";
+  }
+  return s;
+}
+
 bool use_channels_last(const Config& c) {
   return c.memory_format == "auto" || c.memory_format == "channels_last";
 }

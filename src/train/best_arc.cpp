@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "enas/report/draw.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/space.h"
+#include "enas/util/error.h"
 
 namespace enas {
 
@@ -29,6 +31,26 @@ void write_best_arc(const RunDir& run, const Config& c, const BestArc& best) {
                       {"dataset", c.dataset}};
   if (!space.language()) j["child_num_cells"] = sizes.num_cells;
   run.write_file("best_arc.json", j.dump(2) + "\n");
+  draw_arc(run, c, best.arc, "best_arc");
+}
+
+void draw_arc(const RunDir& run, const Config& config, const std::vector<int>& flat,
+              const std::string& name) {
+  if (!run.writes()) return;
+  const std::string dot = arc_dot(space_named(config.search_for), flat);
+  if (!graphviz_available()) {
+    run.write_file(name + ".dot", dot);
+    warn(
+        fmt::format("Graphviz's dot program is not installed: the drawing is {}.dot, not {}.svg "
+                    "(apt-get install graphviz; `enas draw` renders it later)",
+                    name, name));
+    return;
+  }
+  try {
+    render_graph(dot, run.file(name + ".svg"));
+  } catch (const Error& e) {
+    warn(fmt::format("{}.svg was not drawn: {}", name, e.what()));
+  }
 }
 
 }  // namespace enas

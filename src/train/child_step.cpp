@@ -132,6 +132,7 @@ EpochEvent train_image_epoch(ImageChildImpl& model, Sgd& sgd, BatchLoader& loade
                              : 1.0;
     ChildStep s = train_child_step(model, sgd, *batch, pass.lr, log_now, scale);
     meter.add(s);
+    reporter.tick({"child", pass.epoch, step, batch->labels.size(0) * pass.team.size()});
     if (log_now) {
       reporter.step(step_event(s, step, batches, pass.lr, clock.minutes(), pass.team));
     }

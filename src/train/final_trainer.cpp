@@ -96,6 +96,7 @@ TrainResult FinalTrainer::run(bool resume) {
   clock_.start(at.seconds);
   if (team_.agreed_stop() != 0) stop_run(run_, reporter_, "before training began", "");
   run_.mark_started();
+  report_plan(at.epoch, batches, 0, "images");
   ImagePassHooks hooks;
   hooks.before_step = [&](int64_t step) {
     model_->set_progress(step, batches * config_.num_epochs);  // drop-path's schedule

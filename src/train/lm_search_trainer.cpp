@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "enas/space/arc_text.h"
 #include "enas/train/reinforce.h"
 #include "enas/util/error.h"
@@ -12,7 +14,7 @@ namespace enas {
 namespace {
 
 constexpr SearchTraits kLmSearchTraits{"lm_search", "valid_ppl", /*higher_is_better=*/false,
-                                       /*rolls_back=*/true};
+                                       /*rolls_back=*/true, "tokens"};
 
 }  // namespace
 
@@ -50,6 +52,11 @@ LmSearchTrainer::LmSearchTrainer(const Config& config, RnnLm child, Controller c
 }
 
 LmSearchTrainer::~LmSearchTrainer() = default;
+
+int64_t LmSearchTrainer::child_steps_per_epoch() const {
+  // Segments have random lengths around bptt (enas_lm): the count of bptt-long ones.
+  return std::max<int64_t>(1, (train_rows_.size(1) - 1) / config_.child_bptt_steps);
+}
 
 bool LmSearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) {
   LmEpochHooks hooks;

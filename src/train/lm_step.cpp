@@ -59,7 +59,25 @@ LmStep lm_train_step(RnnLmImpl& model, const torch::Tensor& x, const torch::Tens
   // terms), so the mean of their gradients is the whole batch's. The decay's gradient, the same
   // everywhere, is unchanged by it.
   team.mean(grads);
-  // The loop reads the loss back every step anyway (divergence check), so the norm may be too.
+  if (o.on_device) {
+    const auto dev = torch::TensorOptions().device(x.device()).dtype(torch::kFloat);
+    const torch::Tensor norm = grads.empty() ? torch::zeros({}, dev) : global_norm(grads);
+    if (o.grad_bound > 0 && !grads.empty()) {
+      // bound / max(norm, bound): 1 (an exact no-op) when the norm is within the bound.
+      const torch::Tensor scale = norm.clamp_min(o.grad_bound).reciprocal().mul_(o.grad_bound);
+      for (auto& g : grads) g.mul_(scale);
+    }
+    if (!grads.empty()) torch::_foreach_add_(with_grad, grads, -s.lr);
+    torch::Tensor loss = out.loss.detach();
+    if (!team.alone()) {
+      // Equal parts of the batch: the mean of the processes' means is the whole batch's.
+      team.mean({loss});
+      s.tokens *= team.size();
+    }
+    s.values = torch::stack(
+        {loss.to(torch::kDouble), l2.to(torch::kDouble).reshape({}), norm.to(torch::kDouble)});
+    return s;
+  }
   s.grad_norm = grads.empty() ? 0.0 : global_norm(grads).item<double>();
   if (o.grad_bound > 0 && s.grad_norm > o.grad_bound) {
     // tf.clip_by_global_norm: every gradient times bound / max(norm, bound).
@@ -78,6 +96,14 @@ LmStep lm_train_step(RnnLmImpl& model, const torch::Tensor& x, const torch::Tens
   return s;
 }
 
+void LmStep::read() {
+  if (!values.defined()) return;
+  const torch::Tensor v = values.to(torch::kCPU);
+  loss = v[0].item<double>();
+  l2 = v[1].item<double>();
+  grad_norm = v[2].item<double>();
+}
+
 torch::Tensor rows_of(const torch::Tensor& rows, const Team& team) {
   require(rows.size(0) % team.size() == 0,
           "a batch of {} rows does not split evenly across {} processes: pick a --batch_size "
@@ -94,7 +120,8 @@ double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
   model.eval();
   torch::NoGradGuard guard;
   torch::Tensor state = model.zero_state(rows.size(0));
-  torch::Tensor total = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble));
+  // Summed where the losses are (in double): read once at the end, never per segment.
+  torch::Tensor total = torch::zeros({}, rows.options().dtype(torch::kDouble));
   int64_t tokens = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
     if (before_segment) before_segment(i);
@@ -102,7 +129,7 @@ double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
     auto [x, y] = segment_xy(rows, segments[i]);
     LmOutput out = model.forward(x, y, state);
     state = out.state;
-    total += out.loss.to(torch::kCPU, torch::kDouble) * static_cast<double>(x.numel());
+    total += out.loss.to(torch::kDouble) * static_cast<double>(x.numel());
     tokens += x.numel();
   }
   model.train(was_training);
@@ -141,7 +168,8 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
   using Clock = std::chrono::steady_clock;
   std::mt19937_64 rng(mix_seed(c.seed, epoch, 0x5e9 + rollbacks));
   const auto segments = random_length_segments(rows.size(1), c.child_bptt_steps, rng);
-  const LmStepOptions options = LmStepOptions::from(c);
+  LmStepOptions options = LmStepOptions::from(c);
+  options.on_device = hooks.step_on_device.value_or(!rows.device().is_cpu());
   LmEpochPosition at;
   at.state = model.zero_state(rows.size(0));
   const int64_t whole_rows = rows.size(0) * team.size();  // the processes' parts are equal
@@ -160,20 +188,51 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
   const auto t0 = Clock::now();
   model.train();
   LmEpoch out;
+  torch::Tensor pending;  // (1) on the device: the losses of the steps since the last read, summed
+  // Reads the pending losses into `at` (and the step's numbers, when given, into it): one
+  // transfer. False when a loss was not finite.
+  auto settle = [&](LmStep* s) {
+    if (!pending.defined()) return true;
+    torch::Tensor read = s ? torch::cat({pending, s->values}) : pending;
+    read = read.to(torch::kCPU);
+    if (s) {
+      s->values = read.narrow(0, 1, 3);
+      s->read();
+    }
+    pending = torch::Tensor();
+    const double sum = read[0].item<double>();
+    at.loss_sum += sum;
+    return std::isfinite(sum);
+  };
   for (size_t i = static_cast<size_t>(at.segment); i < segments.size(); ++i) {
     if (hooks.before_step) hooks.before_step();
     auto [x, y] = segment_xy(rows, segments[i]);
     LmStep s = lm_train_step(model, x, y, at.state, c.child_lr, options, team);
-    if (!std::isfinite(s.loss)) {
+    if (s.values.defined()) {
+      // On the device the losses add up there, in double as on the host, and are read only
+      // where the loop must look: a log line, a stop, the pass's end. A loss that stopped being
+      // finite is seen there, and the pass rolls back as it would have at once (to the epoch's
+      // start either way).
+      const torch::Tensor loss = s.values.narrow(0, 0, 1);
+      pending = pending.defined() ? pending + loss : loss.clone();
+    } else if (!std::isfinite(s.loss)) {
       out.finite = false;
       return out;
+    } else {
+      at.loss_sum += s.loss;
     }
     ++step;
     ++at.segment;
-    at.loss_sum += s.loss;
     at.tokens += s.tokens;
+    reporter.tick({"child", epoch, step, s.tokens});
     if (hooks.after_step) hooks.after_step();
-    if (step % c.log_every == 0) {
+    const bool log = step % c.log_every == 0;
+    const bool stop = team.agreed_stop() != 0 && i + 1 < segments.size();
+    if ((log || stop) && !settle(&s)) {
+      out.finite = false;
+      return out;
+    }
+    if (log) {
       const double ppl = perplexity(at.loss_sum / static_cast<double>(at.segment));
       const int avg = hooks.avg_flag ? hooks.avg_flag() : -1;
       reporter.message(lm_step_line(epoch, step, ppl, s.lr, s.l2, s.grad_norm, minutes(), avg));
@@ -187,12 +246,16 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
       if (avg >= 0) r["averaging"] = avg == 1;
       reporter.record(r);
     }
-    if (team.agreed_stop() != 0 && i + 1 < segments.size()) {
+    if (stop) {
       out.stopped = true;
       out.at = at;
       out.at.state = team.whole_rows(at.state, whole_rows);  // what the checkpoint holds
       return out;
     }
+  }
+  if (!settle(nullptr)) {
+    out.finite = false;
+    return out;
   }
   out.at = at;
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();

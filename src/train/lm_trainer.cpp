@@ -162,6 +162,9 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
   if (team_.agreed_stop() != 0) stop_run(run_, reporter_, "before training began", "");
   if (!resume) save({0, 0}, 0, result);  // what a rollback in the first epoch returns to
   run_.mark_started();
+  // Segments have random lengths around bptt (enas_lm): the count of bptt-long ones.
+  report_plan(at.epoch, std::max<int64_t>(1, (train_rows_.size(1) - 1) / config_.child_bptt_steps),
+              0, "tokens");
   clock_.start(at.seconds);
   int64_t& epoch = at.epoch;
   int64_t& step = at.step;

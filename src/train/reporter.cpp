@@ -16,6 +16,9 @@ void Reporter::message(const std::string& text) {
 void Reporter::step(const StepEvent& e) {
   for (auto& l : listeners_) l->on_step(e);
 }
+void Reporter::tick(const TickEvent& e) {
+  for (auto& l : listeners_) l->on_tick(e);
+}
 void Reporter::eval(const EvalEvent& e) {
   for (auto& l : listeners_) l->on_eval(e);
 }
@@ -131,9 +134,14 @@ std::vector<nlohmann::json> read_metrics(const std::string& path) {
   while (std::getline(in, line)) {
     nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!r.is_object()) continue;
-    if (r.value("kind", "") == "resume") {
-      const int64_t step = r.value("step", int64_t{0});
-      const int64_t ctrl = r.value("ctrl_step", int64_t{-1});
+    // A field of another type than ours is no resume (value() would throw on it).
+    const auto kind = r.find("kind");
+    const auto at = r.find("step"), at_ctrl = r.find("ctrl_step");
+    if (kind != r.end() && kind->is_string() && *kind == "resume" &&
+        (at == r.end() || at->is_number_integer())) {
+      const int64_t step = at != r.end() && at->is_number_integer() ? at->get<int64_t>() : 0;
+      const int64_t ctrl =
+          at_ctrl != r.end() && at_ctrl->is_number_integer() ? at_ctrl->get<int64_t>() : -1;
       auto redone = [&](const nlohmann::json& e) {
         if (e.contains("step") && e["step"].is_number_integer() &&
             e["step"].get<int64_t>() > step) {

@@ -27,9 +27,10 @@ constexpr const char* kLockName = ".enas.lock";
 
 // What a run writes: deleted by --reset_output_dir and by the clean-up of a run that never
 // started; nothing else in a run folder is ever touched.
-const std::set<std::string> kRunFiles = {"config.json",   "log.txt",     "metrics.jsonl",
-                                         "arcs.jsonl",    "result.json", "best_arc.txt",
-                                         "best_arc.json", kLockName};
+const std::set<std::string> kRunFiles = {
+    "config.json",  "log.txt",       "metrics.jsonl", "arcs.jsonl",   "result.json",
+    "best_arc.txt", "best_arc.json", "best_arc.svg",  "best_arc.dot", "arc.svg",
+    "arc.dot",      "report.html",   kLockName};
 
 /// Files that make a folder "hold a run" (a lone log is a run that died before its first step).
 bool marks_a_run(const std::string& name) {
@@ -49,6 +50,8 @@ std::vector<std::string> entries_of(const std::string& dir) {
   return names;
 }
 
+}  // namespace
+
 std::string default_run_path(const std::string& command) {
   auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -60,8 +63,6 @@ std::string default_run_path(const std::string& command) {
   for (int n = 2; fs::exists(path); ++n) path = fmt::format("{}-{}", base, n);
   return path;
 }
-
-}  // namespace
 
 std::string CheckpointId::file_name() const {
   return batch == 0 ? fmt::format("ckpt-{}.pt", epoch) : fmt::format("ckpt-{}-{}.pt", epoch, batch);

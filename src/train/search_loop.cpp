@@ -72,6 +72,7 @@ void SearchLoop::train_controller(int64_t epoch, int first) {
     }
     team_.sum(scores);
     const ReinforceStats s = reinforce_->update(samples, scores);
+    reporter_.tick({"controller", epoch, s.step, 0});
     reporter_.message(controller_line(t, samples, scores, s));
     for (size_t i = 0; i < samples.arcs.size(); ++i) {
       nlohmann::json line = {{"kind", "controller"},
@@ -136,6 +137,11 @@ SearchResult SearchLoop::run(bool resume) {
   if (!resume && traits_.rolls_back) save({0, 0});  // what a rollback in epoch 1 returns to
   run_.mark_started();
   clock_.start(at_.seconds);
+  const bool controller_trains = config_.controller_training && controller_->trainable();
+  report_plan(
+      at_.epoch, child_steps_per_epoch(),
+      controller_trains ? config_.controller_train_steps / config_.controller_train_every : 0,
+      traits_.unit);
   while (at_.epoch < config_.num_epochs) {
     const int64_t epoch = at_.epoch;
     const bool mid_epoch = at_.batch > 0;

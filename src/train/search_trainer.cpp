@@ -18,7 +18,7 @@ namespace enas {
 namespace {
 
 constexpr SearchTraits kImageSearchTraits{"search", "valid_acc", /*higher_is_better=*/true,
-                                          /*rolls_back=*/false};
+                                          /*rolls_back=*/false, "images"};
 
 }  // namespace
 

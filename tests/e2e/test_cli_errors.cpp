@@ -232,8 +232,9 @@ TEST(CliRunDirErrors, CheckpointOfAnotherArchitecture) {
   expect_one_error_line(r, {run + "/ckpt-1.pt", "does not match this model", "is ["});
 }
 
-TEST(CliErrors, NoSubcommand) {
-  CliResult r = run_cli({});
+TEST(CliErrors, FlagsWithoutASubcommand) {
+  // (No arguments at all run the embedded pipeline: Pipeline.DryRunBuildsTheEmbeddedSearch.)
+  CliResult r = run_cli({"--threads", "1"});
   expect_one_error_line(r, {"subcommand"});
 }
 

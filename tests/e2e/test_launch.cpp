@@ -132,6 +132,10 @@ TEST(DataParallel, LanguageModelStepOnTwoRanksIsOneStepOfTheWholeBatch) {
     EXPECT_LT(j.at("loss_rel_diff").get<double>(), 1e-5) << j;
     EXPECT_LT(j.at("grad_norm_rel_diff").get<double>(), 1e-5) << j;
     EXPECT_LT(j.at("state_rel_diff").get<double>(), 1e-5) << j;
+    // Kept on the device (as on a GPU): the same step, the whole batch's loss and tokens.
+    EXPECT_LT(j.at("kept_max_rel_diff").get<double>(), 1e-5) << j;
+    EXPECT_LT(j.at("kept_loss_rel_diff").get<double>(), 1e-5) << j;
+    EXPECT_EQ(j.at("kept_tokens").get<int64_t>(), 8 * 6) << j;  // the check's 8 rows of 6 tokens
   }
 }
 

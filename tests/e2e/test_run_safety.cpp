@@ -80,8 +80,9 @@ TEST(CliWrites, FullDiskIsAnErrorAndTheLastCheckpointStays) {
   EXPECT_EQ(zip_damage(run + "/ckpt-1.pt"), "");
 
   // With the disk full, even the small files fail loudly (result.json used to end up empty).
-  disk.fill();
+  // (Filled after the removal: the freed block must not leave room for a small file.)
   fs::remove(run + "/result.json");
+  disk.fill();
   r = resume(run, {"--num_epochs", "1"});
   expect_one_error_line(r, {"cannot write " + run + "/", "No space left on device"});
   EXPECT_FALSE(fs::exists(run + "/result.json"));

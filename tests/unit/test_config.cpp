@@ -178,6 +178,40 @@ TEST(Presets, AllNamesAreListed) {
   }
 }
 
+TEST(Presets, EverySearchPresetNamesAFinalPresetOfItsSpaceAndData) {
+  int searches = 0;
+  for (const auto& p : all_presets()) {
+    if (p.command != "search") {
+      EXPECT_EQ(p.final_preset, "") << p.name;
+      continue;
+    }
+    ++searches;
+    SCOPED_TRACE(p.name);
+    Config searched;
+    p.apply(searched);
+    searched.preset = p.name;
+    const Preset& f = find_preset(final_preset_for(searched));
+    EXPECT_EQ(f.name, p.final_preset);
+    EXPECT_EQ(f.command, "train");
+    Config trained;
+    f.apply(trained);
+    EXPECT_EQ(trained.dataset, searched.dataset);
+    EXPECT_EQ(trained.search_for, searched.search_for);
+    EXPECT_EQ(searched.child_fixed_arc, "");  // a search samples its architectures
+  }
+  EXPECT_GE(searches, 4);
+  // A search run without a preset: its data set and space decide.
+  Config c;
+  c.preset = "";
+  c.dataset = "cifar10";
+  c.search_for = "macro";
+  EXPECT_EQ(final_preset_for(c), "cifar10_macro_final");
+  c.dataset = "ptb";
+  EXPECT_EQ(final_preset_for(c), "ptb_final");
+  c.dataset = "fashion_mnist";
+  EXPECT_EQ(final_preset_for(c), "default");
+}
+
 TEST(Presets, EveryPresetValidates) {
   for (const auto& p : all_presets()) {
     Config c;

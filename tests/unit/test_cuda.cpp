@@ -213,8 +213,14 @@ TEST_F(Cuda, LanguageModelStepsAsOnTheCpu) {
   torch::Tensor sa = 0.1 * torch::randn({4, 16});                       // (B, H)
   torch::Tensor sb = sa.to(dev_);
   const LmStepOptions o = LmStepOptions::from(c);
+  // The device runs the step as the training loop does there: clipped on the device, read once.
+  LmStepOptions od = o;
+  od.on_device = true;
   const LmStep a = lm_train_step(*cpu, x, y, sa, 1.0, o);
-  const LmStep b = lm_train_step(*other, x.to(dev_), y.to(dev_), sb, 1.0, o);
+  LmStep b = lm_train_step(*other, x.to(dev_), y.to(dev_), sb, 1.0, od);
+  ASSERT_TRUE(b.values.defined());
+  EXPECT_EQ(b.values.device(), dev_);
+  b.read();
   EXPECT_NEAR(b.loss, a.loss, 1e-5 * a.loss);
   EXPECT_NEAR(b.grad_norm, a.grad_norm, 1e-4 * a.grad_norm);
   EXPECT_LT(rel_diff(sb, sa), 1e-4);

@@ -201,5 +201,21 @@ TEST(ReadMetrics, DropsWhatAResumedRunTrainedAgain) {
                      R"({"epoch":2,"kind":"epoch","step":40,"train_loss":1.0})"}));
 }
 
+TEST(ReadMetrics, FieldsOfAnotherTypeAreKeptNotThrown) {
+  // A record whose kind or step is not what ours hold (edited by hand, another tool's) is kept
+  // as it is and is no resume.
+  TempDir dir;
+  std::ofstream(dir.file("metrics.jsonl")) << R"({"kind":3,"step":10})"
+                                              "\n"
+                                           << R"({"kind":"resume","step":"20"})"
+                                              "\n"
+                                           << R"({"kind":"step","step":30})"
+                                              "\n";
+  const auto records = read_metrics(dir.file("metrics.jsonl"));
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].at("kind"), 3);
+  EXPECT_EQ(records[2].at("step"), 30);
+}
+
 }  // namespace
 }  // namespace enas

@@ -6,12 +6,15 @@
 
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "enas/child/rnn_lm.h"
+#include "enas/config/config.h"
 #include "enas/space/authors_arcs.h"
 #include "enas/space/rnn.h"
 #include "enas/train/lm_step.h"
+#include "enas/train/reporter.h"
 #include "golden/rnn_cell_golden.h"
 #include "test_util.h"
 
@@ -400,6 +403,117 @@ TEST_F(RnnLmTest, TrainStepClipsByGlobalNormAndScalesTheRate) {
       EXPECT_NEAR(moved, 0.25 * s.grad_norm, 1e-9 * s.grad_norm);
     }
   }
+}
+
+TEST_F(RnnLmTest, AStepKeptOnTheDeviceIsTheHostsStep) {
+  // LmStepOptions::on_device (what a GPU runs: the clipping scale computed there, nothing read
+  // back) against the per-step reads, in double: with clipping that binds, that does not, none.
+  for (const double bound : {1e-3, 1e3, 0.0}) {
+    SCOPED_TRACE(bound);
+    torch::manual_seed(9);
+    RnnLm host(RnnLmOptions().vocab_size(12).hidden(6).num_nodes(3));
+    host->set_arc(rnn::parse_arc("0 0 1 2 1 1"));
+    host->to(torch::kDouble);
+    RnnLm dev(RnnLmOptions().vocab_size(12).hidden(6).num_nodes(3));
+    dev->set_arc(rnn::parse_arc("0 0 1 2 1 1"));
+    dev->to(torch::kDouble);
+    for (size_t i = 0; i < host->parameters().size(); ++i) {
+      torch::NoGradGuard no_grad;
+      dev->parameters()[i].copy_(host->parameters()[i]);
+    }
+    LmStepOptions o;
+    o.bptt = 5;
+    o.grad_bound = bound;
+    o.alpha = 0.5;
+    o.beta = 0.5;
+    o.weight_decay = 1e-3;
+    LmStepOptions od = o;
+    od.on_device = true;
+    torch::Tensor sh = host->zero_state(3), sd = dev->zero_state(3);
+    for (int step = 0; step < 3; ++step) {
+      auto x = torch::randint(12, {3, 5}, torch::kLong),
+           y = torch::randint(12, {3, 5}, torch::kLong);
+      const LmStep a = lm_train_step(*host, x, y, sh, 0.5, o);
+      LmStep b = lm_train_step(*dev, x, y, sd, 0.5, od);
+      ASSERT_FALSE(a.values.defined());
+      ASSERT_TRUE(b.values.defined());
+      EXPECT_EQ(b.loss, 0.0);  // not read yet
+      b.read();
+      EXPECT_NEAR(b.loss, a.loss, 1e-12);
+      EXPECT_NEAR(b.l2, a.l2, 1e-12);
+      EXPECT_NEAR(b.grad_norm, a.grad_norm, 1e-12);
+      EXPECT_EQ(b.tokens, a.tokens);
+      EXPECT_DOUBLE_EQ(b.lr, a.lr);
+      if (bound == 1e-3) {
+        EXPECT_GT(a.grad_norm, bound);  // the clipping bound binds
+      }
+    }
+    for (size_t i = 0; i < host->parameters().size(); ++i) {
+      EXPECT_TRUE(torch::allclose(dev->parameters()[i], host->parameters()[i], 1e-12, 1e-14)) << i;
+    }
+  }
+}
+
+TEST_F(RnnLmTest, APassKeptOnTheDeviceLogsAndEndsAsTheHostsDoes) {
+  // The pass's bookkeeping when the losses stay on the device (summed there, read at log lines
+  // and at the end): the same log records, perplexity and tokens as reading every step, and a
+  // diverged pass is seen.
+  struct Records : Listener {
+    std::vector<nlohmann::json> lines;
+    void on_record(const nlohmann::json& r) override { lines.push_back(r); }
+  };
+  Config c;
+  c.child_bptt_steps = 6;
+  c.log_every = 3;
+  c.child_lr = 1.0;
+  c.child_grad_bound = 0.1;
+  c.seed = 4;
+  torch::manual_seed(2);
+  const auto rows = torch::randint(10, {4, 61}, torch::kLong);
+  auto run = [&](bool on_device, double lr) {
+    torch::manual_seed(3);
+    RnnLm m(RnnLmOptions().vocab_size(10).hidden(8).num_nodes(2));
+    m->set_arc(rnn::parse_arc("0 0 1 1"));
+    m->to(torch::kDouble);
+    Config cc = c;
+    cc.child_lr = lr;
+    Reporter reporter;
+    auto records = std::make_shared<Records>();
+    reporter.add(records);
+    LmEpochHooks hooks;
+    hooks.step_on_device = on_device;
+    int64_t step = 0;
+    const LmEpoch e = train_lm_epoch(
+        *m, rows, cc, 0, 0, step, reporter, [] { return 0.0; }, hooks);
+    return std::make_tuple(e, step, records->lines);
+  };
+  const auto [host, host_steps, host_lines] = run(false, 1.0);
+  const auto [dev, dev_steps, dev_lines] = run(true, 1.0);
+  ASSERT_TRUE(host.finite);
+  ASSERT_TRUE(dev.finite);
+  EXPECT_EQ(dev_steps, host_steps);
+  EXPECT_EQ(dev.at.segment, host.at.segment);
+  EXPECT_EQ(dev.at.tokens, host.at.tokens);
+  EXPECT_NEAR(dev.train_ppl, host.train_ppl, 1e-9 * host.train_ppl);
+  ASSERT_EQ(dev_lines.size(), host_lines.size());
+  ASSERT_GE(host_lines.size(), 3u);  // two or more step lines and the epoch's
+  for (size_t i = 0; i < host_lines.size(); ++i) {
+    SCOPED_TRACE(host_lines[i].dump());
+    EXPECT_EQ(dev_lines[i].at("kind"), host_lines[i].at("kind"));
+    EXPECT_EQ(dev_lines[i].at("step"), host_lines[i].at("step"));
+    const char* field = host_lines[i].at("kind") == "lm_step" ? "ppl" : "train_ppl";
+    EXPECT_NEAR(dev_lines[i].at(field).get<double>(), host_lines[i].at(field).get<double>(),
+                1e-9 * host_lines[i].at(field).get<double>());
+    if (host_lines[i].at("kind") == "lm_step") {
+      EXPECT_NEAR(dev_lines[i].at("grad_norm").get<double>(),
+                  host_lines[i].at("grad_norm").get<double>(), 1e-9);
+    }
+  }
+  // A rate that overflows the weights: both passes report it, the device's at its next read.
+  c.child_grad_bound = 0;
+  c.child_clip_mode = "none";
+  EXPECT_FALSE(std::get<0>(run(false, 1e300)).finite);
+  EXPECT_FALSE(std::get<0>(run(true, 1e300)).finite);
 }
 
 }  // namespace

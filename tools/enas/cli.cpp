@@ -2,17 +2,21 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <type_traits>
 
 #include "enas/config/presets.h"
 #include "enas/dist/dist.h"
+#include "enas/report/report.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/space.h"
 #include "enas/train/best_arc.h"
 #include "enas/train/checkpoint.h"
+#include "enas/train/progress.h"
 #include "enas/train/search_loop.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
@@ -83,8 +87,8 @@ bool config_file_sets(const std::string& path, const std::string& key) {
 
 State prescan(int argc, char** argv) {
   State s;
-  // `launch` passes its command's flags on untouched: each process reads them itself.
-  if (argc > 1 && std::string(argv[1]) == "launch") return s;
+  // `launch` and `run` pass their command's flags on untouched: each process or stage reads them.
+  if (argc > 1 && (std::string(argv[1]) == "launch" || std::string(argv[1]) == "run")) return s;
   std::string preset = scan(argc, argv, {"--preset"});
   s.resume_from = scan(argc, argv, {"--resume_from"});
   const bool resume = has_flag(argc, argv, "--resume") || !s.resume_from.empty();
@@ -121,10 +125,7 @@ State prescan(int argc, char** argv) {
     Config searched;
     apply_config_file(searched, from + "/config.json");
     if (preset.empty()) {
-      std::string final_preset = "default";
-      if (searched.dataset == "cifar10") final_preset = "cifar10_" + searched.search_for + "_final";
-      if (searched.dataset == "ptb") final_preset = "ptb_final";
-      find_preset(final_preset).apply(s.config);
+      find_preset(final_preset_for(searched)).apply(s.config);
       s.config.preset = "from_search";
     }
     s.config.dataset = searched.dataset;
@@ -184,15 +185,55 @@ void bind_config(CLI::App* sub, State& state, bool with_resume) {
                   "main.py does");
 }
 
+/// Rewrites the run folder's report.html (report/report.h) at checkpoints, at most once a minute
+/// (a report costs about a second of gnuplot: nothing next to an epoch of a real run, much next
+/// to a tiny one), so that it can be opened during a long run; finish_run() writes the last one.
+/// A report never fails a run: what it left out (no gnuplot, a failed plot) and a failure to
+/// write it are warnings, each said once.
+class ReportListener : public Listener {
+ public:
+  explicit ReportListener(std::string dir) : dir_(std::move(dir)) {}
+  void on_sync() override {
+    if (std::chrono::steady_clock::now() - written_ >= std::chrono::seconds(60)) refresh();
+  }
+  void refresh() {
+    written_ = std::chrono::steady_clock::now();
+    std::vector<std::string> left_out;
+    try {
+      left_out = write_report(dir_);
+    } catch (const Error& e) {
+      left_out = {std::string("report.html was not written: ") + e.what()};
+    }
+    for (const auto& w : left_out) {
+      if (said_.insert(w).second) warn("report: " + w);
+    }
+  }
+
+ private:
+  std::string dir_;
+  std::set<std::string> said_;
+  std::chrono::steady_clock::time_point written_ = std::chrono::steady_clock::now();
+};
+
 namespace {
 
-/// The console, log.txt, metrics.jsonl and (a search's) arcs.jsonl of `run`; from here on
-/// warnings are part of its record.
-void open_reporter(Run& run, const std::string& command) {
+PipelineStage pipeline_stage;  // set by `enas run` around each stage
+
+/// The console, log.txt, metrics.jsonl, (a search's) arcs.jsonl and report.html of `run`, and
+/// on a terminal the progress line; from here on warnings are part of its record.
+void open_reporter(Run& run, const std::string& command, const Config& c, bool json) {
+  // First: it clears its line before the console's listener prints one.
+  if (!json && ProgressListener::wanted(stderr)) {
+    run.reporter.add(std::make_shared<ProgressListener>());
+  }
   run.reporter.add(std::make_shared<ConsoleListener>(run.dir.file("log.txt")));
   run.reporter.add(std::make_shared<MetricsListener>(run.dir.file("metrics.jsonl")));
   if (command == "search") {
     run.reporter.add(std::make_shared<ArcsListener>(run.dir.file("arcs.jsonl")));
+  }
+  if (c.report) {
+    run.report = std::make_shared<ReportListener>(run.dir.path());
+    run.reporter.add(run.report);  // after the files it reads
   }
   set_warning_sink([reporter = run.reporter](const std::string& text) mutable {
     reporter.message("warning: " + text);
@@ -200,6 +241,8 @@ void open_reporter(Run& run, const std::string& command) {
 }
 
 }  // namespace
+
+void set_pipeline_stage(PipelineStage stage) { pipeline_stage = stage; }
 
 std::vector<std::string> check_config(State& s) {
   if (!s.resume_from.empty()) s.resume = true;
@@ -217,15 +260,28 @@ Run start_run(State& s, const std::string& command, const std::vector<std::strin
     c.out = team.from_leader("");
     const std::string checkpoint = team.from_leader("");
     set_warning_sink([](const std::string&) {});  // rank 0 reports every warning
-    return Run{RunDir::follow(c.out, command, checkpoint), Reporter()};
+    return Run{RunDir::follow(c.out, command, checkpoint), Reporter(), nullptr};
   }
   // A resumed run's config.json may say reset_output_dir (how it started): not for a resume.
   const bool reset = c.reset_output_dir && !s.resume;
-  Run run{RunDir::open(c.out, command, s.resume, reset, s.resume_from), Reporter()};
+  Run run{RunDir::open(c.out, command, s.resume, reset, s.resume_from), Reporter(), nullptr};
   c.out = run.dir.path();
-  open_reporter(run, command);
+  open_reporter(run, command, c, s.json);
+  const PipelineStage stage = pipeline_stage.count > 0 ? pipeline_stage : PipelineStage{1, 1};
+  run.reporter.record({{"kind", "stage"},
+                       {"command", command},
+                       {"stage", stage.index},
+                       {"stages", stage.count},
+                       {"space", c.search_for},
+                       {"dataset", c.dataset}});
   run.reporter.message(std::string(80, '-'));
-  run.reporter.message(format_config(c, command == "train" ? kTrainMode : kSearchMode));
+  // The preset's own values are the base: what the user changed stands out.
+  Config base;
+  for (const auto& p : all_presets()) {
+    if (p.name == c.preset) p.apply(base);
+  }
+  run.reporter.message(
+      format_config_summary(c, base, command == "train" ? kTrainMode : kSearchMode));
   for (const auto& w : warnings) warn(w);
   // A damaged checkpoint, or one of another command's run, is reported now, before minutes of
   // loading data.
@@ -272,10 +328,12 @@ Run open_for_derive(const std::string& checkpoint, const Team& team) {
     // After rank 0 has the folder (or has failed, and then this process fails too).
     team.from_leader("");
     set_warning_sink([](const std::string&) {});  // rank 0 reports every warning
-    return Run{RunDir::follow(dir, "search", checkpoint), Reporter()};
+    return Run{RunDir::follow(dir, "search", checkpoint), Reporter(), nullptr};
   }
-  Run run{RunDir::open(dir, "search", /*resume=*/true, /*reset=*/false), Reporter()};
-  open_reporter(run, "search");
+  Run run{RunDir::open(dir, "search", /*resume=*/true, /*reset=*/false), Reporter(), nullptr};
+  Config c;
+  apply_config_file(c, run.dir.file("config.json"));
+  open_reporter(run, "search", c, /*json=*/true);
   team.from_leader(run.dir.path());
   return run;
 }
@@ -288,6 +346,7 @@ int derive_from(SearchLoop& trainer, const std::string& checkpoint, Run& run, co
   write_best_arc(run.dir, s.config, best);
   run.reporter.message(fmt::format("Best of {} architectures: {}: {}", best.samples,
                                    score_text(best), join_ints(best.arc)));
+  refresh_report(run);
   if (s.json && run.dir.writes()) {
     print_json_line({{"best_arc", join_ints(best.arc)},
                      {best.score_name, best.score},
@@ -306,8 +365,13 @@ nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t
           {"run_dir", run.dir.path()}};
 }
 
+void refresh_report(const Run& run) {
+  if (run.report) run.report->refresh();
+}
+
 void finish_run(const Run& run, const State& s, const nlohmann::json& result) {
   run.dir.write_file("result.json", result.dump(2) + "\n");
+  refresh_report(run);
   if (s.json && run.dir.writes()) print_json_line(result);
 }
 

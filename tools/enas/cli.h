@@ -37,8 +37,13 @@ struct State {
 };
 
 /// The subcommands, for messages and suggestions.
-inline const std::vector<std::string> kCommands = {"train",   "search", "derive",
-                                                   "presets", "bench",  "launch"};
+inline const std::vector<std::string> kCommands = {"run",    "train",   "search", "derive", "draw",
+                                                   "report", "presets", "bench",  "launch"};
+
+/// Parses `args` (a subcommand and its flags, as after `enas`) and runs that command: what
+/// main() does, and how `enas run` runs its stages. Bad flags print their error and return 2;
+/// the library's errors propagate (main() reports them).
+int run_subcommand(const std::vector<std::string>& args);
 
 /// Builds the configuration from defaults, --preset, a resumed run's config.json and --config
 /// FILE, before the flags are parsed on top of it (so --help shows the effective defaults).
@@ -65,11 +70,24 @@ Team join_team(const Config& config, const torch::Device& device);
 /// "threads, device" line.
 std::string processes_text(const Team& team);
 
+class ReportListener;
+
 /// A run in progress: its folder and the reporter of its console, log.txt and metrics.jsonl.
 struct Run {
   RunDir dir;
   Reporter reporter;
+  std::shared_ptr<ReportListener> report;  // report.html's writer; null with --noreport
 };
+
+/// Rewrites the run's report.html now (nothing with --noreport or on a follower process).
+void refresh_report(const Run& run);
+
+/// Where `enas run` is in its pipeline: stage `index` of `count` (0 of 0 outside it). The
+/// run's "stage" record and its progress display say so.
+struct PipelineStage {
+  int index = 0, count = 0;
+};
+void set_pipeline_stage(PipelineStage stage);
 
 /// Opens the run folder for `command` (train | search), builds the reporter, prints the
 /// configuration and `warnings` (which also go to log.txt, as every later warning does), and
@@ -109,6 +127,9 @@ void finish_search(const Run& run, const State& state, const SearchResult& resul
 /// --resume (when `with_resume`), --dry-run and --json.
 void bind_config(CLI::App* sub, State& state, bool with_resume);
 
+void add_run_command(CLI::App& app, State& state);
+void add_draw_command(CLI::App& app, State& state);
+void add_report_command(CLI::App& app, State& state);
 void add_train_command(CLI::App& app, State& state);
 void add_presets_command(CLI::App& app, State& state);
 void add_bench_command(CLI::App& app, State& state);

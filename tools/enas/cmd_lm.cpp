@@ -49,6 +49,7 @@ int run_train_lm(State& s, const std::vector<std::string>& warnings) {
   Run started = start_run(s, "train", warnings, team);
   const RunDir& run = started.dir;
   Reporter& reporter = started.reporter;
+  draw_arc(run, c, model->arc().code, "arc");
   Corpus corpus = load_corpus(c, reporter);
   if (corpus.vocab.size() != kPtbVocabSize) {
     torch::manual_seed(c.seed);  // a corpus of another vocabulary: rebuild at its size

@@ -6,6 +6,7 @@
 #include "enas/child/layers.h"
 #include "enas/data/datasets.h"
 #include "enas/space/arc_text.h"
+#include "enas/train/best_arc.h"
 #include "enas/train/final_trainer.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
@@ -42,6 +43,7 @@ int run_train(State& s) {
   Run started = start_run(s, "train", warnings, team);
   const RunDir& run = started.dir;
   Reporter& reporter = started.reporter;
+  draw_arc(run, c, parse_int_list(arc, "architecture"), "arc");
   reporter.message(model->summary());
   reporter.message(fmt::format("Model has {} params (aux head {})", model->num_params(),
                                model->num_aux_params()));
@@ -61,6 +63,7 @@ int run_train(State& s) {
                                r.epochs, r.test_acc, r.seconds, run.path()));
   nlohmann::json result = run_result(started, r.epochs, r.steps, model->num_params(), r.seconds);
   result.update({{"params_aux", model->num_aux_params()},
+                 {"arc", join_ints(parse_int_list(arc, "architecture"))},
                  {"test_acc", r.test_acc},
                  {"train_loss", r.train_loss},
                  {"images_per_s", r.images_per_s}});

@@ -93,36 +93,61 @@ int check_stdout(int code) {
   return code == 0 ? 1 : code;
 }
 
+}  // namespace
+
+namespace enas::cli {
+
+int run_subcommand(const std::vector<std::string>& args) {
+  std::vector<std::string> words{"enas"};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv_words;
+  for (auto& w : words) argv_words.push_back(w.data());
+  argv_words.push_back(nullptr);
+  const int argc = static_cast<int>(words.size());
+  char** argv = argv_words.data();
+  if (int bad = check_command(argc, argv)) return bad;
+  State state = prescan(argc, argv);
+  CLI::App app{"enas: Efficient Neural Architecture Search via Parameter Sharing, on libtorch"};
+  app.require_subcommand(1, 1);
+  add_run_command(app, state);
+  add_train_command(app, state);
+  add_search_command(app, state);
+  add_draw_command(app, state);
+  add_report_command(app, state);
+  add_presets_command(app, state);
+  add_bench_command(app, state);
+  add_launch_command(app, state);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ExtrasError&) {
+    // CLI11 2.1's own message lists the extras in reverse order ("3 --bogus_flag");
+    // remaining() has them as given.
+    std::string extras;
+    for (const auto& a : app.remaining(true)) extras += (extras.empty() ? "" : " ") + a;
+    std::fprintf(stderr, "error: unknown flag(s): %s (see `enas <command> --help`)\n",
+                 one_line(extras).c_str());
+    return 2;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s\n", one_line(e.what()).c_str());
+    return 2;
+  }
+  return state.run ? state.run() : 0;
+}
+
+}  // namespace enas::cli
+
+namespace {
+
 int run(int argc, char** argv) {
   try {
-    if (int bad = check_command(argc, argv)) return bad;
-    enas::cli::State state = enas::cli::prescan(argc, argv);
-    CLI::App app{"enas: Efficient Neural Architecture Search via Parameter Sharing, on libtorch"};
-    app.require_subcommand(1, 1);
-    enas::cli::add_train_command(app, state);
-    enas::cli::add_search_command(app, state);
-    enas::cli::add_presets_command(app, state);
-    enas::cli::add_bench_command(app, state);
-    enas::cli::add_launch_command(app, state);
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-      return app.exit(e);
-    } catch (const CLI::CallForAllHelp& e) {
-      return app.exit(e);
-    } catch (const CLI::ExtrasError&) {
-      // CLI11 2.1's own message lists the extras in reverse order ("3 --bogus_flag");
-      // remaining() has them as given.
-      std::string extras;
-      for (const auto& a : app.remaining(true)) extras += (extras.empty() ? "" : " ") + a;
-      std::fprintf(stderr, "error: unknown flag(s): %s (see `enas <command> --help`)\n",
-                   one_line(extras).c_str());
-      return 2;
-    } catch (const CLI::ParseError& e) {
-      std::fprintf(stderr, "error: %s\n", one_line(e.what()).c_str());
-      return 2;
-    }
-    return state.run ? state.run() : 0;
+    // With no arguments: the embedded pipeline (enas run's defaults).
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) args = {"run"};
+    return enas::cli::run_subcommand(args);
   } catch (const enas::Interrupted& e) {
     return 128 + e.signal();  // the trainer has said where it stopped and how to resume
   } catch (const enas::Error& e) {

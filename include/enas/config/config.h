@@ -66,6 +66,7 @@ struct Config {
   bool child_skip_unused_updates = false;
   int num_valids = 5000;
   int derive_valid_batches = 0;
+  bool report = true;  // report.html in the run folder: at checkpoints (once a minute at most)
 
   // ---------------------------------------------------------------- enas_lm (Penn Treebank)
   int child_hidden_size = 200;
@@ -162,6 +163,12 @@ void apply_config_file(Config& config, const std::string& path);
 /// `mode` (kTrainMode | kSearchMode), only the fields that apply to that command in the
 /// configuration's space.
 std::string format_config(const Config& config, unsigned mode = 0);
+
+/// The start-of-run table: in format_config's layout, the values that define the run (preset,
+/// space, data set and folder, device, threads, batch, epochs, the network's sizes, the
+/// architecture, the run folder) and every field of the command and space whose value differs
+/// from `base` (the preset's values); config.json keeps them all.
+std::string format_config_summary(const Config& config, const Config& base, unsigned mode);
 
 /// Whether activations and weights use channels-last (NHWC) memory. "auto" picks it for both image
 /// spaces: oneDNN's depthwise convs run ~5x faster in it and dense ones 25-35%. It used to lose

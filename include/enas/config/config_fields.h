@@ -24,6 +24,10 @@ void Config::visit(V&& v) {
     "process's part)",
     kImage);
   v("seed", seed, "seeds initialisation, data order, augmentation and dropout", kAll);
+  v("report", report,
+    "write report.html (configuration, curves, drawings) into the run folder at checkpoints "
+    "(at most once a minute) and at the end",
+    kAll);
   v("train_limit", train_limit, "use only the first N training images (ptb: tokens; 0 = all)",
     kAll);
   v("test_limit", test_limit,

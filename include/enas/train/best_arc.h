@@ -21,8 +21,14 @@ struct BestArc {
 /// "valid_acc 0.8123" or "valid_ppl 61.42": the score as the logs print it.
 std::string score_text(const BestArc& best);
 
-/// Writes best_arc.txt (the space's header line, then the architecture in the authors' format)
-/// and best_arc.json into `run`.
+/// Writes best_arc.txt (the space's header line, then the architecture in the authors' format),
+/// best_arc.json and the drawing best_arc.svg (draw_arc) into `run`.
 void write_best_arc(const RunDir& run, const Config& config, const BestArc& best);
+
+/// Draws `flat`, an architecture of `config`'s space, into `run` as NAME.svg (report/draw.h).
+/// A drawing never fails a run: without Graphviz it writes NAME.dot and warns, and a failed
+/// rendering is a warning.
+void draw_arc(const RunDir& run, const Config& config, const std::vector<int>& flat,
+              const std::string& name);
 
 }  // namespace enas

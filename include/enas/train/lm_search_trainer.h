@@ -29,6 +29,7 @@ class LmSearchTrainer : public SearchLoop {
 
  private:
   bool train_child_epoch(int64_t epoch, const RunProgress* from) override;
+  int64_t child_steps_per_epoch() const override;
   double reward_score(const std::vector<int>& arc) override;
   void skip_reward(const std::vector<int>& arc) override;
   std::string controller_banner(int64_t epoch) const override;

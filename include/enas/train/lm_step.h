@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,16 +27,24 @@ struct LmStepOptions {
   double weight_decay = 0;   // child_weight_decay: on RnnLm::decayed_weights()
   double grad_bound = 0.25;  // child_grad_bound: global-norm clipping (0 = none)
   int64_t bptt = 35;         // the rate is scaled by segment length / bptt
+  // Keep the step's numbers on the device (LmStep::values) and clip there: a step on a GPU then
+  // never waits for it. Off, they are read back every step (free on the CPU, where the clipping
+  // scale is the double bound / norm, as the golden values were made).
+  bool on_device = false;
   static LmStepOptions from(const Config& c);
 };
 
-/// What one step saw (read back: the loop needs the loss to detect divergence anyway).
+/// What one step saw.
 struct LmStep {
   double loss = 0;       // mean cross-entropy of the segment
   double l2 = 0;         // sum(w^2) of the decayed weights (the |w| of enas_lm's log)
   double grad_norm = 0;  // global norm before clipping
   double lr = 0;         // the rate applied: lr * len / bptt
   int64_t tokens = 0;
+  // With LmStepOptions::on_device: (3) float64 on the device, loss, l2 and grad_norm, which the
+  // three doubles above then leave at 0 until read() copies them over (one transfer).
+  torch::Tensor values;
+  void read();
 };
 
 /// loss + weight_decay * sum(w^2) + alpha * mean(s^2) + beta * mean((s_t - s_{t-1})^2), backward,
@@ -66,6 +75,9 @@ struct LmEpochHooks {
   std::function<void()> before_step;  // the search: a fresh cell per segment
   std::function<void()> after_step;   // final training: the weight average
   std::function<int()> avg_flag;      // final training: the log's avg= (none: not printed)
+  // LmStepOptions::on_device for the pass; unset: when the rows are not on the CPU (the tests
+  // set it to run the GPU's bookkeeping on the CPU).
+  std::optional<bool> step_on_device;
 };
 
 /// Where a pass stands after `segment` segments: what a checkpoint written mid-epoch (on a

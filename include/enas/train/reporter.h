@@ -20,6 +20,15 @@ struct StepEvent {
   double minutes = 0;
 };
 
+/// Every training step, the controller's too, before any number is read back from the device:
+/// what a progress display counts (the logged StepEvent comes only every log_every steps).
+struct TickEvent {
+  const char* phase = "child";  // child | controller
+  int64_t epoch = 0;            // epochs completed
+  int64_t step = 0;             // global step of the phase (child: as StepEvent's)
+  int64_t items = 0;            // images or tokens the step trained on (controller: 0)
+};
+
 /// An accuracy measured on a whole split.
 struct EvalEvent {
   int64_t epoch = 0, step = 0;
@@ -39,6 +48,7 @@ class Listener {
   virtual ~Listener() = default;
   virtual void on_message(const std::string& text) {}
   virtual void on_step(const StepEvent& e) {}
+  virtual void on_tick(const TickEvent& e) {}
   virtual void on_eval(const EvalEvent& e) {}
   virtual void on_epoch(const EpochEvent& e) {}
   /// Any other record for metrics.jsonl ("kind" names it).
@@ -54,6 +64,7 @@ class Reporter {
   void add(std::shared_ptr<Listener> listener) { listeners_.push_back(std::move(listener)); }
   void message(const std::string& text);
   void step(const StepEvent& e);
+  void tick(const TickEvent& e);
   void eval(const EvalEvent& e);
   void epoch(const EpochEvent& e);
   void record(const nlohmann::json& r);

@@ -34,6 +34,9 @@ std::optional<CheckpointId> parse_checkpoint_name(const std::string& name);
 /// Whether `name` is a file a run writes (and so --reset_output_dir may delete).
 bool is_run_file(const std::string& name);
 
+/// A fresh run folder's name: runs/<command>-<date>-<time> (-2, -3, ... when taken).
+std::string default_run_path(const std::string& command);
+
 class RunDir {
  public:
   /// Opens `path` ("" = runs/<command>-<date>-<time>) for `command` (train | search), creating it

@@ -31,6 +31,7 @@ struct SearchTraits {
   const char* score_name;  // what derivation ranks by: valid_acc | valid_ppl
   bool higher_is_better;   // of that score
   bool rolls_back;         // a diverged child pass returns to the last epoch's checkpoint
+  const char* unit;        // what a child step trains on: images | tokens
 };
 
 struct SearchResult {
@@ -62,6 +63,8 @@ class SearchLoop : public TrainerCore {
   /// when the loss stopped being finite (only where traits.rolls_back). On a stop signal it
   /// saves (save) and ends the run (stop_run).
   virtual bool train_child_epoch(int64_t epoch, const RunProgress* from) = 0;
+  /// Steps of an epoch's child pass (the Penn Treebank's segments vary: their mean count).
+  virtual int64_t child_steps_per_epoch() const = 0;
   /// The task term of `arc`'s reward, on validation data (accuracy; 80 / perplexity).
   virtual double reward_score(const std::vector<int>& arc) = 0;
   /// Where another process scores `arc` (its share of an update's samples): advances whatever

@@ -37,6 +37,18 @@ class TrainerCore {
                            [&](torch::serialize::InputArchive& a) { parts_.load(a, path); });
   }
 
+  /// The "plan" record (metrics.jsonl, and what a progress display counts with): the epochs of
+  /// the run, where it starts, and the steps of an epoch's child pass and controller rounds.
+  void report_plan(int64_t start_epoch, int64_t steps_per_epoch, int64_t controller_steps_per_epoch,
+                   const char* unit) const {
+    reporter_.record({{"kind", "plan"},
+                      {"epochs", config_.num_epochs},
+                      {"start_epoch", start_epoch},
+                      {"steps_per_epoch", steps_per_epoch},
+                      {"controller_steps_per_epoch", controller_steps_per_epoch},
+                      {"unit", unit}});
+  }
+
   Config config_;
   const RunDir& run_;
   Reporter& reporter_;

@@ -2,11 +2,23 @@
 /// Process-wide settings every command applies first: threads, device, seeds. Also the one place
 /// that hides differences between libtorch versions (1.13 from Debian, 2.x from a wheel).
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace enas {
+
+/// libtorch's optional: its own class up to 2.3, then a deprecated alias of std::optional (whose
+/// spelling warns in the newest). Autograd functions take optional tensors in this type.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+template <typename T>
+using TorchOptional = std::optional<T>;
+#else
+template <typename T>
+using TorchOptional = c10::optional<T>;
+#endif
 
 /// Cores this process may run on (sched_getaffinity), at least 1.
 int available_cores();

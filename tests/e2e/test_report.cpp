@@ -1,0 +1,189 @@
+// The run report in a real browser: a tiny final run's and a tiny search's report.html rendered
+// by headless Chromium (Debian's chromium, which scripts/test.sh installs for the tests), checked
+// in the DOM the browser built, for console messages and for anything it would have to fetch,
+// and photographed into the test's output folder (test-output/ beside the test binary).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "cli_runner.h"
+#include "test_util.h"
+
+namespace enas {
+namespace {
+
+namespace fs = std::filesystem;
+using test::CliResult;
+using test::concat;
+using test::expect_one_error_line;
+using test::read_text;
+using test::run_cli;
+using test::TempDir;
+
+const char* kChromium = "/usr/bin/chromium";
+
+/// What the browser made of a page.
+struct Rendered {
+  std::string dom;                   // the DOM after loading (--dump-dom)
+  std::vector<std::string> console;  // the page's console messages (errors, logs, uncaught)
+  int status = -1;
+};
+
+/// Runs `command` through the shell; its standard output, and its status in `status`.
+std::string capture(const std::string& command, int* status) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  *status = ::pclose(p);
+  return out;
+}
+
+/// Loads `page` in headless Chromium (a profile of its own in `scratch`); with `screenshot`, also
+/// photographs it there.
+Rendered render(const std::string& page, const std::string& scratch,
+                const std::string& screenshot = "") {
+  const std::string flags = std::string(kChromium) +
+                            " --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage"
+                            " --no-first-run --user-data-dir=" +
+                            scratch + "/profile";
+  Rendered r;
+  const std::string log = scratch + "/chromium.log";
+  r.dom = capture("timeout 120 " + flags + " --enable-logging=stderr --v=0 --dump-dom 'file://" +
+                      page + "' 2>'" + log + "'",
+                  &r.status);
+  std::ifstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(":CONSOLE") != std::string::npos) r.console.push_back(line);
+  }
+  if (!screenshot.empty()) {
+    int status = 0;
+    capture("timeout 120 " + flags + " --hide-scrollbars --window-size=1280,2400 --screenshot='" +
+                screenshot + "' 'file://" + page + "' >/dev/null 2>&1",
+            &status);
+  }
+  return r;
+}
+
+/// The element whose id is `id`, from its opening tag to its first `</figure>` or `</table>`.
+std::string element(const std::string& dom, const std::string& id) {
+  const auto at = dom.find("id=\"" + id + "\"");
+  if (at == std::string::npos) return "";
+  const auto open = dom.rfind('<', at);
+  auto end = std::min(dom.find("</figure>", at), dom.find("</table>", at));
+  return dom.substr(open, end == std::string::npos ? std::string::npos : end - open);
+}
+
+/// Every src= or href= of the page that is not inline (data:) or on the page (#...): what a
+/// self-contained page must not have.
+std::vector<std::string> fetched(const std::string& dom) {
+  std::vector<std::string> out;
+  const std::regex ref(R"re((?:src|href)\s*=\s*"([^"]*)")re");
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), ref); it != std::sregex_iterator();
+       ++it) {
+    const std::string url = (*it)[1];
+    if (url.rfind("data:", 0) != 0 && url.rfind("#", 0) != 0) out.push_back(url);
+  }
+  return out;
+}
+
+std::string output_folder() {
+  const std::string dir = (fs::current_path() / "test-output").string();
+  fs::create_directories(dir);
+  return dir;
+}
+
+class ReportInBrowser : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kChromium))
+      GTEST_SKIP() << "no " << kChromium << " (scripts/test.sh installs it)";
+  }
+};
+
+TEST_F(ReportInBrowser, TheCheckSeesConsoleErrorsAndFetchedFiles) {
+  // The checks below can fail: a page with a script error and a missing image trips both.
+  TempDir tmp;
+  std::ofstream(tmp.file("bad.html"))
+      << "<html><body><img src=\"missing.png\"><script>console.error('boom');</script></body>"
+         "</html>";
+  const Rendered r = render(tmp.file("bad.html"), tmp.path());
+  EXPECT_FALSE(r.console.empty()) << r.dom;
+  EXPECT_EQ(fetched(r.dom), std::vector<std::string>{"missing.png"});
+}
+
+TEST_F(ReportInBrowser, AFinalRunsAndASearchsReportsLoadWithTheirCurvesAndDrawings) {
+  TempDir tmp;
+  fs::create_directories(tmp.file("data"));
+  test::write_fake_cifar10(tmp.file("data"));
+  const std::string train = tmp.file("train"), search = tmp.file("search");
+  CliResult r = run_cli(
+      test::tiny_train_args(tmp.file("data"), train, {"--num_epochs", "2", "--log_every", "2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  r = run_cli(
+      concat(test::search_flags(tmp.file("data"), "micro"), {"--out", search, "--log_every", "2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const std::string shots = output_folder();
+
+  const Rendered final_page =
+      render(train + "/report.html", tmp.path(), shots + "/report-final-run.png");
+  ASSERT_EQ(final_page.status, 0);
+  EXPECT_TRUE(final_page.console.empty()) << final_page.console.front();
+  EXPECT_TRUE(fetched(final_page.dom).empty()) << fetched(final_page.dom).front();
+  const bool plots = fs::exists("/usr/bin/gnuplot");
+  for (const char* id : {"plot-train-loss", "plot-train-acc", "plot-eval-acc", "plot-lr"}) {
+    if (!plots) break;
+    EXPECT_NE(element(final_page.dom, id).find("<svg"), std::string::npos) << id;
+  }
+  if (fs::exists("/usr/bin/dot")) {
+    EXPECT_NE(element(final_page.dom, "drawing-arc").find("<svg"), std::string::npos);
+  }
+  EXPECT_NE(element(final_page.dom, "summary"), "");
+  // A final run has no controller and no sampled architectures.
+  for (const char* id : {"plot-ctrl-reward", "plot-ctrl-entropy", "plot-sampled-acc", "top-arcs"}) {
+    EXPECT_EQ(element(final_page.dom, id), "") << id;
+  }
+
+  const Rendered search_page =
+      render(search + "/report.html", tmp.path(), shots + "/report-search.png");
+  ASSERT_EQ(search_page.status, 0);
+  EXPECT_TRUE(search_page.console.empty()) << search_page.console.front();
+  EXPECT_TRUE(fetched(search_page.dom).empty()) << fetched(search_page.dom).front();
+  for (const char* id : {"plot-ctrl-reward", "plot-ctrl-entropy", "plot-sampled-acc"}) {
+    if (!plots) break;
+    EXPECT_NE(element(search_page.dom, id).find("<svg"), std::string::npos) << id;
+  }
+  // Its best architectures, and the drawing of the derived one.
+  EXPECT_NE(element(search_page.dom, "top-arcs"), "");
+  if (fs::exists("/usr/bin/dot")) {
+    EXPECT_NE(element(search_page.dom, "drawing-best-arc").find("<svg"), std::string::npos);
+  }
+  EXPECT_GT(fs::file_size(shots + "/report-final-run.png"), 10000u);
+  EXPECT_GT(fs::file_size(shots + "/report-search.png"), 10000u);
+}
+
+TEST(Report, RebuildsAFolderAndRefusesWhatIsNoRun) {
+  TempDir tmp;
+  fs::create_directories(tmp.file("data"));
+  test::write_fake_cifar10(tmp.file("data"));
+  CliResult r = run_cli(test::tiny_train_args(tmp.file("data"), tmp.file("run"), {"--noreport"}));
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_FALSE(fs::exists(tmp.file("run/report.html")));  // --noreport
+  r = run_cli({"report", tmp.file("run"), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.last_json().at("reports")[0], tmp.file("run") + "/report.html");
+  EXPECT_NE(read_text(tmp.file("run/report.html")).find("<html"), std::string::npos);
+  expect_one_error_line(run_cli({"report", tmp.file("data")}),
+                        {tmp.file("data"), "not a run folder"});
+}
+
+}  // namespace
+}  // namespace enas
