@@ -185,5 +185,34 @@ TEST(Report, RebuildsAFolderAndRefusesWhatIsNoRun) {
                         {tmp.file("data"), "not a run folder"});
 }
 
+TEST(Report, ARunWithoutGraphvizOrGnuplotWarnsOnceAndFinishes) {
+  TempDir tmp;
+  fs::create_directories(tmp.file("data"));
+  fs::create_directories(tmp.file("bin"));  // PATH holds nothing: no dot, no gnuplot
+  test::write_fake_cifar10(tmp.file("data"));
+  const std::string run = tmp.file("run");
+  CliResult r;
+  {
+    test::ScopedPath path(tmp.file("bin"));
+    r = run_cli(test::tiny_train_args(tmp.file("data"), run, {"--num_epochs", "2"}));
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(r.err, "");
+  // The drawing falls back to its Graphviz text, said once.
+  EXPECT_TRUE(fs::exists(run + "/arc.dot"));
+  EXPECT_FALSE(fs::exists(run + "/arc.svg"));
+  size_t said = 0;
+  for (size_t at = 0; (at = r.out.find("warning: Graphviz's dot", at)) != std::string::npos; ++at) {
+    ++said;
+  }
+  EXPECT_EQ(said, 1u) << r.out;
+  // The report is written without its curves, and says why on the page and once in the log.
+  const std::string html = read_text(run + "/report.html");
+  EXPECT_NE(html.find("id=\"no-gnuplot\""), std::string::npos);
+  EXPECT_EQ(html.find("id=\"plot-train-loss\""), std::string::npos);
+  EXPECT_NE(read_text(run + "/log.txt").find("warning: report: "), std::string::npos);
+  EXPECT_NE(r.out.find("warning: report: "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace enas

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -94,6 +95,43 @@ TEST(Config, ConfigFileErrors) {
   { std::ofstream(dir.file("good.json")) << R"({"batch_size": 5})"; }
   apply_config_file(c, dir.file("good.json"));
   EXPECT_EQ(c.batch_size, 5);
+}
+
+TEST(Config, TheStartOfRunTableShowsWhatDefinesTheRunAndWhatDiffersFromThePreset) {
+  Config base;
+  find_preset("cifar10_micro_search").apply(base);
+  Config c = base;
+  c.preset = "cifar10_micro_search";
+  c.controller_train_steps = 7;  // changed by a flag
+  c.child_cutout_size = 3;       // changed: an image field
+  c.child_hidden_size = 999;     // changed, but the language model's: not shown for micro
+  const std::string text = format_config_summary(c, base, kSearchMode);
+  std::map<std::string, std::string> rows;
+  std::istringstream in(text);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_NE(header.find("preset cifar10_micro_search"), std::string::npos) << header;
+  for (std::string line; std::getline(in, line);) {
+    const auto dots = line.find("..");
+    ASSERT_NE(dots, std::string::npos) << line;
+    const auto value = line.find_first_not_of('.', dots);  // none: an empty value (data)
+    rows[line.substr(0, dots)] = value == std::string::npos ? "" : line.substr(value);
+  }
+  EXPECT_EQ(rows["controller_train_steps"], "7");
+  EXPECT_EQ(rows["child_cutout_size"], "3");
+  EXPECT_EQ(rows.count("child_hidden_size"), 0u);
+  // What defines the run is there though unchanged; an unchanged value of the preset is not.
+  for (const char* name : {"preset", "dataset", "search_for", "batch_size", "num_epochs",
+                           "child_num_layers", "child_num_cells", "child_out_filters"}) {
+    EXPECT_EQ(rows.count(name), 1u) << name;
+  }
+  EXPECT_EQ(rows["batch_size"], "160");
+  EXPECT_EQ(rows.count("controller_lr"), 0u);
+  EXPECT_EQ(rows.count("child_hidden_size"), 0u);
+  EXPECT_LT(rows.size(), 25u);
+  EXPECT_NE(header.find(std::to_string(rows.size()) + " of " + std::to_string(to_json(c).size())),
+            std::string::npos)
+      << header;
 }
 
 TEST(Config, FormatConfigPrintsDottedSortedLines) {
