@@ -3,6 +3,7 @@
 # Idempotent: a second run only rebuilds what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
 
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -26,6 +27,7 @@ if ((${#missing[@]})); then
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  echo "setup: packages installed in $(($(date +%s) - started)) s"
 fi
 
 # OpenBLAS must be the BLAS libtorch resolves to.
@@ -40,4 +42,4 @@ fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target enas  # the tests are built by scripts/test.sh
-echo "setup: built ./build/enas"
+echo "setup: built ./build/enas ($(($(date +%s) - started)) s in all)"
