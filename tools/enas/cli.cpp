@@ -321,7 +321,7 @@ std::string processes_text(const Team& team) {
   return fmt::format(", {} processes ({} backend)", team.size(), team.backend());
 }
 
-Run open_for_derive(const std::string& checkpoint, const Team& team) {
+Run open_for_derive(const std::string& checkpoint, const Config& config, const Team& team) {
   std::string dir = std::filesystem::path(checkpoint).parent_path().string();
   if (dir.empty()) dir = ".";
   if (!team.leader()) {
@@ -331,9 +331,7 @@ Run open_for_derive(const std::string& checkpoint, const Team& team) {
     return Run{RunDir::follow(dir, "search", checkpoint), Reporter(), nullptr};
   }
   Run run{RunDir::open(dir, "search", /*resume=*/true, /*reset=*/false), Reporter(), nullptr};
-  Config c;
-  apply_config_file(c, run.dir.file("config.json"));
-  open_reporter(run, "search", c, /*json=*/true);
+  open_reporter(run, "search", config, /*json=*/true);
   team.from_leader(run.dir.path());
   return run;
 }

@@ -103,8 +103,9 @@ void expect_checkpoint_kind(const std::string& checkpoint, const std::string& co
                             const std::string& dataset);
 
 /// Opens the run folder of a search's `checkpoint` to derive from it (locked; its log, metrics
-/// and arcs appended to). With several processes rank 0 opens it and the others follow.
-Run open_for_derive(const std::string& checkpoint, const Team& team = {});
+/// and arcs appended to; `config`, the search's with the flags, decides its report). With several
+/// processes rank 0 opens it and the others follow.
+Run open_for_derive(const std::string& checkpoint, const Config& config, const Team& team = {});
 
 /// `enas derive`'s work once the trainer is built: restores `checkpoint`, derives (the
 /// architectures shared among `team`'s processes), writes best_arc.txt / best_arc.json into the

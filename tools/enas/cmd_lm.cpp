@@ -135,7 +135,7 @@ int run_derive_lm(State& s, const std::string& checkpoint) {
   Config& c = s.config;
   const torch::Device device = setup_compute(c).device;
   const Team team = join_team(c, device);
-  Run run = open_for_derive(checkpoint, team);
+  Run run = open_for_derive(checkpoint, s.config, team);
   Corpus corpus = load_corpus(c, run.reporter);
   LmSearchSetup setup = build_search(c, corpus.vocab.size());
   LmSearchTrainer trainer(c, setup.child, setup.controller, corpus, run.dir, run.reporter, device);

@@ -81,7 +81,7 @@ int run_derive(State& s, const std::string& checkpoint) {
   const torch::Device device = setup_compute(c).device;
   SearchSetup setup = build(c);
   const Team team = join_team(c, device);
-  Run run = open_for_derive(checkpoint, team);
+  Run run = open_for_derive(checkpoint, s.config, team);
   ImageDataset data = load_image_dataset(c, c.num_valids);
   SearchTrainer trainer(c, setup.child, setup.controller, data, run.dir, run.reporter, device);
   return derive_from(trainer, checkpoint, run, s, team);
