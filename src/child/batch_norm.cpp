@@ -57,24 +57,34 @@ std::pair<std::vector<double>, std::vector<double>> channel_sums(int64_t M, int6
   return out;
 }
 
-/// y = x * a[c] + b[c] over a row-major (M, C) matrix.
+/// y = x * a[c] + b[c] over a row-major (M, C) matrix; with `relu`, max(that, 0).
 void affine_rows(const float* __restrict x, const float* __restrict a, const float* __restrict b,
-                 float* __restrict y, int64_t M, int64_t C) {
+                 float* __restrict y, int64_t M, int64_t C, bool relu) {
   at::parallel_for(0, M, 256, [&](int64_t r0, int64_t r1) {
     for (int64_t m = r0; m < r1; ++m) {
       const float* __restrict xr = x + m * C;
       float* __restrict yr = y + m * C;
-      for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * a[c] + b[c];
+      if (relu) {
+        for (int64_t c = 0; c < C; ++c) yr[c] = std::max(xr[c] * a[c] + b[c], 0.f);
+      } else {
+        for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] * a[c] + b[c];
+      }
     }
   });
 }
 
+/// The gradient that reaches the batch norm through a fused ReLU: g where the BN's output
+/// x * a + b (recomputed, the same expression as the forward's) was positive, else 0.
+inline float through_relu(float g, float x, float a, float b) { return x * a + b > 0.f ? g : 0.f; }
+
 /// The kernel's autograd node. Saves x, mean, invstd and weight; the backward is the usual
-/// dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), two passes over (g, x).
+/// dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), two passes over (g, x). With `relu`
+/// the output is max(y, 0), and the backward masks g in the same two passes (the scale and
+/// shift are saved to recompute y's sign): the ReLU's own pass each way is gone.
 class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const Tensor& input, const Tensor& weight,
-                               const Tensor& bias, double eps) {
+                               const Tensor& bias, double eps, bool relu) {
     const int64_t C = input.size(1);
     const int64_t M = input.numel() / C;
     const Tensor x = input.contiguous(torch::MemoryFormat::ChannelsLast);
@@ -136,17 +146,24 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
       hp[c] = static_cast<float>(bp[c] - m * wp[c] * is);
     }
     Tensor y = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
-    affine_rows(xp, sp, hp, y.data_ptr<float>(), M, C);
+    affine_rows(xp, sp, hp, y.data_ptr<float>(), M, C, relu);
 
     Tensor count = torch::full({}, rows, torch::kDouble);  // rows of the (whole) batch
     ctx->mark_non_differentiable({mean, var, count});
     ctx->save_for_backward({x, w, mean, invstd, count});
+    if (relu) {
+      ctx->saved_data["scale"] = scale;
+      ctx->saved_data["shift"] = shift;
+    }
     return {y, mean, var, count};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const Tensor& x = saved[0];
+    const bool relu = ctx->saved_data.count("scale") > 0;
+    RECORD_FUNCTION(relu ? "enas::batch_norm_relu_backward" : "enas::batch_norm_backward",
+                    std::vector<c10::IValue>({grads[0], x}));
     const Tensor& w = saved[1];
     const Tensor& mean = saved[2];
     const Tensor& invstd = saved[3];
@@ -157,13 +174,25 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
     const float* xp = x.data_ptr<float>();
     const float* gp = g.data_ptr<float>();
     const float* mp = mean.data_ptr<float>();
+    const Tensor scale = relu ? ctx->saved_data["scale"].toTensor() : Tensor();
+    const Tensor shift = relu ? ctx->saved_data["shift"].toTensor() : Tensor();
+    const float* sp = relu ? scale.data_ptr<float>() : nullptr;
+    const float* hp = relu ? shift.data_ptr<float>() : nullptr;
 
     const auto [sum_g, sum_gx] = channel_sums(M, C, [&](int64_t m, float* f1, float* f2) {
       const float* __restrict xr = xp + m * C;
       const float* __restrict gr = gp + m * C;
-      for (int64_t c = 0; c < C; ++c) {
-        f1[c] += gr[c];
-        f2[c] += gr[c] * (xr[c] - mp[c]);
+      if (relu) {
+        for (int64_t c = 0; c < C; ++c) {
+          const float g = through_relu(gr[c], xr[c], sp[c], hp[c]);
+          f1[c] += g;
+          f2[c] += g * (xr[c] - mp[c]);
+        }
+      } else {
+        for (int64_t c = 0; c < C; ++c) {
+          f1[c] += gr[c];
+          f2[c] += gr[c] * (xr[c] - mp[c]);
+        }
       }
     });
     // Sync BN: dx needs the whole batch's sums; the weight's and bias's gradients stay this
@@ -199,10 +228,15 @@ class BatchNormFunction : public torch::autograd::Function<BatchNormFunction> {
         const float* __restrict xr = xp + m * C;
         const float* __restrict gr = gp + m * C;
         float* __restrict o = op + m * C;
-        for (int64_t c = 0; c < C; ++c) o[c] = gr[c] * kp[c] + xr[c] * ap[c] + bp[c];
+        if (relu) {
+          for (int64_t c = 0; c < C; ++c)
+            o[c] = through_relu(gr[c], xr[c], sp[c], hp[c]) * kp[c] + xr[c] * ap[c] + bp[c];
+        } else {
+          for (int64_t c = 0; c < C; ++c) o[c] = gr[c] * kp[c] + xr[c] * ap[c] + bp[c];
+        }
       }
     });
-    return {gx, grad_w, grad_b, Tensor()};
+    return {gx, grad_w, grad_b, Tensor(), Tensor()};
   }
 };
 
@@ -231,20 +265,22 @@ ChannelSumReducer& reducer_slot() {
 void set_batch_norm_reducer(ChannelSumReducer reducer) { reducer_slot() = std::move(reducer); }
 const ChannelSumReducer& batch_norm_reducer() { return reducer_slot(); }
 
-torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor& weight,
-                                     const torch::Tensor& bias, double eps, torch::Tensor* mean,
-                                     torch::Tensor* var, double* rows) {
+namespace {
+torch::Tensor batch_stats(const torch::Tensor& x, const torch::Tensor& weight,
+                          const torch::Tensor& bias, double eps, torch::Tensor* mean,
+                          torch::Tensor* var, double* rows, bool relu) {
   require(!batch_norm_reducer() || synced_here(x),
           "sync batch norm runs on float CPU tensors so far (got {} {}); pass --nosync_bn to "
           "normalise each process's part on its own",
           x.device().str(), c10::toString(x.scalar_type()));
   if (rows) *rows = static_cast<double>(x.numel() / x.size(1));
   if (own_batch_norm_kernel(x) || synced_here(x)) {
-    RECORD_FUNCTION("enas::batch_norm", std::vector<c10::IValue>({x}));  // for --profile
+    RECORD_FUNCTION(relu ? "enas::batch_norm_relu" : "enas::batch_norm",
+                    std::vector<c10::IValue>({x}));  // for --profile
     // The autograd node takes defined tensors only: no affine transform is weight 1, bias 0.
     const int64_t c = x.size(1);
     auto out = BatchNormFunction::apply(x, weight.defined() ? weight : torch::ones({c}),
-                                        bias.defined() ? bias : torch::zeros({c}), eps);
+                                        bias.defined() ? bias : torch::zeros({c}), eps, relu);
     if (mean) *mean = out[1].detach();
     if (var) *var = out[2].detach();
     if (rows) *rows = out[3].item<double>();
@@ -257,9 +293,23 @@ torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor
     if (mean) *mean = m;
     if (var) *var = v;
   }
-  return torch::batch_norm(x, weight, bias, /*running_mean=*/{}, /*running_var=*/{},
-                           /*training=*/true, /*momentum=*/0.1, eps,
-                           at::globalContext().userEnabledCuDNN());
+  torch::Tensor y = torch::batch_norm(x, weight, bias, /*running_mean=*/{}, /*running_var=*/{},
+                                      /*training=*/true, /*momentum=*/0.1, eps,
+                                      at::globalContext().userEnabledCuDNN());
+  return relu ? torch::relu_(y) : y;  // the BN output has no other reader
+}
+}  // namespace
+
+torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor& weight,
+                                     const torch::Tensor& bias, double eps, torch::Tensor* mean,
+                                     torch::Tensor* var, double* rows) {
+  return batch_stats(x, weight, bias, eps, mean, var, rows, /*relu=*/false);
+}
+
+torch::Tensor batch_norm_relu_batch_stats(const torch::Tensor& x, const torch::Tensor& weight,
+                                          const torch::Tensor& bias, double eps,
+                                          torch::Tensor* mean, torch::Tensor* var, double* rows) {
+  return batch_stats(x, weight, bias, eps, mean, var, rows, /*relu=*/true);
 }
 
 BatchNormImpl::BatchNormImpl(const torch::nn::BatchNorm2dOptions& options) : options(options) {
@@ -285,15 +335,21 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
          << ", track_running_stats=" << options.track_running_stats() << ")";
 }
 
-torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
+torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) { return run(x, /*relu=*/false); }
+
+torch::Tensor BatchNormImpl::forward_relu(const torch::Tensor& x) { return run(x, /*relu=*/true); }
+
+torch::Tensor BatchNormImpl::run(const torch::Tensor& x, bool relu) {
   require(x.dim() == 4, "batch norm: expected a (B, C, H, W) input, got {} dimensions", x.dim());
   const bool tracking = options.track_running_stats();
   if (!is_training() && tracking) {
-    return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false,
-                             /*momentum=*/0.0, options.eps(),
-                             at::globalContext().userEnabledCuDNN());
+    torch::Tensor y = torch::batch_norm(x, weight, bias, running_mean, running_var,
+                                        /*training=*/false, /*momentum=*/0.0, options.eps(),
+                                        at::globalContext().userEnabledCuDNN());
+    return relu ? torch::relu_(y) : y;
   }
-  if (!tracking) return batch_norm_batch_stats(x, weight, bias, options.eps());
+  if (!tracking)
+    return batch_stats(x, weight, bias, options.eps(), nullptr, nullptr, nullptr, relu);
   double momentum = 0.0;
   {
     torch::NoGradGuard no_grad;
@@ -303,12 +359,14 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
                                               : 1.0 / num_batches_tracked.item<double>();
   }
   if (!own_batch_norm_kernel(x) && !batch_norm_reducer()) {
-    return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/true,
-                             momentum, options.eps(), at::globalContext().userEnabledCuDNN());
+    torch::Tensor y =
+        torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/true, momentum,
+                          options.eps(), at::globalContext().userEnabledCuDNN());
+    return relu ? torch::relu_(y) : y;
   }
   torch::Tensor mean, var;
   double n = 0;  // rows of the batch (of all processes' parts, with sync batch norm)
-  torch::Tensor y = batch_norm_batch_stats(x, weight, bias, options.eps(), &mean, &var, &n);
+  torch::Tensor y = batch_stats(x, weight, bias, options.eps(), &mean, &var, &n, relu);
   torch::NoGradGuard no_grad;
   running_mean.mul_(1.0 - momentum).add_(mean, momentum);
   running_var.mul_(1.0 - momentum).add_(var, momentum * n / std::max(1.0, n - 1.0));

@@ -86,8 +86,9 @@ torch::Tensor SepConvStackImpl::forward(torch::Tensor x) { return forward_relu(t
 torch::Tensor SepConvStackImpl::forward_relu(const torch::Tensor& relu_x) {
   torch::Tensor x = relu_x;
   for (size_t i = 0; i < bn_.size(); ++i) {
-    if (i > 0) x = torch::relu_(x);  // the BN output has no other reader: ReLU in place
-    x = bn_[i]->forward(pointwise_[i]->forward(depthwise_[i]->forward(x)));
+    x = pointwise_[i]->forward(depthwise_[i]->forward(x));
+    // An inner BN's output has no reader but the next stack's ReLU: fused into the BN.
+    x = i + 1 < bn_.size() ? bn_[i]->forward_relu(x) : bn_[i]->forward(x);
   }
   return x;
 }

@@ -21,6 +21,12 @@ torch::Tensor batch_stats_bn(const torch::Tensor& x, const torch::Tensor& scale,
   return batch_norm_batch_stats(x, scale, offset, /*eps=*/1e-5);
 }
 
+/// relu(batch_stats_bn(...)) in one kernel.
+torch::Tensor batch_stats_bn_relu(const torch::Tensor& x, const torch::Tensor& scale,
+                                  const torch::Tensor& offset) {
+  return batch_norm_relu_batch_stats(x, scale, offset, /*eps=*/1e-5);
+}
+
 }  // namespace
 
 MicroSharedConvImpl::MicroSharedConvImpl(int64_t num_inputs, int64_t c, int64_t k, int stacks)
@@ -49,12 +55,14 @@ torch::Tensor MicroSharedConvImpl::forward(torch::Tensor x, int64_t idx) {
 torch::Tensor MicroSharedConvImpl::forward_relu(torch::Tensor x, int64_t idx) {
   const int64_t c = x.size(1);
   for (size_t i = 0; i < depthwise_.size(); ++i) {
-    if (i > 0) x = torch::relu_(x);  // the BN output has no other reader
     // select() views one row: autograd gives that row a gradient and the others zeros.
     x = F::conv2d(x, depthwise_[i].select(0, idx),
                   F::Conv2dFuncOptions().padding(k_ / 2).groups(c));
     x = F::conv2d(x, pointwise_[i].select(0, idx));
-    x = batch_stats_bn(x, scale_[i].select(0, idx), offset_[i].select(0, idx));
+    // An inner BN's output has no reader but the next stack's ReLU: fused into the BN.
+    const bool inner = i + 1 < depthwise_.size();
+    x = (inner ? batch_stats_bn_relu : batch_stats_bn)(x, scale_[i].select(0, idx),
+                                                       offset_[i].select(0, idx));
   }
   return x;
 }

@@ -57,6 +57,37 @@ TEST_P(BatchNormKernel, MatchesLibtorchForwardAndBackward) {
   EXPECT_LT(rel_diff(var.to(torch::kDouble), vd), 1e-5);
 }
 
+// The ReLU fused into the kernel: relu(batch_norm(x)) in double, forward and every gradient,
+// the gradient a channel slice as a concatenation hands it.
+TEST_P(BatchNormKernel, FusedReluMatchesLibtorch) {
+  const auto [n, c, hw] = GetParam();
+  torch::set_num_threads(2);
+  auto x0 = torch::randn({n, c, hw, hw}) * 3 + 1.5;
+  auto w0 = torch::rand({c}) + 0.5, b0 = torch::randn({c});
+  auto g = channels_last(torch::randn({n, 2 * c, hw, hw})).narrow(1, c, c);
+
+  auto x = channels_last(x0).requires_grad_();
+  auto w = w0.clone().requires_grad_(), b = b0.clone().requires_grad_();
+  ASSERT_TRUE(own_batch_norm_kernel(x));
+  torch::Tensor mean, var;
+  auto y = batch_norm_relu_batch_stats(x, w, b, 1e-5, &mean, &var);
+  EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_GT((y == 0).sum().item<int64_t>(), 0);  // the ReLU cut somewhere
+  y.backward(g);
+
+  auto xd = x0.to(torch::kDouble).requires_grad_();
+  auto wd = w0.to(torch::kDouble).requires_grad_(), bd = b0.to(torch::kDouble).requires_grad_();
+  auto yd = torch::relu(torch::batch_norm(xd, wd, bd, {}, {}, true, 0.1, 1e-5, false));
+  yd.backward(g.to(torch::kDouble));
+
+  EXPECT_LT(rel_diff(y.to(torch::kDouble), yd), 1e-5);
+  EXPECT_LT(rel_diff(x.grad().to(torch::kDouble), xd.grad()), 1e-4);
+  EXPECT_LT(rel_diff(w.grad().to(torch::kDouble), wd.grad()), 1e-4);
+  EXPECT_LT(rel_diff(b.grad().to(torch::kDouble), bd.grad()), 1e-4);
+  auto [vd, md] = torch::var_mean(x0.to(torch::kDouble), {0, 2, 3}, false);
+  EXPECT_LT(rel_diff(mean.to(torch::kDouble), md), 1e-5);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormKernel,
                          ::testing::Values(std::make_tuple(8, 20, 8), std::make_tuple(5, 3, 7),
                                            std::make_tuple(4, 16, 8), std::make_tuple(4, 36, 16),
@@ -104,6 +135,34 @@ TEST_F(SeededTest, BatchNormKernelWithoutAffine) {
   auto xr = x0.clone().requires_grad_();
   torch::batch_norm(xr, {}, {}, {}, {}, true, 0.1, 1e-5, false).backward(g.contiguous());
   EXPECT_LT(rel_diff(x.grad(), xr.grad()), 1e-4);
+}
+
+// Where libtorch's kernel runs (NCHW) the fused call is relu(batch_norm) all the same, and the
+// module's forward_relu updates the running statistics as its forward does.
+TEST_F(SeededTest, BatchNormReluOutsideTheKernelAndInTheModule) {
+  auto x0 = torch::randn({4, 6, 5, 5});
+  auto x = x0.clone().requires_grad_();
+  ASSERT_FALSE(own_batch_norm_kernel(x));
+  auto y = batch_norm_relu_batch_stats(x, {}, {}, 1e-5);
+  auto xr = x0.clone().requires_grad_();
+  auto yr = torch::relu(torch::batch_norm(xr, {}, {}, {}, {}, true, 0.1, 1e-5, false));
+  EXPECT_LT(rel_diff(y, yr), 1e-6);
+  auto g = torch::randn_like(y);
+  y.backward(g);
+  yr.backward(g);
+  EXPECT_LT(rel_diff(x.grad(), xr.grad()), 1e-5);
+
+  for (bool last : {false, true}) {
+    BatchNorm fused(torch::nn::BatchNorm2dOptions(6)), plain(torch::nn::BatchNorm2dOptions(6));
+    auto in = last ? channels_last(x0) : x0;
+    auto a = fused->forward_relu(in), b = torch::relu(plain->forward(in));
+    EXPECT_LT(rel_diff(a, b), 1e-6) << "channels-last " << last;
+    EXPECT_TRUE(torch::allclose(fused->running_mean, plain->running_mean));
+    EXPECT_TRUE(torch::allclose(fused->running_var, plain->running_var));
+    fused->eval();
+    plain->eval();
+    EXPECT_LT(rel_diff(fused->forward_relu(in), torch::relu(plain->forward(in))), 1e-6);
+  }
 }
 
 // The module keeps torch::nn::BatchNorm2d's parameters, buffers and running-statistics rule, so

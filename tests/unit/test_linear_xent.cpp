@@ -96,6 +96,29 @@ TEST_F(LinearXent, IsTheSameWithoutGradAndAtAnyThreadCount) {
   EXPECT_FALSE(no_grad.requires_grad());
 }
 
+// The logits' memory is reused from one call to the next, but never while a pending backward
+// still holds it: two forwards, then one backward through both, as libtorch in double.
+TEST_F(LinearXent, TwoForwardsBeforeOneBackwardKeepTheirOwnLogits) {
+  auto h1 = torch::randn({9, 6}), h2 = torch::randn({9, 6}), w0 = torch::randn({13, 6});
+  auto target = torch::randint(13, {9}, torch::kLong);
+  for (int round = 0; round < 2; ++round) {  // the second round runs on the kept buffers
+    auto a = h1.clone().requires_grad_(), b = h2.clone().requires_grad_();
+    auto w = w0.clone().requires_grad_();
+    Tensor loss = linear_cross_entropy(a, w, target) + 2.0 * linear_cross_entropy(b, w, target);
+    loss.backward();
+    auto ad = h1.to(torch::kDouble).requires_grad_(), bd = h2.to(torch::kDouble).requires_grad_();
+    auto wd = w0.to(torch::kDouble).requires_grad_();
+    namespace F = torch::nn::functional;
+    Tensor want = F::cross_entropy(ad.mm(wd.t()), target) +
+                  2.0 * F::cross_entropy(bd.mm(wd.t()), target);
+    want.backward();
+    EXPECT_NEAR(loss.item<double>(), want.item<double>(), 1e-5 * want.item<double>());
+    EXPECT_LT(rel_diff(a.grad(), ad.grad()), 1e-5);
+    EXPECT_LT(rel_diff(b.grad(), bd.grad()), 1e-5);
+    EXPECT_LT(rel_diff(w.grad(), wd.grad()), 1e-5);
+  }
+}
+
 TEST_F(LinearXent, FallsBackToLibtorchForDouble) {
   auto h = torch::randn({5, 3}, torch::kDouble), w = torch::randn({9, 3}, torch::kDouble);
   auto target = torch::randint(9, {5}, torch::kLong);

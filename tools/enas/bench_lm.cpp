@@ -29,7 +29,7 @@ double seconds_since(Clock::time_point t) {
 /// Training steps of the preset's child on (batch, bptt) segments of random tokens; the shared
 /// child gets a fresh controller sample per step, inside the timing, as the search does.
 nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup, torch::Device device,
-                             bool profile) {
+                             bool profile, const MachineLimits& limits) {
   Config c;
   find_preset(preset).apply(c);
   const bool shared = c.child_fixed_arc.empty();
@@ -47,18 +47,30 @@ nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup, t
   std::vector<double> times;
   LmStep s;
   std::unique_ptr<OpProfile> ops;
+  std::vector<std::vector<int>> arcs;  // the timed steps' samples, replayed for the count
   for (int i = 0; i < warmup + steps; ++i) {
     if (i == warmup && profile) ops = std::make_unique<OpProfile>();
     synchronize(device);
     const auto t0 = Clock::now();
-    if (shared) model->set_arc(rnn::arc_from_flat(ctrl->sample(1).arcs[0]));
+    if (shared) {
+      arcs.push_back(ctrl->sample(1).arcs[0]);
+      model->set_arc(rnn::arc_from_flat(arcs.back()));
+    }
     s = lm_train_step(*model, x, y, state, c.child_lr, so);
     synchronize(device);
     if (i >= warmup) times.push_back(seconds_since(t0));
   }
-  if (ops) fmt::print(stderr, "{}: {} steps\n{}", preset, steps, ops->table());
+  if (ops) fmt::print(stderr, "{}: {} steps\n{}", preset, steps, ops->table(30, &limits));
+  ops.reset();  // one profile at a time: the count below is one
   std::sort(times.begin(), times.end());
   const double med = times[times.size() / 2];
+  const nlohmann::json roofline = roofline_record(
+      shared ? steps : 1,  // a fixed cell does the same work every step
+      [&](int i) {
+        if (shared) model->set_arc(rnn::arc_from_flat(arcs[warmup + i]));
+        lm_train_step(*model, x, y, state, c.child_lr, so);
+      },
+      med, limits, device);
   return {{"preset", preset},
           {"hidden", c.child_hidden_size},
           {"batch", b},
@@ -68,22 +80,26 @@ nlohmann::json time_lm_steps(const std::string& preset, int steps, int warmup, t
           {"min_step_s", times.front()},
           {"tokens_per_s", b * t / med},
           {"final_loss", s.loss},
-          {"params", model->num_params()}};
+          {"params", model->num_params()},
+          {"roofline", roofline}};
 }
 
 }  // namespace
 
 nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device,
-                        bool profile) {
+                        bool profile, const MachineLimits& limits) {
   nlohmann::json j;
   if (only.empty() || only == "lm" || only == "lm_shared") {
-    j["lm_shared"] = time_lm_steps("ptb_search", steps, warmup, device, profile);
-    fmt::print(stderr, "lm_shared: {:.0f} tokens/s\n",
-               j["lm_shared"]["tokens_per_s"].get<double>());
+    j["lm_shared"] = time_lm_steps("ptb_search", steps, warmup, device, profile, limits);
+    fmt::print(stderr, "lm_shared: {:.0f} tokens/s; {}\n",
+               j["lm_shared"]["tokens_per_s"].get<double>(),
+               roofline_summary(j["lm_shared"]["roofline"]));
   }
   if (only.empty() || only == "lm" || only == "lm_final") {
-    j["lm_final"] = time_lm_steps("ptb_final", steps, warmup, device, profile);
-    fmt::print(stderr, "lm_final: {:.0f} tokens/s\n", j["lm_final"]["tokens_per_s"].get<double>());
+    j["lm_final"] = time_lm_steps("ptb_final", steps, warmup, device, profile, limits);
+    fmt::print(stderr, "lm_final: {:.0f} tokens/s; {}\n",
+               j["lm_final"]["tokens_per_s"].get<double>(),
+               roofline_summary(j["lm_final"]["roofline"]));
   }
   if (only.empty() || only == "lm" || only == "lm_controller") {
     j["lm_controller"] = bench_controller("ptb_search", steps);

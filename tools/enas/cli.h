@@ -13,6 +13,7 @@
 #include "enas/dist/team.h"
 #include "enas/train/reporter.h"
 #include "enas/train/run_dir.h"
+#include "enas/util/op_cost.h"
 
 namespace enas {
 class SearchLoop;
@@ -148,9 +149,24 @@ int run_derive_lm(State& state, const std::string& checkpoint);
 nlohmann::json bench_controller(const std::string& preset, int steps);
 
 /// Penn Treebank benchmarks (bench_lm.cpp): `only` is lm, lm_shared, lm_final, lm_controller or
-/// "" (all). `profile` prints the timed steps' operators to stderr (util/op_profile.h).
+/// "" (all). `profile` prints the timed steps' operators to stderr (util/op_profile.h), with
+/// their rates against `limits`.
 nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device,
-                        bool profile);
+                        bool profile, const MachineLimits& limits);
+
+/// The machine's roofs at the configured threads, measured (bench_roofline.cpp): the peak is the
+/// faster of an SGEMM and oneDNN's 1x1 convolutions, the bandwidth a triad's, the best of a few
+/// repetitions each. `record` gets the details.
+MachineLimits measure_machine(torch::Device device, nlohmann::json* record);
+
+/// What a benchmark's step does and how close it comes to the roofline: runs `replay(i)` for
+/// i in [0, n), the timed steps again, under the cost rules (util/op_cost.h), and sets their
+/// mean work against the timed steps' median of `median_s` seconds.
+/// One line of a roofline record for stderr: the step's work, its rate, its fraction.
+std::string roofline_summary(const nlohmann::json& roofline);
+
+nlohmann::json roofline_record(int n, const std::function<void(int)>& replay, double median_s,
+                               const MachineLimits& limits, torch::Device device);
 
 /// Prints the final JSON line of a command to stdout.
 void print_json_line(const nlohmann::json& j);

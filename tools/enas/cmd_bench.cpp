@@ -38,10 +38,11 @@ struct BenchOptions {
   std::string device = "cpu";
   std::string memory_format = "auto";  // as enas train: auto | channels_last | contiguous
   std::string data;      // CIFAR-10 folder for the loader benchmark ("" = synthetic images)
-  std::string only;      // micro | macro | loader | controller | shared | lm* ("" = all)
+  std::string only;      // machine | micro | macro | loader | controller | shared | lm* ("" = all)
   bool profile = false;  // print the timed steps' operators to stderr
   std::string dist_backend = "auto";  // allreduce: auto | gloo | nccl
   int dist_timeout = 300;             // allreduce: seconds a collective may wait
+  MachineLimits limits;               // measured by run_bench before the children
 };
 
 double median(std::vector<double> v) {
@@ -51,8 +52,10 @@ double median(std::vector<double> v) {
 
 /// Times `warmup + steps` training steps of `model` on random images, each exactly as the trainers
 /// take it (train_child_step); `before_step` runs inside the timing (a search samples there).
+/// Then `replays` steps, `replay(i)` before each, are counted for the roofline.
 nlohmann::json time_steps(ImageChildImpl& model, const Config& c, const BenchOptions& o,
-                          torch::Device device, const std::function<void(int)>& before_step) {
+                          torch::Device device, const std::function<void(int)>& before_step,
+                          const std::function<void(int)>& replay, int replays) {
   const bool channels_last = use_channels_last(c);
   if (channels_last) to_channels_last(model);
   model.to(device);
@@ -81,8 +84,16 @@ nlohmann::json time_steps(ImageChildImpl& model, const Config& c, const BenchOpt
   }
   if (ops)
     fmt::print(stderr, "{}: {} layers, {} filters, {} steps\n{}", c.search_for, c.child_num_layers,
-               c.child_out_filters, o.steps, ops->table());
+               c.child_out_filters, o.steps, ops->table(30, &o.limits));
+  ops.reset();  // one profile at a time: the count below is one
   const double med = median(times);
+  const nlohmann::json roofline = roofline_record(
+      replays,
+      [&](int i) {
+        replay(i);
+        train_child_step(model, sgd, batch, 0.05, false);
+      },
+      med, o.limits, device);
   return {{"layers", c.child_num_layers},
           {"filters", c.child_out_filters},
           {"batch", c.batch_size},
@@ -92,7 +103,8 @@ nlohmann::json time_steps(ImageChildImpl& model, const Config& c, const BenchOpt
           {"params", model.num_params()},
           {"params_aux", model.num_aux_params()},
           {"final_loss", s.loss.item<double>()},
-          {"channels_last", channels_last}};
+          {"channels_last", channels_last},
+          {"roofline", roofline}};
 }
 
 /// A fixed child at the given configuration.
@@ -100,7 +112,8 @@ nlohmann::json bench_child(Config c, const BenchOptions& o, torch::Device device
   c.memory_format = o.memory_format;
   torch::manual_seed(0);
   ImageChild model = make_fixed_child(c, {3, 32, 32, 10});
-  return time_steps(*model, c, o, device, [&](int i) { model->set_progress(i, 1000); });
+  const auto progress = [&](int i) { model->set_progress(i, 1000); };
+  return time_steps(*model, c, o, device, progress, progress, 1);  // one architecture: one step
 }
 
 nlohmann::json bench_loader(const BenchOptions& o) {
@@ -144,8 +157,15 @@ nlohmann::json bench_shared(const std::string& preset, const BenchOptions& o,
   torch::manual_seed(0);
   SharedChild child = make_shared_child(c, {3, 32, 32, 10});
   Controller ctrl = make_controller(c);
-  nlohmann::json j =
-      time_steps(*child, c, o, device, [&](int) { child->set_arc(ctrl->sample(1).arcs[0]); });
+  std::vector<std::vector<int>> arcs;  // the timed steps' samples, replayed for the count
+  nlohmann::json j = time_steps(
+      *child, c, o, device,
+      [&](int i) {
+        auto arc = ctrl->sample(1).arcs[0];
+        if (i >= o.warmup) arcs.push_back(arc);
+        child->set_arc(arc);
+      },
+      [&](int i) { child->set_arc(arcs[i]); }, o.steps);
   j["preset"] = preset;
   return j;
 }
@@ -204,7 +224,7 @@ int bench_allreduce(const BenchOptions& o, torch::Device device, int threads) {
   return 0;
 }
 
-int run_bench(const BenchOptions& o) {
+int run_bench(BenchOptions& o) {
   const int threads = set_threads(o.threads);
   const torch::Device device = parse_device(o.device);
   if (o.only == "allreduce") return bench_allreduce(o, device, threads);
@@ -212,6 +232,17 @@ int run_bench(const BenchOptions& o) {
       {"threads", threads},     {"torch", TORCH_VERSION},           {"blas", blas_library()},
       {"device", device.str()}, {"memory_format", o.memory_format}, {"steps", o.steps},
       {"warmup", o.warmup}};
+  if (o.only != "loader" && o.only != "controller" && o.only != "lm_controller") {
+    nlohmann::json machine;
+    o.limits = measure_machine(device, &machine);
+    j["machine"] = machine;
+    fmt::print(stderr, "machine: peak {:.1f} GFLOP/s (SGEMM {:.1f}), {:.1f} GB/s (triad)\n",
+               o.limits.gflop_per_s, machine["sgemm_gflop_per_s"].get<double>(), o.limits.gb_per_s);
+    if (o.only == "machine") {
+      print_json_line(j);
+      return 0;
+    }
+  }
   if (o.only.empty() || o.only == kMicroSpace) {
     // The micro final architecture at the search script's size.
     Config c;
@@ -224,7 +255,8 @@ int run_bench(const BenchOptions& o) {
     c.child_drop_path_keep_prob = 0.6f;
     c.child_l2_reg = 1e-4f;
     j[kMicroSpace] = bench_child(c, o, device);
-    fmt::print(stderr, "micro: {:.1f} images/s\n", j[kMicroSpace]["images_per_s"].get<double>());
+    fmt::print(stderr, "micro: {:.1f} images/s; {}\n", j[kMicroSpace]["images_per_s"].get<double>(),
+               roofline_summary(j[kMicroSpace]["roofline"]));
   }
   if (o.only.empty() || o.only == kMacroSpace) {
     // The macro search size; the architecture is the first 12 layers of the authors' final one.
@@ -239,7 +271,8 @@ int run_bench(const BenchOptions& o) {
     c.child_keep_prob = 0.9f;
     c.child_l2_reg = 2.5e-4f;
     j[kMacroSpace] = bench_child(c, o, device);
-    fmt::print(stderr, "macro: {:.1f} images/s\n", j[kMacroSpace]["images_per_s"].get<double>());
+    fmt::print(stderr, "macro: {:.1f} images/s; {}\n", j[kMacroSpace]["images_per_s"].get<double>(),
+               roofline_summary(j[kMacroSpace]["roofline"]));
   }
   if (o.only.empty() || o.only == "loader") j["loader"] = bench_loader(o);
   if (o.only.empty() || o.only == "controller") {
@@ -249,9 +282,14 @@ int run_bench(const BenchOptions& o) {
   if (o.only.empty() || o.only == "shared") {
     j["shared"] = {{kMicroSpace, bench_shared("cifar10_micro_search", o, device)},
                    {kMacroSpace, bench_shared("cifar10_macro_search", o, device)}};
+    for (const char* space : {kMicroSpace, kMacroSpace}) {
+      const auto& r = j["shared"][space];
+      fmt::print(stderr, "shared {}: {:.1f} images/s; {}\n", space, r["images_per_s"].get<double>(),
+                 roofline_summary(r["roofline"]));
+    }
   }
   if (o.only.empty() || o.only.rfind("lm", 0) == 0) {
-    const nlohmann::json lm = bench_lm(o.only, o.steps, o.warmup, device, o.profile);
+    const nlohmann::json lm = bench_lm(o.only, o.steps, o.warmup, device, o.profile, o.limits);
     for (const auto& [key, value] : lm.items()) j[key] = value;
   }
   print_json_line(j);
@@ -302,8 +340,8 @@ void add_bench_command(CLI::App& app, State& state) {
   sub->add_flag("--profile", o.profile,
                 "print where the timed steps' time goes, per operator and input shape (stderr)");
   sub->add_option("--only", o.only,
-                  "micro | macro | loader | controller | shared | lm (lm_shared, lm_final, "
-                  "lm_controller) | allreduce (under enas launch)");
+                  "machine | micro | macro | loader | controller | shared | lm (lm_shared, "
+                  "lm_final, lm_controller) | allreduce (under enas launch)");
   sub->add_option("--dist_backend", o.dist_backend, "allreduce: auto | gloo | nccl")
       ->capture_default_str();
   sub->add_option("--dist_timeout", o.dist_timeout,

@@ -41,6 +41,13 @@ torch::Tensor batch_norm_batch_stats(const torch::Tensor& x, const torch::Tensor
                                      torch::Tensor* mean = nullptr, torch::Tensor* var = nullptr,
                                      double* rows = nullptr);
 
+/// relu(batch_norm_batch_stats(...)) where the output feeds a ReLU alone (a sep-conv stack's
+/// inner batch norm): in our kernel the ReLU costs no pass of its own, forward or backward.
+torch::Tensor batch_norm_relu_batch_stats(const torch::Tensor& x, const torch::Tensor& weight,
+                                          const torch::Tensor& bias, double eps,
+                                          torch::Tensor* mean = nullptr,
+                                          torch::Tensor* var = nullptr, double* rows = nullptr);
+
 /// BatchNorm2d whose batch-statistics forward goes through batch_norm_batch_stats(). Parameters
 /// and buffers are torch::nn::BatchNorm2d's, under the same names (weight, bias, running_mean,
 /// running_var, num_batches_tracked), and the running statistics follow torch's rule (momentum or
@@ -50,11 +57,16 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   explicit BatchNormImpl(const torch::nn::BatchNorm2dOptions& options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);  // (B, C, H, W) -> (B, C, H, W)
+  /// relu(forward(x)), the ReLU fused into the batch norm where our kernel runs.
+  torch::Tensor forward_relu(const torch::Tensor& x);
   void pretty_print(std::ostream& stream) const override;
 
   torch::nn::BatchNorm2dOptions options;
   torch::Tensor weight, bias;                                    // [C], when affine
   torch::Tensor running_mean, running_var, num_batches_tracked;  // when tracking
+
+ private:
+  torch::Tensor run(const torch::Tensor& x, bool relu);
 };
 TORCH_MODULE(BatchNorm);
 

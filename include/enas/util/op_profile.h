@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "enas/util/op_cost.h"
+
 namespace enas {
 
 struct OpProfileRow {
@@ -20,6 +22,10 @@ struct OpProfileRow {
   int64_t calls = 0;
   double self_ms = 0;   // time inside the op, minus the ops it called
   double total_ms = 0;  // time inside the op, including the ops it called
+  // The work of the calls a cost rule covers (util/op_cost.h), outside any other covered call;
+  // the time of those calls, callees included, is costed_ms.
+  OpCost cost;
+  double costed_ms = 0;
 };
 
 /// Records every operator (and autograd node) run on any thread while it lives. One at a time.
@@ -35,7 +41,13 @@ class OpProfile {
 
   /// The first `limit` rows as an aligned text table, with each row's share of all self time,
   /// then any enas:: operator (RECORD_FUNCTION in this project) that ranked lower.
-  std::string table(size_t limit = 30) const;
+  /// With `limits`, each row a cost rule covers also gets its GFLOP/s, GB/s and the share of
+  /// its time the roofline says it needs at least (roof%).
+  std::string table(size_t limit = 30, const MachineLimits* limits = nullptr) const;
+
+  /// The work of every covered call so far, and their time.
+  OpCost total_cost() const;
+  double costed_ms() const;
 
  private:
   struct State;
