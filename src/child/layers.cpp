@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "enas/child/depthwise.h"
+
 namespace enas {
 
 namespace F = torch::nn::functional;
@@ -86,7 +88,8 @@ torch::Tensor SepConvStackImpl::forward(torch::Tensor x) { return forward_relu(t
 torch::Tensor SepConvStackImpl::forward_relu(const torch::Tensor& relu_x) {
   torch::Tensor x = relu_x;
   for (size_t i = 0; i < bn_.size(); ++i) {
-    x = pointwise_[i]->forward(depthwise_[i]->forward(x));
+    const int64_t pad = depthwise_[i]->options.kernel_size()->at(0) / 2;  // make_conv's
+    x = pointwise_[i]->forward(depthwise_forward(depthwise_[i], x, pad));
     // An inner BN's output has no reader but the next stack's ReLU: fused into the BN.
     x = i + 1 < bn_.size() ? bn_[i]->forward_relu(x) : bn_[i]->forward(x);
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "enas/child/depthwise.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -30,7 +31,8 @@ torch::Tensor MacroBranchImpl::forward(const torch::Tensor& x) {
     return pool3x3(h, spec.family == OpFamily::kAvgPool, 1);
   }
   auto h = torch::relu(inp_bn_->forward(inp_conv_->forward(torch::relu(x))));
-  if (depthwise_) h = depthwise_->forward(h);
+  if (depthwise_)
+    h = depthwise_forward(depthwise_, h, depthwise_->options.kernel_size()->at(0) / 2);
   return out_bn_->forward(out_conv_->forward(h));
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "enas/child/depthwise.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -39,7 +40,8 @@ torch::Tensor MacroSharedBranchImpl::forward(const torch::Tensor& x) {
   auto h = torch::relu(inp_bn_->forward(inp_conv_->forward(x)));
   const OpSpec& spec = macro::kOps[op_];
   if (spec.is_pool()) return pool3x3(h, spec.family == OpFamily::kAvgPool, 1);
-  if (depthwise_) h = depthwise_->forward(h);
+  if (depthwise_)
+    h = depthwise_forward(depthwise_, h, depthwise_->options.kernel_size()->at(0) / 2);
   return torch::relu(out_bn_->forward(out_conv_->forward(h)));
 }
 

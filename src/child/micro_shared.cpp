@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "enas/child/depthwise.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -53,11 +54,9 @@ torch::Tensor MicroSharedConvImpl::forward(torch::Tensor x, int64_t idx) {
 }
 
 torch::Tensor MicroSharedConvImpl::forward_relu(torch::Tensor x, int64_t idx) {
-  const int64_t c = x.size(1);
   for (size_t i = 0; i < depthwise_.size(); ++i) {
     // select() views one row: autograd gives that row a gradient and the others zeros.
-    x = F::conv2d(x, depthwise_[i].select(0, idx),
-                  F::Conv2dFuncOptions().padding(k_ / 2).groups(c));
+    x = depthwise_conv2d(x, depthwise_[i].select(0, idx), /*stride=*/1, /*pad=*/k_ / 2);
     x = F::conv2d(x, pointwise_[i].select(0, idx));
     // An inner BN's output has no reader but the next stack's ReLU: fused into the BN.
     const bool inner = i + 1 < depthwise_.size();

@@ -207,6 +207,8 @@ const std::map<std::string_view, Rule>& rules() {
       {"aten::convolution", [](const Args& a) { return conv_forward(a, 3, flag(a, 6, false)); }},
       {"aten::conv2d", [](const Args& a) { return conv_forward(a, 3, false); }},
       {"aten::convolution_backward", conv_backward},
+      {"enas::depthwise_conv2d", [](const Args& a) { return conv_forward(a, 3, false); }},
+      {"enas::depthwise_conv2d_backward", conv_backward},
       // max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode)
       {"aten::max_pool2d", [](const Args& a) { return pool_forward(a, 4, 5, false); }},
       {"aten::max_pool2d_with_indices", [](const Args& a) { return pool_forward(a, 4, 5, true); }},

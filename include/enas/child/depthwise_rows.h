@@ -1,21 +1,23 @@
 #pragma once
-/// Depthwise 2-D convolution (one k x k filter per channel, groups == channels, no bias, no
-/// dilation) on float images in channels-last memory, forward and both gradients. Built like
-/// softmax_rows.cpp: no torch, -O3, one clone per x86 vector width (vector_math.h).
+/// The gradients of a depthwise 2-D convolution (one k x k filter per channel, groups ==
+/// channels, no bias, no dilation) on float images in channels-last memory; the forward is
+/// oneDNN's, faster here (child/depthwise.h). Built like softmax_rows.cpp: no torch, -O3, one
+/// clone per x86 vector width (vector_math.h).
 ///
 /// Layout: images are [n, rows, cols, c] dense (NHWC: channel fastest), weights [k * k][c]
 /// tap-major (tap (kh, kw) at (kh * k + kw) * c). Along a row, (column, channel) is one
-/// contiguous run of cols * c floats, and for stride 1 a tap is the same shift of that run for
-/// every column: the kernels loop over that run, not over the channels of one pixel, so the
-/// vector lanes stay full when c is not a multiple of the vector width (20, 36, 72 ...). The
-/// weights are repeated across a block of columns to match, and the borders read row copies
-/// with the zero padding written in (a stride s splits each copy into s column phases, so that
-/// a tap is again one shift), so no inner loop tests a bound.
+/// contiguous run of cols * c floats, and a tap is the same shift of that run for every column:
+/// the kernels loop over that run, not over the channels of one pixel, so the vector lanes stay
+/// full when c is not a multiple of the vector width (20, 36, 72 ...). The weights are repeated
+/// over a block of columns to line up with the channels, and the taps read copies of the input
+/// rows with the zero padding written in (for stride s split into s column phases, so that a
+/// tap is again one shift): no inner loop tests a bound.
 ///
 /// Work is split by rows ([row_begin, row_end) below), each a whole output or input row of one
-/// image; disjoint ranges may run on different threads. The arrays are dense and unaligned is
-/// fine; outputs must not overlap inputs. Each call allocates its scratch (weights repeated over
-/// ~192 floats per tap, k row copies), so ranges of many rows amortise it.
+/// image; disjoint ranges may run on different threads (no shared state). The arrays are dense,
+/// need no alignment, and outputs must not overlap inputs. Each call allocates its scratch
+/// (k * k weight blocks of at most 192 floats, k row copies) and prefetches a few rows ahead
+/// within its range, so ranges of many rows amortise both. c, k, stride >= 1, pad >= 0.
 #include <cstdint>
 
 namespace enas::depthwise_rows {
@@ -30,11 +32,6 @@ struct Geometry {
   int64_t ho() const;  // (h + 2 * pad - k) / stride + 1
   int64_t wo() const;
 };
-
-/// y rows [row_begin, row_end), a row being one (image b, output row oh), index b * ho + oh:
-/// overwritten.
-void forward(const Geometry& g, const float* x, const float* wt, float* y, int64_t row_begin,
-             int64_t row_end);
 
 /// gx rows [row_begin, row_end), a row being one (image b, input row ih), index b * h + ih:
 /// overwritten with the input gradient, the sum over the taps and outputs that read
