@@ -109,8 +109,8 @@ TEST_F(LinearXent, TwoForwardsBeforeOneBackwardKeepTheirOwnLogits) {
     auto ad = h1.to(torch::kDouble).requires_grad_(), bd = h2.to(torch::kDouble).requires_grad_();
     auto wd = w0.to(torch::kDouble).requires_grad_();
     namespace F = torch::nn::functional;
-    Tensor want = F::cross_entropy(ad.mm(wd.t()), target) +
-                  2.0 * F::cross_entropy(bd.mm(wd.t()), target);
+    Tensor want =
+        F::cross_entropy(ad.mm(wd.t()), target) + 2.0 * F::cross_entropy(bd.mm(wd.t()), target);
     want.backward();
     EXPECT_NEAR(loss.item<double>(), want.item<double>(), 1e-5 * want.item<double>());
     EXPECT_LT(rel_diff(a.grad(), ad.grad()), 1e-5);
