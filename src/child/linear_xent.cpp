@@ -9,6 +9,7 @@
 
 #include "enas/child/softmax_rows.h"
 #include "enas/util/error.h"
+#include "enas/util/gemm.h"
 
 namespace enas {
 
@@ -41,7 +42,7 @@ class LinearXentFunction : public torch::autograd::Function<LinearXentFunction> 
                         const Tensor& target) {
     // (N, V) logits; exp(logit - row max) once the loop is done
     Tensor probs = logits_buffer(h.size(0), w.size(0), h.options());
-    torch::mm_out(probs, h, w.t());
+    enas::mm_out(probs, h, w.t());
     const int64_t n = probs.size(0), v = probs.size(1);
     const int64_t* t = target.data_ptr<int64_t>();
     Tensor inv_sum = torch::empty({n}, probs.options());  // (N) 1 / sum_j exp(logit_j - max)
@@ -96,8 +97,8 @@ class LinearXentFunction : public torch::autograd::Function<LinearXentFunction> 
         }
       });
     }
-    Tensor grad_h = ctx->needs_input_grad(0) ? probs.mm(w) : Tensor();      // (N, H)
-    Tensor grad_w = ctx->needs_input_grad(1) ? probs.t().mm(h) : Tensor();  // (V, H)
+    Tensor grad_h = ctx->needs_input_grad(0) ? enas::mm(probs, w) : Tensor();      // (N, H)
+    Tensor grad_w = ctx->needs_input_grad(1) ? enas::mm(probs.t(), h) : Tensor();  // (V, H)
     ctx->saved_data.erase("probs");  // 4 N V bytes: not held until the graph is freed
     return {grad_h, grad_w, Tensor()};
   }

@@ -4,6 +4,7 @@
 
 #include "enas/child/highway_rows.h"
 #include "enas/util/error.h"
+#include "enas/util/gemm.h"
 #include "enas/util/runtime.h"
 
 namespace enas {
@@ -97,9 +98,9 @@ void step_product(Tensor& pre, const Tensor& add, const Tensor& a, const Tensor&
       torch::mv_out(row, w.t(), a[0]);
     }
   } else if (add.defined()) {
-    torch::addmm_out(pre, add, a, w);
+    enas::addmm_out(pre, add, a, w);
   } else {
-    torch::mm_out(pre, a, w);
+    enas::mm_out(pre, a, w);
   }
 }
 
@@ -222,6 +223,11 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
     Tensor carry = torch::zeros({b, h}, o);  // d loss / d s_t through step t + 1
     Tensor dg = torch::empty({b, h}, o), tmp = torch::empty({b, h}, o);
     Tensor dq = torch::empty({b, h}, o);
+    // (2H, H) each: the products below read the weights transposed, 1.1-1.2x faster from
+    // rows stored so (oneDNN, (128, 400) x (400, 200)).
+    std::vector<Tensor> w_t(n + 1);
+    w_t[0] = w_s.t().contiguous();
+    for (int k = 1; k <= n; ++k) w_t[k] = w_nodes[k - 1].t().contiguous();
     for (int64_t t = t_len - 1; t >= 0; --t) {
       // Each of nodes 1..N gets 1/N of the output's gradient.
       if (d_all.defined()) carry.add_(d_all[t]);
@@ -242,7 +248,7 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
           at::sigmoid_backward_out(dgate, tmp, gk);
           dl[p].add_(d).sub_(dg);  // the highway: d (1 - g)
         }
-        torch::mm_out(dq, dpre[k][t], w_nodes[k - 1].t());
+        enas::mm_out(dq, dpre[k][t], w_t[k]);
         if (mask.defined()) {
           dl[p].addcmul_(dq, mask);
         } else {
@@ -262,7 +268,7 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
         at::sigmoid_backward_out(dgate, tmp, g0);
         carry.copy_(d).sub_(dg);
       }
-      torch::mm_out(dq, dpre0[t], w_s.t());
+      enas::mm_out(dq, dpre0[t], w_t[0]);
       if (mask.defined()) {
         carry.addcmul_(dq, mask);
       } else {
@@ -277,10 +283,10 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
     out[1] = carry;
     const Tensor sm =
         mask.defined() ? tp.sm : torch::cat({s0.unsqueeze(0), all_s.narrow(0, 0, t_len - 1)}, 0);
-    out[2] = rows(sm).t().mm(rows(dpre0));
+    out[2] = enas::mm(rows(sm).t(), rows(dpre0));
     for (int k = 1; k <= n; ++k) {
       const Tensor& qm = mask.defined() ? tp.qm[k] : tp.layers[arc.prev(k - 1)];
-      out[2 + k] = rows(qm).t().mm(rows(dpre[k]));
+      out[2 + k] = enas::mm(rows(qm).t(), rows(dpre[k]));
     }
     return out;
   }

@@ -5,6 +5,7 @@
 #include "enas/child/linear_xent.h"
 #include "enas/child/rnn_cell.h"
 #include "enas/util/error.h"
+#include "enas/util/gemm.h"
 
 namespace enas {
 
@@ -110,7 +111,8 @@ LmOutput RnnLmImpl::forward(const torch::Tensor& x, const torch::Tensor& y,
   if (masks.emb.defined()) emb = emb * masks.emb.squeeze(1);
   if (masks.input.defined()) emb = emb * masks.input;
   // The input half of node 0's matmul for every step at once: one large GEMM instead of T.
-  const auto xw = emb.matmul(w_prev_.narrow(0, 0, h));  // (T, B, 2H)
+  const auto xw = enas::product(emb.reshape({t_len * b, h}), w_prev_.narrow(0, 0, h))
+                      .view({t_len, b, 2 * h});  // (T, B, 2H)
   const auto w_s = masked(w_prev_.narrow(0, h, h), masks.w_prev);
   std::vector<torch::Tensor> w_k(n);
   for (int k = 0; k < n; ++k) {

@@ -249,6 +249,8 @@ const std::map<std::string_view, Rule>& rules() {
       {"aten::mm", [](const Args& a) { return matmul(a, 0, -1); }},
       {"aten::bmm", [](const Args& a) { return matmul(a, 0, -1); }},
       {"aten::addmm", [](const Args& a) { return matmul(a, 1, 0); }},
+      {"enas::mm", [](const Args& a) { return matmul(a, 0, -1); }},
+      {"enas::addmm", [](const Args& a) { return matmul(a, 1, 0); }},
       {"aten::linear", linear},
       // The optimiser's passes over its lists (SGD with momentum and weight decay).
       {"aten::_foreach_add_", [](const Args& a) { return foreach_op(a, 1.0, true); }},

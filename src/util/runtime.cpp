@@ -14,6 +14,7 @@
 #include <set>
 
 #include "enas/util/error.h"
+#include "enas/util/gemm.h"
 
 namespace enas {
 
@@ -50,12 +51,29 @@ void retain_freed_memory() {
 #endif
 }
 
-SerialElementwise::SerialElementwise() : saved_(torch::get_num_threads()) {
+namespace {
+thread_local int t_product_threads = 0;  // 0: torch's intra-op count
+}  // namespace
+
+SerialElementwise::SerialElementwise()
+    : saved_(torch::get_num_threads()), outer_products_(t_product_threads) {
+  if (t_product_threads == 0) t_product_threads = saved_;
+  // Products on oneDNN run on OpenMP's workers too: no BLAS threads to wait for, and the
+  // elementwise work keeps every core (LM search step 12.2-12.6k -> 13.9-14.0k tokens/s).
+  if (onednn_gemm_available()) {
+    saved_ = 1;
+    return;
+  }
   if (saved_ != 1) torch::set_num_threads(1);
 }
 
 SerialElementwise::~SerialElementwise() {
   if (saved_ != 1) torch::set_num_threads(saved_);
+  t_product_threads = outer_products_;
+}
+
+int product_threads() {
+  return t_product_threads > 0 ? t_product_threads : torch::get_num_threads();
 }
 
 torch::Device parse_device(const std::string& name) {

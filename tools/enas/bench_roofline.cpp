@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "cli.h"
+#include "enas/util/gemm.h"
 #include "enas/util/op_profile.h"
 #include "enas/util/runtime.h"
 
@@ -35,14 +36,15 @@ double best_seconds(int reps, torch::Device device, const std::function<void()>&
 MachineLimits measure_machine(torch::Device device, nlohmann::json* record) {
   torch::NoGradGuard no_grad;
   const auto opts = torch::TensorOptions().device(device);
-  // An SGEMM large enough for BLAS to reach its peak: 2048 takes ~0.1 s on 2 cores.
+  // An SGEMM large enough to reach its peak (2048 takes ~0.05 s on 2 cores), through the products
+  // the LM uses (util/gemm.h: oneDNN's where the process has it, libtorch's otherwise).
   const int64_t n = device.is_cpu() ? 2048 : 8192;
   const torch::Tensor a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
   torch::Tensor c = torch::empty({n, n}, opts);
-  const double sgemm = 2.0 * n * n * n / best_seconds(5, device, [&] { torch::mm_out(c, a, b); });
-  // oneDNN's convolutions use wider vectors than Debian's OpenBLAS 0.3.21 on recent x86 (1.8x
-  // its SGEMM here): a channels-last 1x1 convolution, a GEMM of oneDNN's, is the other candidate
-  // for the peak, at two shapes where it runs fastest here.
+  const double sgemm = 2.0 * n * n * n / best_seconds(5, device, [&] { enas::mm_out(c, a, b); });
+  // A channels-last 1x1 convolution, a GEMM of oneDNN's, is the other candidate for the peak, at
+  // two shapes where it runs fastest here (1.8x the SGEMM of Debian's OpenBLAS 0.3.21, which
+  // runs AVX2 kernels on this AVX-512 machine).
   double conv = 0;
   if (device.is_cpu()) {
     for (const auto& [rows, cin, cout, hw] :

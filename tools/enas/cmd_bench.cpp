@@ -24,6 +24,7 @@
 #include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
+#include "enas/util/gemm.h"
 #include "enas/util/op_profile.h"
 #include "enas/util/runtime.h"
 
@@ -229,9 +230,14 @@ int run_bench(BenchOptions& o) {
   const torch::Device device = parse_device(o.device);
   if (o.only == "allreduce") return bench_allreduce(o, device, threads);
   nlohmann::json j = {
-      {"threads", threads},     {"torch", TORCH_VERSION},           {"blas", blas_library()},
-      {"device", device.str()}, {"memory_format", o.memory_format}, {"steps", o.steps},
-      {"warmup", o.warmup}};
+      {"threads", threads},
+      {"torch", TORCH_VERSION},
+      {"blas", blas_library()},
+      {"device", device.str()},
+      {"memory_format", o.memory_format},
+      {"steps", o.steps},
+      {"warmup", o.warmup},
+      {"products", onednn_gemm_available() ? "oneDNN sgemm" : "libtorch"}};  // util/gemm.h
   if (o.only != "loader" && o.only != "controller" && o.only != "lm_controller") {
     nlohmann::json machine;
     o.limits = measure_machine(device, &machine);

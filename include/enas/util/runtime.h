@@ -38,7 +38,8 @@ void retain_freed_memory();
 /// Runs the enclosed ops on one OpenMP thread, matrix products still on every BLAS thread. For
 /// loops of small elementwise ops between GEMMs (the recurrent cell): there, OpenMP's workers
 /// wait for cores that OpenBLAS's spinning threads hold, and a 50 us op takes milliseconds
-/// (measured on 2 cores: the hidden-800 cell ran 2.1x faster so).
+/// (measured on 2 cores: the hidden-800 cell ran 2.1x faster so). Does nothing where the
+/// products go through oneDNN (util/gemm.h), whose threads are OpenMP's own.
 class SerialElementwise {
  public:
   SerialElementwise();
@@ -48,7 +49,12 @@ class SerialElementwise {
 
  private:
   int saved_;
+  int outer_products_;  // product_threads() before this one
 };
+
+/// The threads a matrix product may use on this thread: torch's intra-op count, or inside a
+/// SerialElementwise the count it saved (util/gemm.h runs oneDNN's products at it).
+int product_threads();
 
 /// Parses "cpu", "cuda" or "cuda:N"; a CUDA device without CUDA is an enas::Error.
 torch::Device parse_device(const std::string& name);
