@@ -1,5 +1,6 @@
 #include "enas/child/rnn_cell.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 
 #include "enas/child/highway_rows.h"
@@ -87,6 +88,27 @@ bool own_highway_kernel(const Tensor& xw) {
 
 float* fptr(const Tensor& t) { return t.data_ptr<float>(); }
 
+/// Rows per task of the node kernels below: enough elements to pay for waking a thread.
+int64_t grain_rows(int64_t h) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(h, 1)); }
+
+/// highway_rows over the batch on torch's threads (its rows are independent): one thread inside
+/// a SerialElementwise, every core where the products are oneDNN's (util/gemm.h).
+void node_forward(const float* pre, const float* q, int64_t rows, int64_t h, int func, float* hk,
+                  float* g, float* l) {
+  at::parallel_for(0, rows, grain_rows(h), [&](int64_t r0, int64_t r1) {
+    highway_rows::forward(pre + r0 * 2 * h, 2 * h, q + r0 * h, r1 - r0, h, func, hk + r0 * h,
+                          g + r0 * h, l + r0 * h);
+  });
+}
+
+void node_backward(const float* d, const float* q, const float* hk, const float* g, int64_t rows,
+                   int64_t h, int func, float* dpre, float* dq, bool accumulate) {
+  at::parallel_for(0, rows, grain_rows(h), [&](int64_t r0, int64_t r1) {
+    highway_rows::backward(d + r0 * h, q + r0 * h, hk + r0 * h, g + r0 * h, r1 - r0, h, func,
+                           dpre + r0 * 2 * h, 2 * h, dq + r0 * h, accumulate);
+  });
+}
+
 /// pre (B, 2H) = [add (B, 2H) +] a (B, H) @ w (H, 2H). One row (the test stream's batch of 1)
 /// goes through gemv: OpenBLAS's gemm packs all of w first and is 3x slower for a single row.
 void step_product(Tensor& pre, const Tensor& add, const Tensor& a, const Tensor& w) {
@@ -126,8 +148,7 @@ std::pair<Tensor, Tape> run_forward(const Tensor& xw, const Tensor& s0, const Te
     step_product(pre, xw[t], sm, w_s);
     Tensor h0 = tp.h0[slot], g0 = tp.g0[slot], l0 = tp.layers[0][slot];
     if (fused) {
-      highway_rows::forward(fptr(pre), 2 * h, fptr(s), b, h, rnn::kTanh, fptr(h0), fptr(g0),
-                            fptr(l0));
+      node_forward(fptr(pre), fptr(s), b, h, rnn::kTanh, fptr(h0), fptr(g0), fptr(l0));
     } else {
       torch::tanh_out(h0, pre.narrow(1, 0, h));
       torch::sigmoid_out(g0, pre.narrow(1, h, h));
@@ -144,8 +165,7 @@ std::pair<Tensor, Tape> run_forward(const Tensor& xw, const Tensor& s0, const Te
       step_product(pre, Tensor(), qm, w_nodes[k - 1]);
       Tensor hk = tp.h[k][slot], gk = tp.g[k][slot], lk = tp.layers[k][slot];
       if (fused) {
-        highway_rows::forward(fptr(pre), 2 * h, fptr(q), b, h, arc.func(k - 1), fptr(hk), fptr(gk),
-                              fptr(lk));
+        node_forward(fptr(pre), fptr(q), b, h, arc.func(k - 1), fptr(hk), fptr(gk), fptr(lk));
       } else {
         apply_func_out(hk, pre.narrow(1, 0, h), arc.func(k - 1));
         torch::sigmoid_out(gk, pre.narrow(1, h, h));
@@ -238,8 +258,8 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
         const int p = arc.prev(k - 1);
         const Tensor &d = dl[k], q = tp.layers[p][t], hk = tp.h[k][t], gk = tp.g[k][t];
         if (fused) {
-          highway_rows::backward(fptr(d), fptr(q), fptr(hk), fptr(gk), b, h, arc.func(k - 1),
-                                 fptr(dpre[k][t]), 2 * h, fptr(dl[p]), /*accumulate=*/true);
+          node_backward(fptr(d), fptr(q), fptr(hk), fptr(gk), b, h, arc.func(k - 1),
+                        fptr(dpre[k][t]), fptr(dl[p]), /*accumulate=*/true);
         } else {
           Tensor dh = dpre[k][t].narrow(1, 0, h), dgate = dpre[k][t].narrow(1, h, h);
           torch::mul_out(dg, d, gk);  // through the candidate: d g
@@ -248,18 +268,18 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
           at::sigmoid_backward_out(dgate, tmp, gk);
           dl[p].add_(d).sub_(dg);  // the highway: d (1 - g)
         }
-        enas::mm_out(dq, dpre[k][t], w_t[k]);
         if (mask.defined()) {
+          enas::mm_out(dq, dpre[k][t], w_t[k]);
           dl[p].addcmul_(dq, mask);
         } else {
-          dl[p].add_(dq);
+          enas::addmm_out(dl[p], dl[p], dpre[k][t], w_t[k]);  // the product adds in place
         }
       }
       const Tensor& d = dl[0];
       const Tensor s = t == 0 ? s_first : all_s[t - 1], h0 = tp.h0[t], g0 = tp.g0[t];
       if (fused) {
-        highway_rows::backward(fptr(d), fptr(s), fptr(h0), fptr(g0), b, h, rnn::kTanh,
-                               fptr(dpre0[t]), 2 * h, fptr(carry), /*accumulate=*/false);
+        node_backward(fptr(d), fptr(s), fptr(h0), fptr(g0), b, h, rnn::kTanh, fptr(dpre0[t]),
+                      fptr(carry), /*accumulate=*/false);
       } else {
         Tensor dh = dpre0[t].narrow(1, 0, h), dgate = dpre0[t].narrow(1, h, h);
         torch::mul_out(dg, d, g0);
@@ -268,11 +288,11 @@ class CellFunction : public torch::autograd::Function<CellFunction> {
         at::sigmoid_backward_out(dgate, tmp, g0);
         carry.copy_(d).sub_(dg);
       }
-      enas::mm_out(dq, dpre0[t], w_t[0]);
       if (mask.defined()) {
+        enas::mm_out(dq, dpre0[t], w_t[0]);
         carry.addcmul_(dq, mask);
       } else {
-        carry.add_(dq);
+        enas::addmm_out(carry, carry, dpre0[t], w_t[0]);
       }
     }
     // Every weight gradient as one product over all T * B rows. One entry per forward argument:

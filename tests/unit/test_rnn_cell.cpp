@@ -154,6 +154,16 @@ TEST(RnnCellBptt, FloatKernelMatchesDoubleAutograd) {
   }
 }
 
+TEST(RnnCellBptt, FloatKernelSplitAcrossThreadsMatchesDoubleAutograd) {
+  // 2100 rows at H = 16 make more than one task of the node kernels (1024 rows each), and the
+  // unmasked backward adds its products in place over many rows.
+  torch::set_num_threads(2);
+  for (bool with_mask : {true, false}) {
+    SCOPED_TRACE(with_mask);
+    expect_float_kernel_matches(rnn::parse_arc(kRnnEnasArc), with_mask, 2100);
+  }
+}
+
 TEST(RnnCellBptt, NoGradModeGivesTheSameValues) {
   torch::manual_seed(5);
   const auto arc = rnn::parse_arc(kRnnEnasArc);
