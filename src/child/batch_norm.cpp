@@ -373,4 +373,18 @@ torch::Tensor BatchNormImpl::run(const torch::Tensor& x, bool relu) {
   return y;
 }
 
+SyncBatchNorm::SyncBatchNorm(const Team& team, const torch::Device& device) {
+  if (!team.sync_bn()) return;
+  require(device.is_cpu(),
+          "sync batch norm runs on the CPU so far (here: {}); pass --nosync_bn (each process "
+          "normalises its own part of the batch)",
+          device.str());
+  set_batch_norm_reducer([team](std::vector<double>& sums) { team.sum(sums); });
+  active_ = true;
+}
+
+SyncBatchNorm::~SyncBatchNorm() {
+  if (active_) set_batch_norm_reducer({});
+}
+
 }  // namespace enas

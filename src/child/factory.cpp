@@ -20,44 +20,55 @@ std::string fixed_arc_text(const Config& c) {
 }
 
 ImageChild make_fixed_child(const Config& c, const ImageShape& shape) {
-  const std::string text = fixed_arc_text(c);
+  return make_fixed_child(c, shape, fixed_arc_text(c));
+}
+
+ImageChild make_fixed_child(const Config& c, const ImageShape& shape, const std::string& text) {
   const Space& space = space_named(c.search_for);
-  require(!space.language(), "the {} space has no image child", space.name());
-  if (space.kind() == SpaceKind::kMicro) {
-    auto arc = micro::parse_arc(text, c.child_num_cells);
-    return std::make_shared<MicroFixedImpl>(MicroFixedOptions(arc)
-                                                .input(shape)
-                                                .num_layers(c.child_num_layers)
-                                                .out_filters(c.child_out_filters)
-                                                .keep_prob(c.child_keep_prob)
-                                                .drop_path_keep_prob(c.child_drop_path_keep_prob)
-                                                .use_aux_heads(c.child_use_aux_heads));
+  switch (space.kind()) {
+    case SpaceKind::kMicro:
+      return std::make_shared<MicroFixedImpl>(
+          MicroFixedOptions(micro::parse_arc(text, c.child_num_cells))
+              .input(shape)
+              .num_layers(c.child_num_layers)
+              .out_filters(c.child_out_filters)
+              .keep_prob(c.child_keep_prob)
+              .drop_path_keep_prob(c.child_drop_path_keep_prob)
+              .use_aux_heads(c.child_use_aux_heads));
+    case SpaceKind::kMacro:
+      return std::make_shared<MacroFixedImpl>(
+          MacroFixedOptions(macro::parse_arc(text, c.child_num_layers))
+              .input(shape)
+              .out_filters(c.child_out_filters)
+              .keep_prob(c.child_keep_prob));
+    case SpaceKind::kRnn:
+      break;  // the language model: make_language_model
   }
-  auto arc = macro::parse_arc(text, c.child_num_layers);
-  return std::make_shared<MacroFixedImpl>(MacroFixedOptions(arc)
-                                              .input(shape)
-                                              .out_filters(c.child_out_filters)
-                                              .keep_prob(c.child_keep_prob));
+  fail("the {} space has no image child", space.name());
 }
 
 SharedChild make_shared_child(const Config& c, const ImageShape& shape) {
   const Space& space = space_named(c.search_for);
-  require(!space.language(), "the {} space has no image child", space.name());
-  if (space.kind() == SpaceKind::kMicro) {
-    return std::make_shared<MicroSharedImpl>(MicroSharedOptions()
-                                                 .input(shape)
-                                                 .num_layers(c.child_num_layers)
-                                                 .num_cells(c.child_num_cells)
-                                                 .out_filters(c.child_out_filters)
-                                                 .keep_prob(c.child_keep_prob)
-                                                 .use_aux_heads(c.child_use_aux_heads));
+  switch (space.kind()) {
+    case SpaceKind::kMicro:
+      return std::make_shared<MicroSharedImpl>(MicroSharedOptions()
+                                                   .input(shape)
+                                                   .num_layers(c.child_num_layers)
+                                                   .num_cells(c.child_num_cells)
+                                                   .out_filters(c.child_out_filters)
+                                                   .keep_prob(c.child_keep_prob)
+                                                   .use_aux_heads(c.child_use_aux_heads));
+    case SpaceKind::kMacro:
+      return std::make_shared<MacroSharedImpl>(MacroSharedOptions()
+                                                   .input(shape)
+                                                   .num_layers(c.child_num_layers)
+                                                   .out_filters(c.child_out_filters)
+                                                   .num_branches(c.child_num_branches)
+                                                   .keep_prob(c.child_keep_prob));
+    case SpaceKind::kRnn:
+      break;  // the language model: make_language_model
   }
-  return std::make_shared<MacroSharedImpl>(MacroSharedOptions()
-                                               .input(shape)
-                                               .num_layers(c.child_num_layers)
-                                               .out_filters(c.child_out_filters)
-                                               .num_branches(c.child_num_branches)
-                                               .keep_prob(c.child_keep_prob));
+  fail("the {} space has no image child", space.name());
 }
 
 RnnLm make_language_model(const Config& c, int64_t vocab_size, bool shared) {

@@ -183,6 +183,10 @@ void validate_ptb(const Config& c) {
 
 }  // namespace
 
+DataRequest data_request(const Config& c) {
+  return {c.dataset, c.data, c.train_limit, c.test_limit};
+}
+
 void validate(const Config& c) {
   Config copy = c;
   copy.visit([](const char* names, auto& field, const char*, Scope) {
@@ -194,15 +198,15 @@ void validate(const Config& c) {
   require(c.memory_format == "auto" || c.memory_format == "channels_last" ||
               c.memory_format == "contiguous",
           "--memory_format is '{}', allowed: auto, channels_last, contiguous", c.memory_format);
-  require(c.dataset == "cifar10" || c.dataset == "fashion_mnist" || c.dataset == "ptb",
-          "--dataset is '{}', allowed: cifar10, fashion_mnist, ptb", c.dataset);
+  const DatasetInfo& data = dataset_named(c.dataset);
   const Space& space = space_named(c.search_for);
-  require((c.dataset == "ptb") == space.language(),
-          "--search_for {} does not go with --dataset {}: the language space ({}) is for ptb, "
-          "the image spaces for cifar10 and fashion_mnist (--preset ptb_search / ptb_final set "
-          "both)",
-          c.search_for, c.dataset, kRnnSpace);
-  if (c.dataset == "ptb") validate_ptb(c);
+  require(data.text == space.language(),
+          "--search_for {} does not go with --dataset {}: the language space ({}) is for text "
+          "data sets ({}), the image spaces for image ones ({}); --preset ptb_search / ptb_final "
+          "set both",
+          c.search_for, c.dataset, kRnnSpace, dataset_names(/*text=*/true),
+          dataset_names(/*text=*/false));
+  if (data.text) validate_ptb(c);
   require(c.batch_size > 0, "--batch_size must be > 0, got {}", c.batch_size);
   require(c.eval_batch_size > 0, "--eval_batch_size must be > 0, got {}", c.eval_batch_size);
   require(c.num_epochs >= 1, "--num_epochs must be >= 1, got {}", c.num_epochs);

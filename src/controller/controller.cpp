@@ -174,9 +174,9 @@ Controller make_controller(const Config& c) {
               "their scripts always search whole channels");
       return std::make_shared<MacroControllerImpl>(o);
     case SpaceKind::kMicro:
-      break;
+      return std::make_shared<MicroControllerImpl>(o);
   }
-  return std::make_shared<MicroControllerImpl>(o);
+  fail("the {} space has no controller head", space.name());
 }
 
 }  // namespace enas

@@ -2,50 +2,107 @@
 
 #include <cstdlib>
 
-#include "enas/config/config.h"
 #include "enas/data/cifar10.h"
 #include "enas/data/fashion_mnist.h"
 #include "enas/util/error.h"
 
 namespace enas {
 
-ImageShape dataset_shape(const std::string& dataset) {
-  if (dataset == "cifar10") return {3, 32, 32, 10};
-  if (dataset == "fashion_mnist") return {1, 28, 28, 10};
-  fail("unknown dataset '{}', allowed: cifar10, fashion_mnist", dataset);
+namespace {
+
+ImageDataset cifar10_images(const std::string& dir, int64_t test_limit) {
+  return load_cifar10(find_cifar10_dir(dir), 0, test_limit);
 }
 
-std::string resolve_data_dir(const Config& c) {
-  if (!c.data.empty()) return c.data;
-  if (c.dataset == "fashion_mnist") return kFashionMnistDebianDir;
+ImageDataset fashion_mnist_images(const std::string& dir, int64_t test_limit) {
+  return load_fashion_mnist(dir, 0, test_limit);
+}
+
+}  // namespace
+
+const std::vector<DatasetInfo>& all_datasets() {
+  static const std::vector<DatasetInfo> registry = {
+      {"cifar10",
+       false,
+       {3, 32, 32, 10},
+       "",
+       "CIFAR-10 (binary version) comes from "
+       "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+       cifar10_images,
+       nullptr},
+      {"fashion_mnist",
+       false,
+       {1, 28, 28, 10},
+       kFashionMnistDebianDir,
+       "Fashion-MNIST is Debian's dataset-fashion-mnist package",
+       fashion_mnist_images,
+       nullptr},
+      {"ptb",
+       true,
+       {},
+       "",
+       "Penn Treebank is Mikolov's ptb.{train,valid,test}.txt (simple-examples/data)",
+       nullptr,
+       load_ptb},
+  };
+  return registry;
+}
+
+namespace {
+
+std::string names_where(bool any, bool text) {
+  std::string names;
+  for (const auto& d : all_datasets()) {
+    if (any || d.text == text) names += (names.empty() ? "" : ", ") + std::string(d.name);
+  }
+  return names;
+}
+
+}  // namespace
+
+std::string dataset_names() { return names_where(true, false); }
+std::string dataset_names(bool text) { return names_where(false, text); }
+
+const DatasetInfo& dataset_named(const std::string& name) {
+  for (const auto& d : all_datasets()) {
+    if (name == d.name) return d;
+  }
+  fail("--dataset is '{}', allowed: {}", name, dataset_names());
+}
+
+ImageShape dataset_shape(const std::string& dataset) {
+  const DatasetInfo& d = dataset_named(dataset);
+  require(!d.text, "{} is text, not images", d.name);
+  return d.shape;
+}
+
+std::string resolve_data_dir(const DataRequest& r) {
+  if (!r.data.empty()) return r.data;
+  const DatasetInfo& d = dataset_named(r.dataset);
+  if (*d.default_dir) return d.default_dir;
   const char* env = std::getenv("ENAS_DATA_DIR");
-  require(env && *env, "no data folder: pass --data <folder> or set ENAS_DATA_DIR. {}",
-          c.dataset == "ptb"
-              ? "Penn Treebank is Mikolov's ptb.{train,valid,test}.txt (simple-examples/data)"
-              : "CIFAR-10 (binary version) comes from "
-                "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz");
+  require(env && *env, "no data folder: pass --data <folder> or set ENAS_DATA_DIR. {}", d.source);
   return env;
 }
 
-ImageDataset load_image_dataset(const Config& c, int64_t num_valid) {
-  std::string dir = resolve_data_dir(c);
+ImageDataset load_image_dataset(const DataRequest& r, int64_t num_valid) {
+  const DatasetInfo& d = dataset_named(r.dataset);
+  require(d.load_images, "--dataset {} is text: it trains the language model (--search_for rnn)",
+          d.name);
   // The limit applies to what training sees, so hold out the validation images first.
-  ImageDataset data;
-  if (c.dataset == "cifar10") {
-    data = load_cifar10(find_cifar10_dir(dir), 0, c.test_limit);
-  } else {
-    data = load_fashion_mnist(dir, 0, c.test_limit);
-  }
+  ImageDataset data = d.load_images(resolve_data_dir(r), r.test_limit);
   if (num_valid > 0) hold_out_validation(data, num_valid);
-  if (c.train_limit > 0 && c.train_limit < data.train.size()) {
-    data.train = data.train.head(c.train_limit);
+  if (r.train_limit > 0 && r.train_limit < data.train.size()) {
+    data.train = data.train.head(r.train_limit);
     data.stats = channel_stats(data.train);
   }
   return data;
 }
 
-Corpus load_ptb_corpus(const Config& c) {
-  return load_ptb(resolve_data_dir(c), c.train_limit, c.test_limit);
+Corpus load_corpus(const DataRequest& r) {
+  const DatasetInfo& d = dataset_named(r.dataset);
+  require(d.load_text, "--dataset {} is images: the language model trains on text", d.name);
+  return d.load_text(resolve_data_dir(r), r.train_limit, r.test_limit);
 }
 
 }  // namespace enas

@@ -3,9 +3,7 @@
 #include <csignal>
 #include <map>
 
-#include "enas/child/batch_norm.h"
 #include "enas/dist/dist.h"
-#include "enas/train/sgd.h"
 #include "enas/util/error.h"
 #include "enas/util/signals.h"
 
@@ -75,11 +73,10 @@ void Team::copy_from_leader(const std::vector<torch::Tensor>& tensors) const {
   }
 }
 
-void Team::average_gradients(Sgd& sgd) const {
-  if (!dist_) return;
+std::function<void(const std::vector<torch::Tensor>&)> Team::gradient_averager() const {
+  if (!dist_) return {};
   std::shared_ptr<Dist> dist = dist_;
-  sgd.on_gradients(
-      [dist](const std::vector<torch::Tensor>& grads) { dist->all_reduce_mean(grads); });
+  return [dist](const std::vector<torch::Tensor>& grads) { dist->all_reduce_mean(grads); };
 }
 
 void Team::mean(const std::vector<torch::Tensor>& tensors) const {
@@ -100,20 +97,6 @@ torch::Tensor Team::whole_rows(const torch::Tensor& mine, int64_t n) const {
   all.narrow(0, begin, end - begin).copy_(mine);
   dist_->all_reduce_sum(all);
   return all;
-}
-
-SyncBatchNorm::SyncBatchNorm(const Team& team, const torch::Device& device) {
-  if (!team.sync_bn()) return;
-  require(device.is_cpu(),
-          "sync batch norm runs on the CPU so far (here: {}); pass --nosync_bn (each process "
-          "normalises its own part of the batch)",
-          device.str());
-  set_batch_norm_reducer([team](std::vector<double>& sums) { team.sum(sums); });
-  active_ = true;
-}
-
-SyncBatchNorm::~SyncBatchNorm() {
-  if (active_) set_batch_norm_reducer({});
 }
 
 }  // namespace enas

@@ -12,8 +12,9 @@
 #include <fstream>
 #include <map>
 
+#include "enas/report/metrics.h"
 #include "enas/space/arc_text.h"
-#include "enas/train/reporter.h"
+#include "enas/space/space.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
 #include "enas/util/process.h"
@@ -80,8 +81,7 @@ RunData load(const std::string& dir, std::vector<std::string>& warnings) {
       warnings.push_back(fmt::format("{}/metrics.jsonl could not be read: {}", dir, e.what()));
     }
   }
-  run.language = run.text("search_for") == "rnn" || run.text("dataset") == "ptb" ||
-                 !run.records("lm_step").empty();
+  run.language = run.text("search_for") == kRnnSpace || !run.records("lm_step").empty();
   if (fs::exists(dir + "/arcs.jsonl", ec)) read_arcs(dir + "/arcs.jsonl", run);
   if (fs::exists(dir + "/result.json", ec)) {
     run.result = read_json(dir + "/result.json", "result file", warnings);

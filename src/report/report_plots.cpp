@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "enas/space/space.h"
 #include "enas/util/error.h"
 #include "enas/util/process.h"
 #include "report_parts.h"
@@ -226,7 +227,7 @@ std::vector<Plot> plots_of(const RunData& run) {
               "Entropy of the sampled architectures' decisions: it falls as the policy settles.",
               false,
               {line("entropy", points_of(ctrl, "ctrl_step", "entropy"))}});
-  if (run.text("search_for") == "macro") {
+  if (run.text("search_for") == kMacroSpace) {
     add(plots, {"plot-ctrl-skip",
                 "skip rate",
                 "controller step",

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "enas/train/checkpoint.h"
+#include "enas/run/checkpoint.h"
 #include "enas/util/error.h"
 #include "enas/util/signals.h"
 

@@ -5,8 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "enas/child/batch_norm.h"
 #include "enas/data/batch_loader.h"
-#include "enas/train/checkpoint.h"
+#include "enas/run/checkpoint.h"
 #include "enas/train/child_step.h"
 #include "enas/train/evaluate.h"
 #include "enas/train/lr_schedule.h"
@@ -17,15 +18,14 @@
 
 namespace enas {
 
-FinalTrainer::FinalTrainer(const Config& config, ImageChild model, const ImageDataset& data,
-                           const RunDir& run, Reporter& reporter, torch::Device device)
-    : TrainerCore(config, run, reporter, device), model_(std::move(model)), data_(data) {
+FinalTrainer::FinalTrainer(Session& session, ImageChild model, const ImageDataset& data)
+    : TrainerCore(session), model_(std::move(model)), data_(data) {
   SgdOptions o;
   o.l2_reg = config_.child_l2_reg;
   o.clip_mode = config_.child_clip_mode;
   o.grad_bound = config_.child_grad_bound;
   // Every trainable weight, the aux head's included: the authors leave the aux head at its random
-  // initialisation (docs/differences.md), we train it.
+  // initialisation (docs/differences-from-authors.md), we train it.
   sgd_ = std::make_unique<Sgd>(model_->parameters(), o);
   parts_.module("model", *model_)
       .state("optimizer", *sgd_)
@@ -50,7 +50,7 @@ std::string FinalTrainer::save(CheckpointId id, int64_t step, double test_acc,
   return write_checkpoint(id, meta);
 }
 
-TrainResult FinalTrainer::run(bool resume) {
+TrainResult FinalTrainer::run() {
   TrainResult result;
   RunProgress at;
   RunCheckpoints checkpoints(run_, reporter_, [&](const std::string& path) {
@@ -59,7 +59,7 @@ TrainResult FinalTrainer::run(bool resume) {
     result.test_acc = meta.value("test_acc", -1.0);
     return meta;
   });
-  if (resume) {
+  if (resume_) {
     at = checkpoints.resume([this](const std::string& path, const RunProgress& p) {
       require(p.batch == 0 || (has_rng_ && p.position.value("meter", nlohmann::json()).is_object()),
               "checkpoint {} was written mid-epoch but lacks its random state", path);
@@ -70,7 +70,7 @@ TrainResult FinalTrainer::run(bool resume) {
   std::vector<torch::Tensor> state = model_->parameters();
   for (const auto& b : model_->buffers()) state.push_back(b);
   team_.copy_from_leader(state);
-  team_.average_gradients(*sgd_);
+  sgd_->on_gradients(team_.gradient_averager());
   const SyncBatchNorm sync_bn(team_, device_);
 
   BatchLoaderOptions lo;

@@ -18,11 +18,9 @@ constexpr SearchTraits kLmSearchTraits{"lm_search", "valid_ppl", /*higher_is_bet
 
 }  // namespace
 
-LmSearchTrainer::LmSearchTrainer(const Config& config, RnnLm child, Controller controller,
-                                 const Corpus& corpus, const RunDir& run, Reporter& reporter,
-                                 torch::Device device)
-    : SearchLoop(kLmSearchTraits, config, std::move(controller), run, reporter, device),
-      child_(std::move(child)) {
+LmSearchTrainer::LmSearchTrainer(Session& session, RnnLm child, Controller controller,
+                                 const Corpus& corpus)
+    : SearchLoop(kLmSearchTraits, session, std::move(controller)), child_(std::move(child)) {
   child_->to(device_);
   train_rows_ = batchify(corpus.train, config_.batch_size).to(device_);
   valid_rows_ = batchify(corpus.valid, config_.batch_size).to(device_);
@@ -65,18 +63,15 @@ bool LmSearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) 
   if (from) start = LmEpochPosition::from_json(from->position, resume_state_);
   // Every process trains its rows on the same architecture (the controller's stream is the same
   // everywhere).
+  hooks.save = [&](const LmEpochPosition& at) {
+    save_state_ = at.state;
+    const std::string saved = save({epoch, at.segment}, at.to_json());
+    save_state_ = torch::Tensor();
+    return saved;
+  };
   const LmEpoch e = train_lm_epoch(
       *child_, rows_of(train_rows_, team_), config_, epoch, at_.rollbacks, at_.step, reporter_,
-      [this] { return clock_.minutes(); }, hooks, from ? &start : nullptr, team_);
-  if (e.stopped) {
-    save_state_ = e.at.state;
-    const std::string saved = save({epoch, e.at.segment}, e.at.to_json());
-    save_state_ = torch::Tensor();
-    stop_run(
-        run_, reporter_,
-        fmt::format("in epoch {} after step {} ({} segments)", epoch + 1, at_.step, e.at.segment),
-        saved);
-  }
+      run_, [this] { return clock_.minutes(); }, hooks, from ? &start : nullptr, team_);
   child_segments_ = e.at.segment;
   return e.finite;
 }

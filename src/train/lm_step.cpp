@@ -8,7 +8,7 @@
 #include <random>
 
 #include "enas/config/config.h"
-#include "enas/train/checkpoint.h"
+#include "enas/run/checkpoint.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
@@ -162,7 +162,7 @@ LmEpochPosition LmEpochPosition::from_json(const nlohmann::json& j, torch::Tenso
 }
 
 LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config& c, int64_t epoch,
-                       int64_t rollbacks, int64_t& step, Reporter& reporter,
+                       int64_t rollbacks, int64_t& step, Reporter& reporter, const RunDir& run,
                        const std::function<double()>& minutes, const LmEpochHooks& hooks,
                        const LmEpochPosition* from, const Team& team) {
   using Clock = std::chrono::steady_clock;
@@ -227,7 +227,7 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
     reporter.tick({"child", epoch, step, s.tokens});
     if (hooks.after_step) hooks.after_step();
     const bool log = step % c.log_every == 0;
-    const bool stop = team.agreed_stop() != 0 && i + 1 < segments.size();
+    const bool stop = hooks.save && team.agreed_stop() != 0 && i + 1 < segments.size();
     if ((log || stop) && !settle(&s)) {
       out.finite = false;
       return out;
@@ -247,10 +247,12 @@ LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config
       reporter.record(r);
     }
     if (stop) {
-      out.stopped = true;
-      out.at = at;
-      out.at.state = team.whole_rows(at.state, whole_rows);  // what the checkpoint holds
-      return out;
+      LmEpochPosition saved_at = at;
+      saved_at.state = team.whole_rows(at.state, whole_rows);  // what the checkpoint holds
+      const std::string saved = hooks.save(saved_at);
+      stop_run(run, reporter,
+               fmt::format("in epoch {} after step {} ({} segments)", epoch + 1, step, at.segment),
+               saved);
     }
   }
   if (!settle(nullptr)) {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "enas/train/checkpoint.h"
+#include "enas/run/checkpoint.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
 
@@ -55,11 +55,8 @@ void WeightAverage::load(torch::serialize::InputArchive& a) {
   }
 }
 
-LmFinalTrainer::LmFinalTrainer(const Config& config, RnnLm model, const Corpus& corpus,
-                               const RunDir& run, Reporter& reporter, torch::Device device)
-    : TrainerCore(config, run, reporter, device),
-      model_(std::move(model)),
-      average_(model_->parameters()) {
+LmFinalTrainer::LmFinalTrainer(Session& session, RnnLm model, const Corpus& corpus)
+    : TrainerCore(session), model_(std::move(model)), average_(model_->parameters()) {
   model_->to(device_);  // in place: average_ keeps referring to the same parameters
   // The streams live on the device: a segment is then a view, never a copy from the host.
   train_rows_ = batchify(corpus.train, config_.batch_size).to(device_);
@@ -107,16 +104,13 @@ bool LmFinalTrainer::train_epoch(int64_t epoch, int64_t& step, LmTrainResult& re
     if (average_.started()) average_.update();
   };
   hooks.avg_flag = [this] { return average_.started() ? 1 : 0; };
+  hooks.save = [&](const LmEpochPosition& at) {
+    return save({epoch, at.segment}, step, result, &at);
+  };
   const LmEpoch e = train_lm_epoch(
-      *model_, rows_of(train_rows_, team_), config_, epoch, result.rollbacks, step, reporter_,
+      *model_, rows_of(train_rows_, team_), config_, epoch, result.rollbacks, step, reporter_, run_,
       [this] { return clock_.minutes(); }, hooks, from, team_);
   if (!e.finite) return false;
-  if (e.stopped) {
-    const std::string saved = save({epoch, e.at.segment}, step, result, &e.at);
-    stop_run(run_, reporter_,
-             fmt::format("in epoch {} after step {} ({} segments)", epoch + 1, step, e.at.segment),
-             saved);
-  }
   result.train_ppl = e.train_ppl;
   result.tokens_per_s = e.tokens_per_s;
   return true;
@@ -147,11 +141,11 @@ nlohmann::json LmFinalTrainer::restore(const std::string& path) {
   return meta;
 }
 
-LmTrainResult LmFinalTrainer::run(bool resume) {
+LmTrainResult LmFinalTrainer::run() {
   LmTrainResult result;
   RunCheckpoints checkpoints(run_, reporter_, [this](const std::string& p) { return restore(p); });
   RunProgress at;
-  if (resume) {
+  if (resume_) {
     at = checkpoints.resume();
     if (!valid_history_.empty()) result.valid_ppl = valid_history_.back();
   }
@@ -160,7 +154,7 @@ LmTrainResult LmFinalTrainer::run(bool resume) {
   team_.copy_from_leader(model_->parameters());
   clock_.start(at.seconds);
   if (team_.agreed_stop() != 0) stop_run(run_, reporter_, "before training began", "");
-  if (!resume) save({0, 0}, 0, result);  // what a rollback in the first epoch returns to
+  if (!resume_) save({0, 0}, 0, result);  // what a rollback in the first epoch returns to
   run_.mark_started();
   // Segments have random lengths around bptt (enas_lm): the count of bptt-long ones.
   report_plan(at.epoch, std::max<int64_t>(1, (train_rows_.size(1) - 1) / config_.child_bptt_steps),

@@ -10,12 +10,11 @@
 
 namespace enas {
 
-SearchLoop::SearchLoop(const SearchTraits& traits, const Config& config, Controller controller,
-                       const RunDir& run, Reporter& reporter, torch::Device device)
-    : TrainerCore(config, run, reporter, device),
+SearchLoop::SearchLoop(const SearchTraits& traits, Session& session, Controller controller)
+    : TrainerCore(session),
       traits_(traits),
       controller_(std::move(controller)),
-      space_(space_named(config.search_for)),
+      space_(space_named(config_.search_for)),
       // The controller stays on the CPU: its steps are tiny and sequential.
       reinforce_(std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_))) {}
 
@@ -126,8 +125,15 @@ BestArc SearchLoop::derive(int64_t samples) {
   return best;
 }
 
-SearchResult SearchLoop::run(bool resume) {
+SearchResult SearchLoop::run() {
+  // Every process starts from rank 0's child and controller (a resume then loads the same
+  // checkpoint everywhere).
+  std::vector<torch::Tensor> state = child_module().parameters();
+  for (const auto& t : child_module().buffers()) state.push_back(t);
+  for (const auto& t : controller_->parameters()) state.push_back(t);
+  team_.copy_from_leader(state);
   RunCheckpoints checkpoints(run_, reporter_, [this](const std::string& p) { return restore(p); });
+  const bool resume = resume_;
   if (resume) {
     at_ = checkpoints.resume(
         [this](const std::string& path, const RunProgress& at) { check_resume(path, at); });

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "enas/child/batch_norm.h"
 #include "enas/data/batch_loader.h"
 #include "enas/space/arc_text.h"
 #include "enas/train/child_step.h"
@@ -22,13 +23,12 @@ constexpr SearchTraits kImageSearchTraits{"search", "valid_acc", /*higher_is_bet
 
 }  // namespace
 
-SearchTrainer::SearchTrainer(const Config& config, SharedChild child, Controller controller,
-                             const ImageDataset& data, const RunDir& run, Reporter& reporter,
-                             torch::Device device)
-    : SearchLoop(kImageSearchTraits, config, std::move(controller), run, reporter, device),
+SearchTrainer::SearchTrainer(Session& session, SharedChild child, Controller controller,
+                             const ImageDataset& data)
+    : SearchLoop(kImageSearchTraits, session, std::move(controller)),
       child_(std::move(child)),
       data_(data),
-      valid_rng_(mix_seed(config.seed, 0x7a11d)) {
+      valid_rng_(mix_seed(config_.seed, 0x7a11d)) {
   require(data_.valid.size() > 0, "search needs a validation split (--num_valids > 0)");
   child_->to(device_);
   SgdOptions so;
@@ -103,7 +103,7 @@ bool SearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) {
   lo.shard = team_.rank();
   lo.shards = team_.size();
   BatchLoader loader(data_.train, data_.stats, lo);
-  team_.average_gradients(*sgd_);
+  sgd_->on_gradients(team_.gradient_averager());
   // Only the child pass syncs batch norm: the processes score different architectures on
   // different minibatches in the controller's phase.
   const SyncBatchNorm sync_bn(team_, device_);

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "cli_runner.h"
-#include "enas/train/reporter.h"
+#include "enas/report/metrics.h"
 #include "test_util.h"
 
 namespace enas {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "cli_runner.h"
-#include "enas/train/reporter.h"
+#include "enas/report/metrics.h"
 #include "run_models.h"
 #include "test_util.h"
 

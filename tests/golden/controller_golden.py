@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden values for the ENAS controllers (tests/unit/test_controller.cpp).
+"""Golden values for the ENAS controllers (tests/unit/controller/test_controller.cpp).
 
 An independent re-statement of the authors' controller equations (melodyguan/enas:
 src/cifar10/general_controller.py with search_whole_channels, src/cifar10/micro_controller.py and

@@ -21,11 +21,11 @@
 #include "enas/controller/controller.h"
 #include "enas/data/batch_loader.h"
 #include "enas/data/image_dataset.h"
+#include "enas/run/checkpoint.h"
+#include "enas/run/run_dir.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/space.h"
-#include "enas/train/checkpoint.h"
 #include "enas/train/lm_step.h"
-#include "enas/train/run_dir.h"
 #include "test_util.h"
 
 namespace enas {

@@ -2,22 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
-#include <cstdio>
 #include <filesystem>
-#include <set>
 #include <sstream>
 #include <type_traits>
 
 #include "enas/config/presets.h"
-#include "enas/dist/dist.h"
-#include "enas/report/report.h"
-#include "enas/space/arc_text.h"
 #include "enas/space/space.h"
-#include "enas/train/best_arc.h"
-#include "enas/train/checkpoint.h"
-#include "enas/train/progress.h"
-#include "enas/train/search_loop.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
 #include "enas/util/runtime.h"
@@ -185,207 +175,22 @@ void bind_config(CLI::App* sub, State& state, bool with_resume) {
                   "main.py does");
 }
 
-/// Rewrites the run folder's report.html (report/report.h) at checkpoints, at most once a minute
-/// (a report costs about a second of gnuplot: nothing next to an epoch of a real run, much next
-/// to a tiny one), so that it can be opened during a long run; finish_run() writes the last one.
-/// A report never fails a run: what it left out (no gnuplot, a failed plot) and a failure to
-/// write it are warnings, each said once.
-class ReportListener : public Listener {
- public:
-  explicit ReportListener(std::string dir) : dir_(std::move(dir)) {}
-  void on_sync() override {
-    if (std::chrono::steady_clock::now() - written_ >= std::chrono::seconds(60)) refresh();
-  }
-  void refresh() {
-    written_ = std::chrono::steady_clock::now();
-    std::vector<std::string> left_out;
-    try {
-      left_out = write_report(dir_);
-    } catch (const Error& e) {
-      left_out = {std::string("report.html was not written: ") + e.what()};
-    }
-    for (const auto& w : left_out) {
-      if (said_.insert(w).second) warn("report: " + w);
-    }
-  }
-
- private:
-  std::string dir_;
-  std::set<std::string> said_;
-  std::chrono::steady_clock::time_point written_ = std::chrono::steady_clock::now();
-};
-
-namespace {
-
-PipelineStage pipeline_stage;  // set by `enas run` around each stage
-
-/// The console, log.txt, metrics.jsonl, (a search's) arcs.jsonl and report.html of `run`, and
-/// on a terminal the progress line; from here on warnings are part of its record.
-void open_reporter(Run& run, const std::string& command, const Config& c, bool json) {
-  // First: it clears its line before the console's listener prints one.
-  if (!json && ProgressListener::wanted(stderr)) {
-    run.reporter.add(std::make_shared<ProgressListener>());
-  }
-  run.reporter.add(std::make_shared<ConsoleListener>(run.dir.file("log.txt")));
-  run.reporter.add(std::make_shared<MetricsListener>(run.dir.file("metrics.jsonl")));
-  if (command == "search") {
-    run.reporter.add(std::make_shared<ArcsListener>(run.dir.file("arcs.jsonl")));
-  }
-  if (c.report) {
-    run.report = std::make_shared<ReportListener>(run.dir.path());
-    run.reporter.add(run.report);  // after the files it reads
-  }
-  set_warning_sink([reporter = run.reporter](const std::string& text) mutable {
-    reporter.message("warning: " + text);
-  });
+SessionOptions session_options(const State& s, const std::string& command,
+                               const std::vector<std::string>& warnings) {
+  SessionOptions o;
+  o.command = command;
+  o.resume = s.resume;
+  o.resume_from = s.resume_from;
+  o.json = s.json;
+  o.warnings = warnings;
+  return o;
 }
-
-}  // namespace
-
-void set_pipeline_stage(PipelineStage stage) { pipeline_stage = stage; }
 
 std::vector<std::string> check_config(State& s) {
   if (!s.resume_from.empty()) s.resume = true;
   validate(s.config);
   if (!s.resume || !s.saved) return {};
   return resume_changes(*s.saved, s.config, s.saved_path);
-}
-
-Run start_run(State& s, const std::string& command, const std::vector<std::string>& warnings,
-              const Team& team) {
-  Config& c = s.config;
-  if (!team.leader()) {
-    // Rank 0 owns the folder: it names it (a default name carries its clock) and the
-    // checkpoint it resumes from, or fails, and then this process fails too.
-    c.out = team.from_leader("");
-    const std::string checkpoint = team.from_leader("");
-    set_warning_sink([](const std::string&) {});  // rank 0 reports every warning
-    return Run{RunDir::follow(c.out, command, checkpoint), Reporter(), nullptr};
-  }
-  // A resumed run's config.json may say reset_output_dir (how it started): not for a resume.
-  const bool reset = c.reset_output_dir && !s.resume;
-  Run run{RunDir::open(c.out, command, s.resume, reset, s.resume_from), Reporter(), nullptr};
-  c.out = run.dir.path();
-  open_reporter(run, command, c, s.json);
-  const PipelineStage stage = pipeline_stage.count > 0 ? pipeline_stage : PipelineStage{1, 1};
-  run.reporter.record({{"kind", "stage"},
-                       {"command", command},
-                       {"stage", stage.index},
-                       {"stages", stage.count},
-                       {"space", c.search_for},
-                       {"dataset", c.dataset}});
-  run.reporter.message(std::string(80, '-'));
-  // The preset's own values are the base: what the user changed stands out.
-  Config base;
-  for (const auto& p : all_presets()) {
-    if (p.name == c.preset) p.apply(base);
-  }
-  run.reporter.message(
-      format_config_summary(c, base, command == "train" ? kTrainMode : kSearchMode));
-  for (const auto& w : warnings) warn(w);
-  // A damaged checkpoint, or one of another command's run, is reported now, before minutes of
-  // loading data.
-  if (s.resume) expect_checkpoint_kind(run.dir.checkpoint_to_resume(), command, c.dataset);
-  run.dir.set_config(to_json(c).dump(2) + "\n");
-  team.from_leader(run.dir.path());
-  team.from_leader(s.resume ? run.dir.checkpoint_to_resume() : "");
-  return run;
-}
-
-void expect_checkpoint_kind(const std::string& checkpoint, const std::string& command,
-                            const std::string& dataset) {
-  std::string kind = command == "train" ? "final" : "search";
-  if (dataset == "ptb") kind = "lm_" + kind;
-  load_checkpoint(checkpoint, kind, [](torch::serialize::InputArchive&) {});
-}
-
-Compute setup_compute(const Config& c) {
-  const int threads = set_threads(c.threads);
-  return {threads, parse_device(c.device)};
-}
-
-Team join_team(const Config& c, const torch::Device& device) {
-  const DistEnv env = DistEnv::from_environment();
-  if (!env.active()) return Team();
-  require(c.batch_size % env.world_size == 0,
-          "a batch of {} does not split evenly across {} processes: pick a --batch_size that is "
-          "a multiple of the world size",
-          c.batch_size, env.world_size);
-  auto dist = std::make_shared<Dist>(env, resolve_backend(c.dist_backend, device),
-                                     std::chrono::seconds(c.dist_timeout));
-  return Team(std::move(dist), c.sync_bn);
-}
-
-std::string processes_text(const Team& team) {
-  if (team.alone()) return "";
-  return fmt::format(", {} processes ({} backend)", team.size(), team.backend());
-}
-
-Run open_for_derive(const std::string& checkpoint, const Config& config, const Team& team) {
-  std::string dir = std::filesystem::path(checkpoint).parent_path().string();
-  if (dir.empty()) dir = ".";
-  if (!team.leader()) {
-    // After rank 0 has the folder (or has failed, and then this process fails too).
-    team.from_leader("");
-    set_warning_sink([](const std::string&) {});  // rank 0 reports every warning
-    return Run{RunDir::follow(dir, "search", checkpoint), Reporter(), nullptr};
-  }
-  Run run{RunDir::open(dir, "search", /*resume=*/true, /*reset=*/false), Reporter(), nullptr};
-  open_reporter(run, "search", config, /*json=*/true);
-  team.from_leader(run.dir.path());
-  return run;
-}
-
-int derive_from(SearchLoop& trainer, const std::string& checkpoint, Run& run, const State& s,
-                const Team& team) {
-  trainer.set_team(team);
-  trainer.restore(checkpoint);
-  const BestArc best = trainer.derive(s.config.derive_samples);
-  write_best_arc(run.dir, s.config, best);
-  run.reporter.message(fmt::format("Best of {} architectures: {}: {}", best.samples,
-                                   score_text(best), join_ints(best.arc)));
-  refresh_report(run);
-  if (s.json && run.dir.writes()) {
-    print_json_line({{"best_arc", join_ints(best.arc)},
-                     {best.score_name, best.score},
-                     {"samples", best.samples},
-                     {"best_arc_file", run.dir.file("best_arc.txt")}});
-  }
-  return 0;
-}
-
-nlohmann::json run_result(const Run& run, int64_t epochs, int64_t steps, int64_t params,
-                          double seconds) {
-  return {{"epochs", epochs},
-          {"steps", steps},
-          {"params", params},
-          {"seconds", seconds},
-          {"run_dir", run.dir.path()}};
-}
-
-void refresh_report(const Run& run) {
-  if (run.report) run.report->refresh();
-}
-
-void finish_run(const Run& run, const State& s, const nlohmann::json& result) {
-  run.dir.write_file("result.json", result.dump(2) + "\n");
-  refresh_report(run);
-  if (s.json && run.dir.writes()) print_json_line(result);
-}
-
-void finish_search(const Run& run, const State& s, const SearchResult& r, int64_t params) {
-  nlohmann::json result = run_result(run, r.epochs, r.steps, params, r.seconds);
-  result.update({{"best_arc", join_ints(r.best.arc)},
-                 {r.best.score_name, r.best.score},
-                 {"best_arc_file", run.dir.file("best_arc.txt")}});
-  result.update(r.fields);
-  finish_run(run, s, result);
-}
-
-void print_json_line(const nlohmann::json& j) {
-  std::fflush(stdout);
-  std::printf("%s\n", j.dump().c_str());
-  std::fflush(stdout);
 }
 
 }  // namespace enas::cli

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "enas/config/presets.h"
-#include "enas/train/run_dir.h"
+#include "enas/run/run_dir.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
 

@@ -1,90 +1,44 @@
 // `enas search`: ENAS architecture search (shared child + controller), then derivation.
-// `enas derive`: derivation from a search checkpoint at any time.
+// `enas derive`: derivation from a search checkpoint at any time. Both: train/jobs.h.
 #include <fmt/format.h>
 
 #include <filesystem>
 
 #include "cli.h"
-#include "enas/child/factory.h"
-#include "enas/child/layers.h"
-#include "enas/controller/controller.h"
-#include "enas/data/datasets.h"
-#include "enas/space/arc_text.h"
-#include "enas/train/best_arc.h"
-#include "enas/train/search_trainer.h"
+#include "enas/train/jobs.h"
 #include "enas/util/error.h"
-#include "enas/util/runtime.h"
 
 namespace enas::cli {
 
 namespace {
 
-struct SearchSetup {
-  SharedChild child;
-  Controller controller;
-};
-
-SearchSetup build(const Config& c) {
-  torch::manual_seed(c.seed);
-  SearchSetup s;
-  s.child = make_shared_child(c, dataset_shape(c.dataset));
-  s.controller = make_controller(c);
-  if (use_channels_last(c)) to_channels_last(*s.child);
-  return s;
-}
-
 int run_search(State& s) {
-  Config& c = s.config;
   const std::vector<std::string> warnings = check_config(s);
-  if (space_named(c.search_for).language()) return run_search_lm(s, warnings);
-  const auto [threads, device] = setup_compute(c);
-  SearchSetup setup = build(c);
+  const Compute compute = setup_compute(s.config);
+  std::unique_ptr<Job> job = make_search_job(s.config);
   if (s.dry_run) {
-    fmt::print("{}Shared child has {} params (aux head {}); controller {} params\n",
-               setup.child->summary(), setup.child->num_params(), setup.child->num_aux_params(),
-               count_params(setup.controller->parameters()));
-    if (s.json) {
-      print_json_line({{"params", setup.child->num_params()},
-                       {"params_aux", setup.child->num_aux_params()},
-                       {"controller_params", count_params(setup.controller->parameters())}});
-    }
+    fmt::print("{}", job->describe(compute));
+    if (s.json) print_json_line(job->describe_json());
     return 0;
   }
-  const Team team = join_team(c, device);
-  Run started = start_run(s, "search", warnings, team);
-  const RunDir& run = started.dir;
-  Reporter& reporter = started.reporter;
-  ImageDataset data = load_image_dataset(c, c.num_valids);
-  reporter.message(fmt::format("{}: {} training, {} validation, {} test images", data.name,
-                               data.train.size(), data.valid.size(), data.test.size()));
-  reporter.message(fmt::format("Shared child has {} params (aux head {}), {} threads, device {}",
-                               setup.child->num_params(), setup.child->num_aux_params(), threads,
-                               device.str()));
-  SearchTrainer trainer(c, setup.child, setup.controller, data, run, reporter, device);
-  trainer.set_team(team);
-  // Every process starts from rank 0's child and controller (a resume then loads the same
-  // checkpoint everywhere).
-  std::vector<torch::Tensor> state = setup.child->parameters();
-  for (const auto& t : setup.child->buffers()) state.push_back(t);
-  for (const auto& t : setup.controller->parameters()) state.push_back(t);
-  team.copy_from_leader(state);
-  finish_search(started, s, trainer.run(s.resume), setup.child->num_params());
+  Session session(s.config, session_options(s, "search", warnings));
+  session.finish(job->run(session));
   return 0;
 }
 
 int run_derive(State& s, const std::string& checkpoint) {
   require(std::filesystem::exists(checkpoint), "--checkpoint {} does not exist", checkpoint);
-  Config& c = s.config;
-  validate(c);
-  expect_checkpoint_kind(checkpoint, "search", c.dataset);
-  if (space_named(c.search_for).language()) return run_derive_lm(s, checkpoint);
-  const torch::Device device = setup_compute(c).device;
-  SearchSetup setup = build(c);
-  const Team team = join_team(c, device);
-  Run run = open_for_derive(checkpoint, s.config, team);
-  ImageDataset data = load_image_dataset(c, c.num_valids);
-  SearchTrainer trainer(c, setup.child, setup.controller, data, run.dir, run.reporter, device);
-  return derive_from(trainer, checkpoint, run, s, team);
+  validate(s.config);
+  expect_checkpoint_kind(checkpoint, "search", s.config.dataset);
+  setup_compute(s.config);
+  std::unique_ptr<Job> job = make_search_job(s.config);
+  SessionOptions options;
+  options.command = "derive";
+  options.checkpoint = checkpoint;
+  options.json = s.json;
+  Session session(s.config, options);
+  session.finish(job->derive(session, checkpoint));
+  return 0;
 }
 
 }  // namespace

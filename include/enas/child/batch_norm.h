@@ -14,6 +14,8 @@
 #include <functional>
 #include <vector>
 
+#include "enas/dist/team.h"
+
 namespace enas {
 
 /// Sums a vector of per-channel sums across the processes of a data-parallel run, in place.
@@ -69,5 +71,20 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   torch::Tensor run(const torch::Tensor& x, bool relu);
 };
 TORCH_MODULE(BatchNorm);
+
+/// Sync batch norm while alive: with team.sync_bn(), every batch norm in training sums its
+/// moments and gradient sums over the team (set_batch_norm_reducer), so each process's part is
+/// normalised with the whole batch's statistics. Refuses, with an enas::Error naming the fix,
+/// a device the sync kernel does not run on (CUDA).
+class SyncBatchNorm {
+ public:
+  SyncBatchNorm(const Team& team, const torch::Device& device);
+  ~SyncBatchNorm();
+  SyncBatchNorm(const SyncBatchNorm&) = delete;
+  SyncBatchNorm& operator=(const SyncBatchNorm&) = delete;
+
+ private:
+  bool active_ = false;
+};
 
 }  // namespace enas

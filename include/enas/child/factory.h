@@ -11,6 +11,9 @@ struct Config;
 /// The fixed-architecture child of `config.search_for` for `config.child_fixed_arc` (or the
 /// file `child_fixed_arc_file`), initialised from torch's current generator.
 ImageChild make_fixed_child(const Config& config, const ImageShape& shape);
+/// The same for the architecture `arc_text` (the authors' format), already read.
+ImageChild make_fixed_child(const Config& config, const ImageShape& shape,
+                            const std::string& arc_text);
 
 /// The shared-weight child a search of `config.search_for` trains (macro: child_num_layers,
 /// child_out_filters, child_num_branches, child_keep_prob; micro: also child_num_cells and

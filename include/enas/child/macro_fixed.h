@@ -1,7 +1,8 @@
 #pragma once
 /// The macro-space child for a fixed architecture (final training), after the authors'
 /// general_child.py `_model` / `_fixed_layer` with whole_channels. Unlike their fixed path, ops 1
-/// and 3 are true separable convs and ops 4 and 5 (pooling) can be built (docs/differences.md).
+/// and 3 are true separable convs and ops 4 and 5 (pooling) can be built
+/// (docs/differences-from-authors.md).
 #include <torch/torch.h>
 
 #include "enas/child/image_child.h"

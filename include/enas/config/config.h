@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "enas/data/datasets.h"
 #include "enas/space/authors_arcs.h"
 #include "enas/space/space.h"
 
@@ -177,6 +178,10 @@ std::string format_config_summary(const Config& config, const Config& base, unsi
 /// macro 81-83 images/s channels-last vs 64-70 contiguous; shared macro 191 vs 140, shared
 /// micro 86 vs 42).
 bool use_channels_last(const Config& config);
+
+/// What the run asks of its data (data/datasets.h): --dataset, --data, --train_limit and
+/// --test_limit.
+DataRequest data_request(const Config& config);
 
 /// Checks values that no single flag parser can (ranges, combinations, finiteness). Throws
 /// enas::Error.

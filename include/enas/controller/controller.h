@@ -1,6 +1,7 @@
 #pragma once
 /// The ENAS controller: an LSTM policy that writes architectures one decision at a time. One
-/// sampler core (lstm_core.h) serves every search space; each space adds a head (macro, micro).
+/// sampler core (lstm_core.h) serves every search space; each space adds a head (macro, micro,
+/// rnn: macro_controller.h, micro_controller.h, rnn_controller.h).
 /// Sampling runs without autograd; REINFORCE re-scores the sampled architectures with
 /// `score()` in one batched, differentiable pass.
 #include <torch/torch.h>

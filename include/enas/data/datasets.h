@@ -1,7 +1,11 @@
 #pragma once
-/// Which data set a run uses and where its files are: the one place that maps the `--dataset` /
-/// `--data` flags to files.
+/// The data sets enas knows, in one registry: what each holds (images of a shape, or text), where
+/// its files are found, and how it is loaded. `--dataset` names one; the configuration's
+/// validation, the loaders and the messages all ask this table, so a new data set is a loader of
+/// its own plus one row here (docs/architecture.md).
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "enas/data/image_dataset.h"
 #include "enas/data/image_shape.h"
@@ -9,24 +13,55 @@
 
 namespace enas {
 
-struct Config;
+/// One data set of the registry.
+struct DatasetInfo {
+  const char* name;         // the value of --dataset
+  bool text;                // a corpus for the language model (the rnn space), else images
+  ImageShape shape;         // images: channels, height, width and classes, known unread (dry runs)
+  const char* default_dir;  // where its files are when neither --data nor ENAS_DATA_DIR says
+  const char* source;       // where to get it: the hint of the error of a missing folder
+  /// Images: the whole training and test splits of folder `dir` (or a parent: each loader
+  /// looks for its files), the test split cut to `test_limit` (> 0). Null for text.
+  ImageDataset (*load_images)(const std::string& dir, int64_t test_limit);
+  /// Text: the corpus of `dir`, its streams cut to `train_limit` and `eval_limit` tokens (> 0).
+  /// Null for images.
+  Corpus (*load_text)(const std::string& dir, int64_t train_limit, int64_t eval_limit);
+};
 
-/// Input shape and classes of a data set, known without reading it (for --dry-run).
+/// Every data set, in registry order.
+const std::vector<DatasetInfo>& all_datasets();
+/// The data set called `name`; an unknown name is an enas::Error listing them.
+const DatasetInfo& dataset_named(const std::string& name);
+/// "cifar10, fashion_mnist, ptb", for messages and help: every data set, or only the text
+/// (`text` true) or the image ones.
+std::string dataset_names();
+std::string dataset_names(bool text);
+
+/// What a run asks of its data: the flags --dataset, --data, --train_limit and --test_limit.
+struct DataRequest {
+  std::string dataset;
+  std::string data;         // "": $ENAS_DATA_DIR, else the data set's default folder
+  int64_t train_limit = 0;  // images or tokens of training kept (0: all)
+  int64_t test_limit = 0;   // images or tokens of evaluation kept (0: all)
+};
+
+/// Input shape and classes of an image data set, known without reading it (for --dry-run).
 ImageShape dataset_shape(const std::string& dataset);
 
-/// The data folder: --data, else $ENAS_DATA_DIR (cifar10), else the Debian package's folder
-/// (fashion_mnist). Throws enas::Error saying how to provide it.
-std::string resolve_data_dir(const Config& config);
+/// The data folder: --data, else $ENAS_DATA_DIR, else the data set's default folder. Throws
+/// enas::Error saying how to provide it.
+std::string resolve_data_dir(const DataRequest& request);
 
-/// Loads the configured data set with its limits applied; `num_valid` > 0 holds out the last
-/// `num_valid` training images as the validation split (search).
-ImageDataset load_image_dataset(const Config& config, int64_t num_valid = 0);
+/// Loads an image data set with its limits applied; `num_valid` > 0 holds out the last
+/// `num_valid` training images as the validation split (search), before --train_limit cuts
+/// what training sees.
+ImageDataset load_image_dataset(const DataRequest& request, int64_t num_valid = 0);
 
 /// Penn Treebank's vocabulary size, known without reading it (for --dry-run).
 inline constexpr int64_t kPtbVocabSize = 10000;
 
-/// Loads Penn Treebank with --train_limit (training tokens) and --test_limit (valid and test
+/// Loads a text data set: --train_limit (training tokens) and --test_limit (validation and test
 /// tokens) applied.
-Corpus load_ptb_corpus(const Config& config);
+Corpus load_corpus(const DataRequest& request);
 
 }  // namespace enas

@@ -5,6 +5,7 @@
 /// the trainers have one code path.
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,7 +14,6 @@
 namespace enas {
 
 class Dist;
-class Sgd;
 
 class Team {
  public:
@@ -46,8 +46,9 @@ class Team {
   /// Rank 0's values of `tensors` (parameters, buffers), copied in place on every process, a
   /// message per dtype.
   void copy_from_leader(const std::vector<torch::Tensor>& tensors) const;
-  /// `sgd` averages its gradients over the processes before every update (bucketed all-reduce).
-  void average_gradients(Sgd& sgd) const;
+  /// What averages a step's gradients over the processes, in place (bucketed all-reduce): the
+  /// hook an optimiser calls before every update (train/sgd.h: Sgd::on_gradients). Empty alone.
+  std::function<void(const std::vector<torch::Tensor>&)> gradient_averager() const;
   /// Replaces every tensor by its mean over the processes, in place (bucketed all-reduce).
   void mean(const std::vector<torch::Tensor>& tensors) const;
   /// The whole of a tensor whose rows are split across the processes as part(n) splits n:
@@ -57,21 +58,6 @@ class Team {
  private:
   std::shared_ptr<Dist> dist_;
   bool sync_bn_ = false;
-};
-
-/// Sync batch norm while alive: with team.sync_bn(), every batch norm in training sums its
-/// moments and gradient sums over the team (child/batch_norm.h), so each process's part is
-/// normalised with the whole batch's statistics. Refuses, with an enas::Error naming the fix,
-/// a device the sync kernel does not run on (CUDA).
-class SyncBatchNorm {
- public:
-  SyncBatchNorm(const Team& team, const torch::Device& device);
-  ~SyncBatchNorm();
-  SyncBatchNorm(const SyncBatchNorm&) = delete;
-  SyncBatchNorm& operator=(const SyncBatchNorm&) = delete;
-
- private:
-  bool active_ = false;
 };
 
 }  // namespace enas

@@ -10,9 +10,9 @@
 #include "enas/child/image_child.h"
 #include "enas/data/batch_loader.h"
 #include "enas/dist/team.h"
-#include "enas/train/reporter.h"
-#include "enas/train/run_clock.h"
-#include "enas/train/run_dir.h"
+#include "enas/run/reporter.h"
+#include "enas/run/run_clock.h"
+#include "enas/run/run_dir.h"
 #include "enas/train/sgd.h"
 
 namespace enas {

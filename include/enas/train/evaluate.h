@@ -7,7 +7,7 @@
 #include "enas/child/image_child.h"
 #include "enas/data/image_dataset.h"
 #include "enas/dist/team.h"
-#include "enas/train/reporter.h"
+#include "enas/run/reporter.h"
 
 namespace enas {
 

@@ -23,13 +23,13 @@ struct TrainResult {
 
 class FinalTrainer : public TrainerCore {
  public:
-  FinalTrainer(const Config& config, ImageChild model, const ImageDataset& data, const RunDir& run,
-               Reporter& reporter, torch::Device device);
+  /// Trains `model` on `data` in `session` (both outlive the trainer).
+  FinalTrainer(Session& session, ImageChild model, const ImageDataset& data);
   ~FinalTrainer();
 
-  /// Trains to config.num_epochs; with `resume`, first restores the run folder's newest
+  /// Trains to config.num_epochs; a resumed session first restores the run folder's newest
   /// checkpoint (model, optimiser, step, epoch; data order and randomness follow from them).
-  TrainResult run(bool resume);
+  TrainResult run();
 
   /// Optimiser steps in one epoch: ceil(train size / batch size).
   int64_t batches_per_epoch() const;

@@ -23,8 +23,7 @@ class LmSearchTrainer : public SearchLoop {
  public:
   /// The result's fields: shared_valid_ppl (a fresh architecture per segment, -1 until
   /// evaluated) and rollbacks; derivation ranks by valid_ppl on derive_valid_batches segments.
-  LmSearchTrainer(const Config& config, RnnLm child, Controller controller, const Corpus& corpus,
-                  const RunDir& run, Reporter& reporter, torch::Device device);
+  LmSearchTrainer(Session& session, RnnLm child, Controller controller, const Corpus& corpus);
   ~LmSearchTrainer() override;
 
  private:
@@ -45,6 +44,7 @@ class LmSearchTrainer : public SearchLoop {
   std::string describe_best(const BestArc& best) const override;
   nlohmann::json meta_fields(const nlohmann::json& position) const override;
   void restored(const nlohmann::json& meta) override;
+  torch::nn::Module& child_module() override { return *child_; }
 
   void set_arc(const std::vector<int>& flat) { child_->set_arc(rnn::arc_from_flat(flat)); }
 

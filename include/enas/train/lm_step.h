@@ -13,8 +13,8 @@
 #include "enas/child/rnn_lm.h"
 #include "enas/data/lm_batches.h"
 #include "enas/dist/team.h"
-#include "enas/train/reporter.h"
-#include "enas/train/run_dir.h"
+#include "enas/run/reporter.h"
+#include "enas/run/run_dir.h"
 
 namespace enas {
 
@@ -70,16 +70,6 @@ double lm_eval_loss(RnnLmImpl& model, const torch::Tensor& rows,
                     const std::vector<Segment>& segments, bool reset_each,
                     const std::function<void(size_t)>& before_segment = {}, const Team& team = {});
 
-/// What a training pass adds to the shared loop: hooks around each step.
-struct LmEpochHooks {
-  std::function<void()> before_step;  // the search: a fresh cell per segment
-  std::function<void()> after_step;   // final training: the weight average
-  std::function<int()> avg_flag;      // final training: the log's avg= (none: not printed)
-  // LmStepOptions::on_device for the pass; unset: when the rows are not on the CPU (the tests
-  // set it to run the GPU's bookkeeping on the CPU).
-  std::optional<bool> step_on_device;
-};
-
 /// Where a pass stands after `segment` segments: what a checkpoint written mid-epoch (on a
 /// signal) holds so that the pass continues exactly.
 struct LmEpochPosition {
@@ -95,8 +85,21 @@ struct LmEpochPosition {
 
 /// The result of one pass. `finite` false when a loss stopped being finite (the pass stops);
 /// `stopped` when a stop signal came (the pass stops after the step; `at` says where).
+/// What a training pass adds to the shared loop: hooks around each step.
+struct LmEpochHooks {
+  std::function<void()> before_step;  // the search: a fresh cell per segment
+  std::function<void()> after_step;   // final training: the weight average
+  std::function<int()> avg_flag;      // final training: the log's avg= (none: not printed)
+  /// Writes the checkpoint of a pass stopped by a signal at `at` and returns its path (as
+  /// ImagePassHooks::save: child_step.h). Unset: the pass never stops early.
+  std::function<std::string(const LmEpochPosition& at)> save;
+  // LmStepOptions::on_device for the pass; unset: when the rows are not on the CPU (the tests
+  // set it to run the GPU's bookkeeping on the CPU).
+  std::optional<bool> step_on_device;
+};
+
 struct LmEpoch {
-  bool finite = true, stopped = false;
+  bool finite = true;
   LmEpochPosition at;
   double train_ppl = 0, tokens_per_s = 0;
 };
@@ -106,11 +109,13 @@ struct LmEpoch {
 /// enas_lm's log line and an lm_step record every log_every steps. `minutes` gives the run's time.
 /// `from` continues a pass that stopped there. With a `team`, `rows` are this process's part
 /// (rows_of) and the processes step together: the same segments, averaged gradients, the whole
-/// batch's losses, and a stop any of them sees.
+/// batch's losses, and a stop any of them sees. On a stop signal before the last segment it
+/// saves through hooks.save and ends the run in `run` (stop_run), as train_image_epoch does.
 LmEpoch train_lm_epoch(RnnLmImpl& model, const torch::Tensor& rows, const Config& config,
                        int64_t epoch, int64_t rollbacks, int64_t& step, Reporter& reporter,
-                       const std::function<double()>& minutes, const LmEpochHooks& hooks = {},
-                       const LmEpochPosition* from = nullptr, const Team& team = {});
+                       const RunDir& run, const std::function<double()>& minutes,
+                       const LmEpochHooks& hooks = {}, const LmEpochPosition* from = nullptr,
+                       const Team& team = {});
 
 /// The log line of a training step in enas_lm's format (avg < 0: no avg= field).
 std::string lm_step_line(int64_t epoch, int64_t step, double ppl, double lr, double l2,

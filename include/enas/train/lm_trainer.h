@@ -46,11 +46,10 @@ class WeightAverage {
 
 class LmFinalTrainer : public TrainerCore {
  public:
-  LmFinalTrainer(const Config& config, RnnLm model, const Corpus& corpus, const RunDir& run,
-                 Reporter& reporter, torch::Device device);
+  LmFinalTrainer(Session& session, RnnLm model, const Corpus& corpus);
 
-  /// Trains to config.num_epochs (resuming from the newest checkpoint when asked), then tests.
-  LmTrainResult run(bool resume);
+  /// Trains to config.num_epochs (a resumed session from the newest checkpoint), then tests.
+  LmTrainResult run();
 
  private:
   /// One pass over the training stream (from `from` when resuming mid-epoch). Returns false when

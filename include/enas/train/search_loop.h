@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "enas/controller/controller.h"
+#include "enas/run/best_arc.h"
 #include "enas/space/space.h"
-#include "enas/train/best_arc.h"
 #include "enas/train/trainer_core.h"
 
 namespace enas {
@@ -45,17 +45,17 @@ class SearchLoop : public TrainerCore {
  public:
   virtual ~SearchLoop();
 
-  /// Searches to config.num_epochs (resuming from the run folder's newest checkpoint when asked),
-  /// then derives and writes best_arc.txt / best_arc.json into the run folder.
-  SearchResult run(bool resume);
+  /// Searches to config.num_epochs (a resumed session from the run folder's newest checkpoint),
+  /// then derives and writes best_arc.txt / best_arc.json into the run folder. Every process
+  /// starts from rank 0's child and controller.
+  SearchResult run();
   /// Samples `samples` architectures and keeps the best by the search's score.
   BestArc derive(int64_t samples);
   /// Restores a checkpoint of this search's kind; returns its meta.
   nlohmann::json restore(const std::string& checkpoint);
 
  protected:
-  SearchLoop(const SearchTraits& traits, const Config& config, Controller controller,
-             const RunDir& run, Reporter& reporter, torch::Device device);
+  SearchLoop(const SearchTraits& traits, Session& session, Controller controller);
 
   // ---- What each search defines ----
   /// One pass of the shared child over epoch `epoch` (0-based), a fresh architecture per step;
@@ -99,6 +99,8 @@ class SearchLoop : public TrainerCore {
   /// Refuses, with an enas::Error, a checkpoint this run cannot continue (before the resume is
   /// announced).
   virtual void check_resume(const std::string& path, const RunProgress& at) const {}
+  /// The shared child, whose parameters and buffers rank 0 gives every process at the start.
+  virtual torch::nn::Module& child_module() = 0;
 
   // ---- What the loop gives them ----
   /// Declares the controller, REINFORCE and the controller's random stream as checkpoint parts

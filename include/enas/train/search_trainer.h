@@ -22,9 +22,8 @@ class SearchTrainer : public SearchLoop {
  public:
   /// The result's fields: shared_valid_acc, shared_test_acc (a fresh architecture per batch,
   /// -1 until evaluated); derivation ranks by valid_acc.
-  SearchTrainer(const Config& config, SharedChild child, Controller controller,
-                const ImageDataset& data, const RunDir& run, Reporter& reporter,
-                torch::Device device);
+  SearchTrainer(Session& session, SharedChild child, Controller controller,
+                const ImageDataset& data);
   ~SearchTrainer() override;
 
  private:
@@ -45,6 +44,7 @@ class SearchTrainer : public SearchLoop {
   std::string describe_best(const BestArc& best) const override;
   nlohmann::json meta_fields(const nlohmann::json& position) const override;
   void check_resume(const std::string& path, const RunProgress& at) const override;
+  torch::nn::Module& child_module() override { return *child_; }
 
   /// Accuracy of `arc` on one random validation minibatch (the authors' build_valid_rl).
   double minibatch_accuracy(const std::vector<int>& arc);

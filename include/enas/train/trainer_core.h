@@ -1,7 +1,8 @@
 #pragma once
-/// What every trainer holds (final training and search, images and Penn Treebank): its
-/// configuration, run folder, reporter and device, the parts of its checkpoints, and the run's
-/// clock; and the two ways its checkpoints are written and read.
+/// What every trainer holds (final training and search, images and Penn Treebank): what it takes
+/// from its Session (configuration, run folder, reporter, device, processes, whether it resumes),
+/// the parts of its checkpoints and the run's clock; and the two ways its checkpoints are written
+/// and read.
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -9,21 +10,24 @@
 
 #include "enas/config/config.h"
 #include "enas/dist/team.h"
-#include "enas/train/checkpoint.h"
-#include "enas/train/reporter.h"
-#include "enas/train/run_clock.h"
-#include "enas/train/run_dir.h"
+#include "enas/run/checkpoint.h"
+#include "enas/run/reporter.h"
+#include "enas/run/run_clock.h"
+#include "enas/run/run_dir.h"
+#include "enas/run/session.h"
 
 namespace enas {
 
 class TrainerCore {
- public:
-  /// Trains as one of `team`'s processes (docs/distributed.md); before run().
-  void set_team(Team team) { team_ = std::move(team); }
-
  protected:
-  TrainerCore(const Config& config, const RunDir& run, Reporter& reporter, torch::Device device)
-      : config_(config), run_(run), reporter_(reporter), device_(device) {}
+  /// `session` outlives the trainer.
+  explicit TrainerCore(Session& session)
+      : config_(session.config()),
+        run_(session.dir()),
+        reporter_(session.reporter()),
+        device_(session.device()),
+        team_(session.team()),
+        resume_(session.resume()) {}
 
   /// Writes checkpoint `id` with `meta` and every declared part; returns its path.
   std::string write_checkpoint(CheckpointId id, const nlohmann::json& meta) const {
@@ -55,7 +59,8 @@ class TrainerCore {
   torch::Device device_;
   CheckpointParts parts_;  // declared once by each trainer's constructor
   RunClock clock_;
-  Team team_;  // one process alone unless set_team()
+  Team team_;    // the processes training together (one alone: docs/distributed.md)
+  bool resume_;  // run() continues the folder's checkpoint
 };
 
 }  // namespace enas
