@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -21,6 +22,7 @@
 #include "enas/train/lm_trainer.h"
 #include "enas/train/search_trainer.h"
 #include "enas/util/files.h"
+#include "enas/util/signals.h"
 #include "test_util.h"
 
 namespace enas {
@@ -103,16 +105,41 @@ struct CountingListener : Listener {
   void on_eval(const EvalEvent&) override { ++evals; }
 };
 
-/// Trains tiny_micro's architecture for `epochs` in `out` (resuming it when asked); returns the
-/// result and the trained model's state.
+/// Asks for a stop at the `at`-th training step, as Ctrl-C would (util/signals.h); the request
+/// is cleared when the listener dies.
+struct StopAtStep : Listener {
+  explicit StopAtStep(int at) : at(at) {}
+  ~StopAtStep() override { clear_stop_request(); }
+  void on_tick(const TickEvent& e) override {
+    if (std::string(e.phase) == "child" && ++seen == at) request_stop(SIGINT);
+  }
+  int at, seen = 0;
+};
+
+/// `listener`, owned by the caller, as one of the reporter's.
+std::shared_ptr<Listener> borrowed(Listener* listener) {
+  return std::shared_ptr<Listener>(listener, [](Listener*) {});
+}
+
+/// Whether `dir` holds a mid-epoch checkpoint ckpt-<epoch>-<batch>.pt of epoch index `epoch`.
+bool has_mid_epoch_checkpoint(const std::string& dir, int epoch) {
+  const std::string prefix = "ckpt-" + std::to_string(epoch) + "-";
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+/// Trains tiny_micro's architecture for `epochs` in `out` (resuming it when asked), `listener`
+/// (if any) hearing the reporter; returns the result and the trained model's state.
 std::pair<TrainResult, torch::Tensor> train_micro(const ImageDataset& data, const std::string& out,
                                                   int epochs, bool resume,
-                                                  CountingListener* counts = nullptr) {
+                                                  Listener* listener = nullptr) {
   const Config c = tiny_micro(out, epochs);
   torch::manual_seed(c.seed);
   ImageChild model = make_fixed_child(c, kTiny);
   Session session(c, options("train", resume));
-  if (counts) session.reporter().add(std::shared_ptr<Listener>(counts, [](Listener*) {}));
+  if (listener) session.reporter().add(borrowed(listener));
   FinalTrainer trainer(session, model, data);
   const TrainResult r = trainer.run();
   session.finish(session.result(r.epochs, r.steps, model->num_params(), r.seconds));
@@ -137,6 +164,26 @@ TEST(FinalTrainer, ResumedRunEqualsUninterrupted) {
   EXPECT_EQ(counts.steps, 6);
   EXPECT_EQ(counts.epochs, 2);
   EXPECT_EQ(counts.evals, 4);
+}
+
+TEST(FinalTrainer, AStopMidEpochSavesWhereItStandsAndTheResumeEqualsUninterrupted) {
+  const ImageDataset data = tiny_images();
+  TempDir tmp;
+  const auto [whole, whole_state] = train_micro(data, tmp.file("a"), 2, false);
+  {
+    StopAtStep stop(9);  // the third step of the second epoch (6 steps an epoch)
+    try {
+      train_micro(data, tmp.file("b"), 2, false, &stop);
+      ADD_FAILURE() << "the run did not stop";
+    } catch (const Interrupted& e) {
+      EXPECT_EQ(e.signal(), SIGINT);
+    }
+  }
+  EXPECT_TRUE(fs::exists(tmp.file("b/ckpt-1-3.pt")));  // epoch index 1, 3 batches done
+  const auto [resumed, resumed_state] = train_micro(data, tmp.file("b"), 2, /*resume=*/true);
+  EXPECT_EQ(resumed.steps, whole.steps);
+  EXPECT_EQ(resumed.test_acc, whole.test_acc);
+  EXPECT_TRUE(torch::equal(resumed_state, whole_state));
 }
 
 TEST(FinalTrainer, KeepsTheNewestTwoEpochCheckpoints) {
@@ -238,6 +285,42 @@ Config tiny_lm(const std::string& out, int epochs) {
   c.out = out;
   validate(c);
   return c;
+}
+
+/// Trains the cell of tiny_lm for `epochs` on `corpus` in `out` (resuming it when asked),
+/// `listener` (if any) hearing the reporter; returns the result and the trained weights.
+std::pair<LmTrainResult, torch::Tensor> train_lm(const Corpus& corpus, const std::string& out,
+                                                 int epochs, bool resume,
+                                                 Listener* listener = nullptr) {
+  const Config c = tiny_lm(out, epochs);
+  torch::manual_seed(c.seed);
+  RnnLm model = make_language_model(c, corpus.vocab.size(), /*shared=*/false);
+  Session session(c, options("train", resume));
+  if (listener) session.reporter().add(borrowed(listener));
+  LmFinalTrainer trainer(session, model, corpus);
+  const LmTrainResult r = trainer.run();
+  return {r, flat_state(*model)};
+}
+
+TEST(LmFinalTrainer, AStopMidPassSavesThroughItsHookAndTheResumeEqualsUninterrupted) {
+  TempDir tmp;
+  const Corpus corpus = tiny_corpus(30);
+  const auto [whole, whole_state] = train_lm(corpus, tmp.file("a"), 2, false);
+  {
+    StopAtStep stop(5);  // inside the first pass
+    try {
+      train_lm(corpus, tmp.file("b"), 2, false, &stop);
+      ADD_FAILURE() << "the run did not stop";
+    } catch (const Interrupted& e) {
+      EXPECT_EQ(e.signal(), SIGINT);
+    }
+  }
+  EXPECT_TRUE(has_mid_epoch_checkpoint(tmp.file("b"), 0));
+  const auto [resumed, resumed_state] = train_lm(corpus, tmp.file("b"), 2, /*resume=*/true);
+  EXPECT_EQ(resumed.steps, whole.steps);
+  EXPECT_EQ(resumed.valid_ppl, whole.valid_ppl);
+  EXPECT_EQ(resumed.test_ppl, whole.test_ppl);
+  EXPECT_TRUE(torch::equal(resumed_state, whole_state));
 }
 
 TEST(LmFinalTrainer, TrainsAveragesNothingYetAndTests) {
