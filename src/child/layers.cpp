@@ -73,29 +73,6 @@ torch::Tensor FactorizedReductionImpl::forward(const torch::Tensor& input) {
   return bn_->forward(F::conv2d(x, w, F::Conv2dFuncOptions().stride(2)));
 }
 
-SepConvStackImpl::SepConvStackImpl(int64_t channels, int64_t k, int64_t stride, int stacks) {
-  for (int i = 0; i < stacks; ++i) {
-    auto s = std::to_string(i);
-    depthwise_.push_back(register_module(
-        "depthwise" + s, make_conv(channels, channels, k, i == 0 ? stride : 1, channels)));
-    pointwise_.push_back(register_module("pointwise" + s, make_conv(channels, channels, 1)));
-    bn_.push_back(register_module("bn" + s, make_bn(channels)));
-  }
-}
-
-torch::Tensor SepConvStackImpl::forward(torch::Tensor x) { return forward_relu(torch::relu(x)); }
-
-torch::Tensor SepConvStackImpl::forward_relu(const torch::Tensor& relu_x) {
-  torch::Tensor x = relu_x;
-  for (size_t i = 0; i < bn_.size(); ++i) {
-    const int64_t pad = depthwise_[i]->options.kernel_size()->at(0) / 2;  // make_conv's
-    x = pointwise_[i]->forward(depthwise_forward(depthwise_[i], x, pad));
-    // An inner BN's output has no reader but the next stack's ReLU: fused into the BN.
-    x = i + 1 < bn_.size() ? bn_[i]->forward_relu(x) : bn_[i]->forward(x);
-  }
-  return x;
-}
-
 torch::Tensor drop_path(const torch::Tensor& x, double keep) {
   // floor(keep + U[0,1)) is 1 with probability keep.
   auto mask = torch::floor(keep + torch::rand({x.size(0), 1, 1, 1}, x.options()));

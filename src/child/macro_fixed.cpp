@@ -4,37 +4,9 @@
 
 #include <algorithm>
 
-#include "enas/child/depthwise.h"
 #include "enas/util/error.h"
 
 namespace enas {
-
-MacroBranchImpl::MacroBranchImpl(int op, int64_t cin, int64_t cout) : op_(op) {
-  inp_conv_ = register_module("inp_conv", make_conv(cin, cout, 1));
-  inp_bn_ = register_module("inp_bn", make_bn(cout));
-  const OpSpec& spec = macro::kOps.at(op);
-  if (spec.is_pool()) return;
-  const int64_t k = spec.kernel;
-  if (spec.family == OpFamily::kSepConv) {
-    depthwise_ = register_module("depthwise", make_conv(cout, cout, k, 1, cout));
-    out_conv_ = register_module("pointwise", make_conv(cout, cout, 1));
-  } else {
-    out_conv_ = register_module("conv", make_conv(cout, cout, k));
-  }
-  out_bn_ = register_module("out_bn", make_bn(cout));
-}
-
-torch::Tensor MacroBranchImpl::forward(const torch::Tensor& x) {
-  const OpSpec& spec = macro::kOps[op_];
-  if (spec.is_pool()) {
-    auto h = torch::relu(inp_bn_->forward(inp_conv_->forward(x)));
-    return pool3x3(h, spec.family == OpFamily::kAvgPool, 1);
-  }
-  auto h = torch::relu(inp_bn_->forward(inp_conv_->forward(torch::relu(x))));
-  if (depthwise_)
-    h = depthwise_forward(depthwise_, h, depthwise_->options.kernel_size()->at(0) / 2);
-  return out_bn_->forward(out_conv_->forward(h));
-}
 
 MacroFixedImpl::MacroFixedImpl(MacroFixedOptions options) : options_(std::move(options)) {
   const auto& o = options_;

@@ -4,46 +4,9 @@
 
 #include <algorithm>
 
-#include "enas/child/depthwise.h"
 #include "enas/util/error.h"
 
 namespace enas {
-
-namespace {
-
-/// image_ops.batch_norm_with_mask: eps 1e-3, decay 0.9. With whole channels its mask is all
-/// true, so it is an ordinary batch norm.
-BatchNorm make_bn_eps3(int64_t channels) {
-  return BatchNorm(torch::nn::BatchNorm2dOptions(channels).eps(1e-3).momentum(0.1));
-}
-
-}  // namespace
-
-MacroSharedBranchImpl::MacroSharedBranchImpl(int op, int64_t c) : op_(op) {
-  // `inp_conv_1` of _conv_branch, `conv_1` of _pool_branch: [1, 1, C, C], fan-in C.
-  inp_conv_ = register_module("inp_conv", make_conv(c, c, 1));
-  inp_bn_ = register_module("inp_bn", make_bn(c));
-  const OpSpec& spec = macro::kOps.at(op);
-  if (spec.is_pool()) return;
-  const int64_t k = spec.kernel;
-  if (spec.family == OpFamily::kSepConv) {
-    // w_depth [k, k, C, 1] (fan-in k*k*C) and w_point [C, C] (2-d: fan-in C), as make_conv's.
-    depthwise_ = register_module("depthwise", make_conv(c, c, k, 1, c));
-    out_conv_ = register_module("pointwise", make_conv(c, c, 1));
-  } else {
-    out_conv_ = register_module("conv", make_conv(c, c, k));  // w [k, k, C, C]
-  }
-  out_bn_ = register_module("out_bn", make_bn_eps3(c));
-}
-
-torch::Tensor MacroSharedBranchImpl::forward(const torch::Tensor& x) {
-  auto h = torch::relu(inp_bn_->forward(inp_conv_->forward(x)));
-  const OpSpec& spec = macro::kOps[op_];
-  if (spec.is_pool()) return pool3x3(h, spec.family == OpFamily::kAvgPool, 1);
-  if (depthwise_)
-    h = depthwise_forward(depthwise_, h, depthwise_->options.kernel_size()->at(0) / 2);
-  return torch::relu(out_bn_->forward(out_conv_->forward(h)));
-}
 
 MacroSharedImpl::MacroSharedImpl(MacroSharedOptions options) : options_(std::move(options)) {
   const auto& o = options_;
@@ -60,10 +23,10 @@ MacroSharedImpl::MacroSharedImpl(MacroSharedOptions options) : options_(std::mov
   stem_bn_ = register_module("stem_bn", make_bn(c));
   pool_layers_ = macro::pool_layers(n);
   for (int64_t layer = 0; layer < n; ++layer) {
-    std::vector<MacroSharedBranch> ops;
+    std::vector<MacroBranch> ops;
     for (int op = 0; op < o.num_branches(); ++op) {
-      ops.push_back(
-          register_module(fmt::format("layer{}_branch{}", layer, op), MacroSharedBranch(op, c)));
+      ops.push_back(register_module(fmt::format("layer{}_branch{}", layer, op),
+                                    MacroBranch(op, c, c, /*search=*/true)));
     }
     branches_.push_back(std::move(ops));
     // `skip/bn`: batch_norm of the sum of the selected earlier layers and the op's output.

@@ -14,30 +14,6 @@ namespace {
 
 int64_t half(int64_t size) { return (size + 1) / 2; }  // TF "SAME" at stride 2
 
-/// One op of the catalogue (space/micro.h) for the fixed path, by family. After calibration every
-/// node has `c` channels, so the TF code's `inp_c != out_filters` projections after pooling and
-/// identity are never built.
-torch::nn::AnyModule make_micro_op(const OpSpec& op, int64_t c, int64_t stride) {
-  using namespace torch::nn;
-  switch (op.family) {
-    case OpFamily::kSepConv:
-      return AnyModule(SepConvStack(c, op.kernel, stride));
-    case OpFamily::kAvgPool:
-      return AnyModule(AvgPool2d(AvgPool2dOptions(op.kernel)
-                                     .stride(stride)
-                                     .padding(op.kernel / 2)
-                                     .count_include_pad(false)));
-    case OpFamily::kMaxPool:
-      return AnyModule(
-          MaxPool2d(MaxPool2dOptions(op.kernel).stride(stride).padding(op.kernel / 2)));
-    case OpFamily::kIdentity:  // a factorised reduction when strided
-      return stride > 1 ? AnyModule(FactorizedReduction(c, c)) : AnyModule(Identity());
-    case OpFamily::kConv:
-      break;
-  }
-  fail("micro op {}: its family has no fixed-child builder", op.name);
-}
-
 }  // namespace
 
 MicroFixedCellImpl::MicroFixedCellImpl(const micro::Cell& cell, std::pair<int64_t, int64_t> in0,
@@ -69,7 +45,7 @@ MicroFixedCellImpl::MicroFixedCellImpl(const micro::Cell& cell, std::pair<int64_
     for (int side = 0; side < 2; ++side) {
       int idx = cell.index(b, side);
       int64_t s = idx < 2 ? stride : 1;
-      ops_.push_back(make_micro_op(micro::kOps[cell.op(b, side)], out_filters, s));
+      ops_.push_back(make_fixed_micro_op(micro::kOps[cell.op(b, side)], out_filters, s));
       register_module(fmt::format("block{}_{}", b, side ? "y" : "x"), ops_.back().ptr());
       sizes[side] = s > 1 ? half(hw[idx]) : hw[idx];
     }
@@ -93,33 +69,25 @@ MicroFixedCellImpl::MicroFixedCellImpl(const micro::Cell& cell, std::pair<int64_
 
 torch::Tensor MicroFixedCellImpl::forward(const torch::Tensor& s0, const torch::Tensor& s1,
                                           double keep) {
-  std::vector<torch::Tensor> nodes;
+  std::vector<CellNode> nodes;
   nodes.reserve(cell_.num_blocks() + 2);
-  nodes.push_back(calib_x_.forward(s0));
-  nodes.push_back(base_->forward(calib_y_.forward(s1)));
-  // relu(node), computed once however many separable convs read the node (the authors' arc
-  // reads input 0 six times): saves ReLU passes forward and backward.
-  std::vector<torch::Tensor> relu_nodes(cell_.num_blocks() + 2);
+  nodes.emplace_back(calib_x_.forward(s0));
+  nodes.emplace_back(base_->forward(calib_y_.forward(s1)));
   for (int b = 0; b < cell_.num_blocks(); ++b) {
     torch::Tensor h[2];
     for (int side = 0; side < 2; ++side) {
-      const int idx = cell_.index(b, side);
       const OpSpec& op = micro::kOps[cell_.op(b, side)];
-      if (op.family == OpFamily::kSepConv) {
-        if (!relu_nodes[idx].defined()) relu_nodes[idx] = torch::relu(nodes[idx]);
-        h[side] = ops_[2 * b + side].get<SepConvStack>()->forward_relu(relu_nodes[idx]);
-      } else {
-        h[side] = ops_[2 * b + side].forward(nodes[idx]);
-      }
+      h[side] = run_fixed_micro_op(op, ops_[2 * b + side], nodes[cell_.index(b, side)]);
       // Drop-path on every op but identity (and never on the identity's reduction).
       if (keep > 0.0 && keep < 1.0 && op.family != OpFamily::kIdentity) {
         h[side] = drop_path(h[side], keep);
       }
     }
-    nodes.push_back(h[0] + h[1]);
+    nodes.emplace_back(h[0] + h[1]);
   }
   std::vector<torch::Tensor> outs;
-  for (size_t i = 0; i < loose_.size(); ++i) outs.push_back(combine_[i].forward(nodes[loose_[i]]));
+  for (size_t i = 0; i < loose_.size(); ++i)
+    outs.push_back(combine_[i].forward(nodes[loose_[i]].x()));
   return torch::cat(outs, 1);  // (B, loose * out_filters, H', W')
 }
 

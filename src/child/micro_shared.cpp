@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "enas/child/depthwise.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -15,56 +14,7 @@ namespace {
 
 int64_t half(int64_t size) { return (size + 1) / 2; }  // TF "SAME" at stride 2
 
-/// BN with batch statistics only (no running statistics), eps 1e-5: the authors'
-/// `fused_batch_norm(is_training=True)` of `_enas_conv`.
-torch::Tensor batch_stats_bn(const torch::Tensor& x, const torch::Tensor& scale,
-                             const torch::Tensor& offset) {
-  return batch_norm_batch_stats(x, scale, offset, /*eps=*/1e-5);
-}
-
-/// relu(batch_stats_bn(...)) in one kernel.
-torch::Tensor batch_stats_bn_relu(const torch::Tensor& x, const torch::Tensor& scale,
-                                  const torch::Tensor& offset) {
-  return batch_norm_relu_batch_stats(x, scale, offset, /*eps=*/1e-5);
-}
-
 }  // namespace
-
-MicroSharedConvImpl::MicroSharedConvImpl(int64_t num_inputs, int64_t c, int64_t k, int stacks)
-    : k_(k) {
-  for (int i = 0; i < stacks; ++i) {
-    // The authors' variables are 2-d, w_depth [num_inputs, k*k*C] and w_point [num_inputs,
-    // C*C], and keras' he_normal takes fan_in = shape[0] of a 2-d shape: std sqrt(2 /
-    // num_inputs), not the fan-in of the conv. Faithful, if odd.
-    auto dw = torch::empty({num_inputs, c, 1, k, k});
-    he_normal_(dw, num_inputs);
-    auto pw = torch::empty({num_inputs, c, c, 1, 1});
-    he_normal_(pw, num_inputs);
-    auto s = std::to_string(i);
-    depthwise_.push_back(register_parameter("stack" + s + "_depthwise", dw));
-    pointwise_.push_back(register_parameter("stack" + s + "_pointwise", pw));
-    scale_.push_back(register_parameter("stack" + s + "_bn_scale", torch::ones({num_inputs, c})));
-    offset_.push_back(
-        register_parameter("stack" + s + "_bn_offset", torch::zeros({num_inputs, c})));
-  }
-}
-
-torch::Tensor MicroSharedConvImpl::forward(torch::Tensor x, int64_t idx) {
-  return forward_relu(torch::relu(x), idx);
-}
-
-torch::Tensor MicroSharedConvImpl::forward_relu(torch::Tensor x, int64_t idx) {
-  for (size_t i = 0; i < depthwise_.size(); ++i) {
-    // select() views one row: autograd gives that row a gradient and the others zeros.
-    x = depthwise_conv2d(x, depthwise_[i].select(0, idx), /*stride=*/1, /*pad=*/k_ / 2);
-    x = F::conv2d(x, pointwise_[i].select(0, idx));
-    // An inner BN's output has no reader but the next stack's ReLU: fused into the BN.
-    const bool inner = i + 1 < depthwise_.size();
-    x = (inner ? batch_stats_bn_relu : batch_stats_bn)(x, scale_[i].select(0, idx),
-                                                       offset_[i].select(0, idx));
-  }
-  return x;
-}
 
 MicroSharedLayerImpl::MicroSharedLayerImpl(std::pair<int64_t, int64_t> in0,
                                            std::pair<int64_t, int64_t> in1, int64_t c,
@@ -83,18 +33,17 @@ MicroSharedLayerImpl::MicroSharedLayerImpl(std::pair<int64_t, int64_t> in0,
   }
   if (c1 != c) calib_y_ = register_module("calib_y", ReluConvBn(c1, c, /*track_stats=*/false));
 
-  // _enas_cell: block b may read any of its b + 2 inputs; per side, one _enas_conv per conv op
-  // of the catalogue. After calibration every node has C channels, so the authors' `x_c !=
-  // out_filters` projections (for pooling and identity) are never built.
+  // _enas_cell: block b may read any of its b + 2 inputs; per side, the weights of every op of
+  // the catalogue that has some (one _enas_conv per separable conv).
   for (int64_t b = 0; b < num_cells; ++b) {
     for (int side = 0; side < 2; ++side) {
       for (const OpSpec& op : micro::kOps) {
-        MicroSharedConv conv{nullptr};
-        if (op.family == OpFamily::kSepConv) {
-          conv = register_module(fmt::format("cell{}_{}_conv{}", b, side ? "y" : "x", op.kernel),
-                                 MicroSharedConv(b + 2, c, op.kernel));
+        auto weights = make_shared_micro_op(op, b + 2, c);
+        if (!weights.module.is_empty()) {
+          register_module(fmt::format("cell{}_{}_{}", b, side ? "y" : "x", weights.name),
+                          weights.module.ptr());
         }
-        convs_.push_back(conv);
+        ops_.push_back(std::move(weights.module));
       }
     }
   }
@@ -108,44 +57,25 @@ MicroSharedLayerImpl::MicroSharedLayerImpl(std::pair<int64_t, int64_t> in0,
 torch::Tensor MicroSharedLayerImpl::forward(const torch::Tensor& s0, const torch::Tensor& s1,
                                             const micro::Cell& cell,
                                             const std::vector<int>& loose) {
-  std::vector<torch::Tensor> nodes;
+  std::vector<CellNode> nodes;
   nodes.reserve(cell.num_blocks() + 2);
-  nodes.push_back(reduce_x_ ? reduce_x_->forward(s0) : calib_x_ ? calib_x_->forward(s0) : s0);
-  nodes.push_back(calib_y_ ? calib_y_->forward(s1) : s1);
-  std::vector<torch::Tensor> relu_nodes(cell.num_blocks() + 2);  // relu(node), computed once
-  auto relu_of = [&](int idx) -> const torch::Tensor& {
-    if (!relu_nodes[idx].defined()) relu_nodes[idx] = torch::relu(nodes[idx]);
-    return relu_nodes[idx];
-  };
+  nodes.emplace_back(reduce_x_ ? reduce_x_->forward(s0) : calib_x_ ? calib_x_->forward(s0) : s0);
+  nodes.emplace_back(calib_y_ ? calib_y_->forward(s1) : s1);
   for (int b = 0; b < cell.num_blocks(); ++b) {
     torch::Tensor h[2];
     for (int side = 0; side < 2; ++side) {
-      const int idx = cell.index(b, side);
-      const OpSpec& op = micro::kOps[cell.op(b, side)];
-      switch (op.family) {
-        case OpFamily::kSepConv:
-          h[side] = convs_[(2 * b + side) * micro::kNumOps + cell.op(b, side)]->forward_relu(
-              relu_of(idx), idx);
-          break;
-        case OpFamily::kAvgPool:
-        case OpFamily::kMaxPool:
-          h[side] = pool3x3(nodes[idx], op.family == OpFamily::kAvgPool, 1);
-          break;
-        case OpFamily::kIdentity:
-          h[side] = nodes[idx];
-          break;
-        case OpFamily::kConv:
-          fail("micro op {}: its family has no shared-child builder", op.name);
-      }
+      const int idx = cell.index(b, side), op = cell.op(b, side);
+      h[side] = run_shared_micro_op(micro::kOps[op], ops_[(2 * b + side) * micro::kNumOps + op],
+                                    nodes[idx], idx);
     }
-    nodes.push_back(h[0] + h[1]);
+    nodes.emplace_back(h[0] + h[1]);
   }
   // The loose ends, concatenated in node order, through one 1x1 conv whose input channels for
   // the j-th loose node i are row i of final_w_ (the authors gather the rows and reshape them
   // to [1, 1, n*C, C]).
   std::vector<torch::Tensor> outs, rows;
   for (int i : loose) {
-    outs.push_back(nodes[i]);
+    outs.push_back(nodes[i].x());
     rows.push_back(final_w_.select(0, i));  // (C_out, C_in)
   }
   auto w = torch::cat(rows, 1).view({channels_, -1, 1, 1});  // (C, n*C, 1, 1)

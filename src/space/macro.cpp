@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "enas/space/arc_text.h"
+#include "enas/space/drawing.h"
 #include "enas/space/space.h"
 #include "enas/util/error.h"
 #include "image_header.h"
@@ -79,6 +80,47 @@ Arc parse_arc(const std::string& text, int num_layers) {
   return arc_from_flat(parse_int_list(text, "macro architecture"), num_layers);
 }
 
+Drawing drawing(const Arc& arc) {
+  using Look = Drawing::Look;
+  const int n = arc.num_layers();
+  bool shaped = static_cast<int>(arc.skips.size()) == n;
+  for (int i = 0; shaped && i < n; ++i) shaped = static_cast<int>(arc.skips[i].size()) == i;
+  require(shaped, "macro architecture: layer i must have i skip bits ({} layers given)", n);
+  arc_from_flat(arc.flat(), n);
+  Drawing d;
+  d.title = fmt::format("macro network, {} layers", n);
+  d.left_to_right = false;  // 24 layers stay one readable column, the skips curving beside it
+  auto layer = [](int i) { return fmt::format("layer_{}", i); };
+  d.box("input", "image", Look::kInput);
+  d.box("stem", "stem\nconv3x3", Look::kInput);
+  d.arrow("input", "stem");
+  for (int i = 0; i < n; ++i)
+    d.box(layer(i), fmt::format("{}: {}", i, kOps[arc.ops[i]].name), Look::kInner);
+  const std::vector<int64_t> pools = pool_layers(n);
+  std::string prev = "stem";
+  for (int i = 0; i < n; ++i) {
+    d.arrow(prev, layer(i));
+    prev = layer(i);
+    // general_child.py halves every earlier output after these layers (factorised reduction)
+    // and doubles the channels: drawn on the chain, the skips that cross it are reduced too.
+    if (std::find(pools.begin(), pools.end(), i) != pools.end() && i + 1 < n) {
+      const std::string pool = fmt::format("pool_{}", i);
+      d.box(pool, "factorised reduction\nstride 2, channels x2", Look::kNote);
+      d.arrow(prev, pool);
+      prev = pool;
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    for (int k = 0; k < i; ++k) {
+      // Skip bit k: the stem (k = 0) or layer k-1, added to layer i's op output.
+      if (arc.skips[i][k]) d.arrow(k == 0 ? "stem" : layer(k - 1), layer(i), "", Look::kSkip);
+    }
+  }
+  d.box("output", "global avgpool\nfc, softmax", Look::kOutput);
+  d.arrow(prev, "output");
+  return d;
+}
+
 }  // namespace enas::macro
 
 namespace enas::macro {
@@ -131,6 +173,9 @@ class MacroSpace : public Space {
     return image_arc_header(*this, s, dataset, score_name, score);
   }
   bool fixes_num_layers() const override { return true; }
+  Drawing drawing(const std::vector<int>& arc) const override {
+    return macro::drawing(arc_from_flat(arc));
+  }
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "enas/space/arc_text.h"
+#include "enas/space/drawing.h"
 #include "enas/space/space.h"
 #include "enas/util/error.h"
 #include "image_header.h"
@@ -82,6 +83,43 @@ Arc parse_arc(const std::string& text, int num_cells) {
   return arc_from_flat(parse_int_list(text, "micro architecture"), num_cells);
 }
 
+namespace {
+
+/// One cell as a framed group; box ids are `<prefix>_<index>` and `<prefix>_out`.
+void draw_cell(Drawing& d, const Cell& cell, const std::string& prefix, const std::string& title) {
+  using Look = Drawing::Look;
+  auto id = [&](int index) { return fmt::format("{}_{}", prefix, index); };
+  d.group("cluster_" + prefix, title);
+  d.box(id(0), "c_{k-2}", Look::kInput);
+  d.box(id(1), "c_{k-1}", Look::kInput);
+  for (int b = 0; b < cell.num_blocks(); ++b) d.box(id(b + 2), std::to_string(b + 2), Look::kInner);
+  for (int b = 0; b < cell.num_blocks(); ++b) {
+    for (int side = 0; side < 2; ++side) {
+      d.arrow(id(cell.index(b, side)), id(b + 2), kOps[cell.op(b, side)].name);
+    }
+  }
+  // The authors' cell output concatenates, along channels, every node that no block reads.
+  d.box(prefix + "_out", "c_{k}\n(concat)", Look::kOutput);
+  for (int loose : cell.loose_ends()) d.arrow(id(loose), prefix + "_out", "", Look::kFaint);
+}
+
+}  // namespace
+
+Drawing drawing(const Arc& arc) {
+  const int blocks = arc.normal.num_blocks();
+  require(arc.normal.code.size() == arc.reduce.code.size() && arc.normal.code.size() % 4 == 0,
+          "micro architecture: cells of {} and {} numbers, expected equal multiples of 4",
+          arc.normal.code.size(), arc.reduce.code.size());
+  arc_from_flat(arc.flat(), blocks);  // the validation's errors name the position
+  Drawing d;
+  d.title = fmt::format("micro cells, {} blocks each", blocks);
+  // Left to right, dot stacks disconnected clusters bottom-up in the order written: the
+  // reduction cell first puts the normal cell on top, where a reader looks first.
+  draw_cell(d, arc.reduce, "reduce", "reduction cell");
+  draw_cell(d, arc.normal, "normal", "normal cell");
+  return d;
+}
+
 }  // namespace enas::micro
 
 namespace enas::micro {
@@ -129,6 +167,9 @@ class MicroSpace : public Space {
     return image_arc_header(*this, s, dataset, score_name, score);
   }
   bool fixes_num_layers() const override { return false; }  // only the cell
+  Drawing drawing(const std::vector<int>& arc) const override {
+    return micro::drawing(arc_from_flat(arc));
+  }
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "enas/space/arc_text.h"
+#include "enas/space/drawing.h"
 #include "enas/space/space.h"
 #include "enas/util/error.h"
 
@@ -46,6 +47,27 @@ Arc parse_arc(const std::string& text, int num_nodes) {
   return arc_from_flat(parse_int_list(text, "rnn architecture"), num_nodes);
 }
 
+Drawing drawing(const Arc& arc) {
+  using Look = Drawing::Look;
+  arc_from_flat(arc.code);
+  const int n = arc.num_nodes();
+  Drawing d;
+  d.title = fmt::format("recurrent cell, {} nodes", n);
+  auto id = [](int k) { return fmt::format("node_{}", k); };
+  d.box("x_t", "x_{t}", Look::kInput);
+  d.box("h_prev", "h_{t-1}", Look::kInput);
+  for (int k = 0; k <= n; ++k) d.box(id(k), std::to_string(k), Look::kInner);
+  // Node 0 is enas_lm's first highway step, tanh of [x_t, h_{t-1}]: not a choice of the arc.
+  d.arrow("x_t", id(0), "tanh");
+  d.arrow("h_prev", id(0), "tanh");
+  for (int k = 1; k <= n; ++k) d.arrow(id(arc.prev(k - 1)), id(k), kFuncNames[arc.func(k - 1)]);
+  // enas_lm averages every node 1..N (not only the loose ends, as the TF release's first
+  // language model did): child/rnn_cell.cpp.
+  d.box("h_t", fmt::format("h_{{t}}\n(mean of 1..{})", n), Look::kOutput);
+  for (int k = 1; k <= n; ++k) d.arrow(id(k), "h_t", "", Look::kFaint);
+  return d;
+}
+
 }  // namespace enas::rnn
 
 namespace enas::rnn {
@@ -77,6 +99,9 @@ class RnnSpace : public Space {
                        dataset, s.num_layers, score_name, score);
   }
   bool fixes_num_layers() const override { return false; }  // the arc's length gives the nodes
+  Drawing drawing(const std::vector<int>& arc) const override {
+    return rnn::drawing(arc_from_flat(arc));
+  }
 };
 
 }  // namespace

@@ -1,7 +1,7 @@
 #pragma once
 /// Building blocks shared by the fixed and shared-weight CIFAR-10 children: bias-free convs with
-/// the authors' he-normal initialisation, their batch-norm, factorised reduction and separable
-/// convs.
+/// the authors' he-normal initialisation, their batch-norm and factorised reduction (the ops
+/// themselves: child/ops.h).
 #include <torch/torch.h>
 
 #include "enas/child/batch_norm.h"
@@ -49,21 +49,6 @@ class FactorizedReductionImpl : public torch::nn::Module {
   BatchNorm bn_{nullptr};
 };
 TORCH_MODULE(FactorizedReduction);
-
-/// `_fixed_conv(stack_convs=2)` of micro_child.py: `stacks` x [ReLU -> depthwise kxk -> pointwise
-/// 1x1 -> BN]; the stride applies to the first depthwise conv only.
-class SepConvStackImpl : public torch::nn::Module {
- public:
-  SepConvStackImpl(int64_t channels, int64_t k, int64_t stride, int stacks = 2);
-  torch::Tensor forward(torch::Tensor x);  // (B, C, H, W) -> (B, C, H/stride, W/stride)
-  /// The same, given relu(x): a cell computes relu(node) once for all its consumers.
-  torch::Tensor forward_relu(const torch::Tensor& relu_x);
-
- private:
-  std::vector<torch::nn::Conv2d> depthwise_, pointwise_;
-  std::vector<BatchNorm> bn_;
-};
-TORCH_MODULE(SepConvStack);
 
 /// image_ops.drop_path: keeps each example with probability `keep` and scales it by 1/keep.
 torch::Tensor drop_path(const torch::Tensor& x, double keep);

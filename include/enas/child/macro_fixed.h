@@ -7,6 +7,7 @@
 
 #include "enas/child/image_child.h"
 #include "enas/child/layers.h"
+#include "enas/child/ops.h"
 #include "enas/space/macro.h"
 
 namespace enas {
@@ -18,21 +19,6 @@ struct MacroFixedOptions {
   TORCH_ARG(int64_t, out_filters) = 96;  // child_out_filters, doubled at each pooling
   TORCH_ARG(double, keep_prob) = 0.5;    // child_keep_prob: dropout before the FC layer
 };
-
-/// The op of one layer: conv ops are ReLU -> 1x1 -> BN -> ReLU -> kxk (or depthwise kxk +
-/// pointwise 1x1) -> BN; pooling ops follow the search-time `_pool_branch`: 1x1 -> BN -> ReLU ->
-/// 3x3 pool at stride 1.
-class MacroBranchImpl : public torch::nn::Module {
- public:
-  MacroBranchImpl(int op, int64_t cin, int64_t cout);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, cin, H, W) -> (B, cout, H, W)
-
- private:
-  int op_;
-  torch::nn::Conv2d inp_conv_{nullptr}, depthwise_{nullptr}, out_conv_{nullptr};
-  BatchNorm inp_bn_{nullptr}, out_bn_{nullptr};
-};
-TORCH_MODULE(MacroBranch);
 
 class MacroFixedImpl : public ImageChildImpl {
  public:

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "enas/child/layers.h"
+#include "enas/child/ops.h"
 #include "enas/child/shared_child.h"
 #include "enas/space/macro.h"
 
@@ -21,22 +22,6 @@ struct MacroSharedOptions {
   TORCH_ARG(int64_t, num_branches) = 6;  // child_num_branches: ops 0..num_branches-1 are built
   TORCH_ARG(double, keep_prob) = 0.9;    // child_keep_prob: dropout before the FC (training)
 };
-
-/// One op of one layer, `_conv_branch` (ops 0..3) or `_pool_branch` (4 avg, 5 max):
-/// conv ops: 1x1 -> BN -> ReLU -> kxk (or depthwise kxk + pointwise 1x1) -> BN (eps 1e-3, the
-/// authors' batch_norm_with_mask) -> ReLU; pool ops: 1x1 -> BN -> ReLU -> 3x3 pool at stride 1.
-/// Unlike the fixed path there is no ReLU in front of the 1x1 conv.
-class MacroSharedBranchImpl : public torch::nn::Module {
- public:
-  MacroSharedBranchImpl(int op, int64_t channels);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, C, H, W) -> (B, C, H, W)
-
- private:
-  int op_;
-  torch::nn::Conv2d inp_conv_{nullptr}, depthwise_{nullptr}, out_conv_{nullptr};
-  BatchNorm inp_bn_{nullptr}, out_bn_{nullptr};
-};
-TORCH_MODULE(MacroSharedBranch);
 
 class MacroSharedImpl : public SharedChildImpl {
  public:
@@ -60,8 +45,8 @@ class MacroSharedImpl : public SharedChildImpl {
   std::vector<int64_t> pool_layers_;
   torch::nn::Conv2d stem_conv_{nullptr};
   BatchNorm stem_bn_{nullptr};
-  std::vector<std::vector<MacroSharedBranch>> branches_;  // [layer][op]
-  std::vector<BatchNorm> skip_bn_;                        // [layer], undefined for layer 0
+  std::vector<std::vector<MacroBranch>> branches_;  // [layer][op]
+  std::vector<BatchNorm> skip_bn_;                  // [layer], undefined for layer 0
   // reductions_[s][slot]: `pool_at_{layer}/from_{slot}`, C -> C at the s-th pooling.
   std::vector<std::vector<FactorizedReduction>> reductions_;
   torch::nn::Dropout dropout_{nullptr};

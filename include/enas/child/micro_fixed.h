@@ -6,6 +6,7 @@
 
 #include "enas/child/image_child.h"
 #include "enas/child/layers.h"
+#include "enas/child/ops.h"
 #include "enas/space/micro.h"
 
 namespace enas {

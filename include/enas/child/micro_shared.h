@@ -29,25 +29,6 @@ struct MicroSharedOptions {
   TORCH_ARG(bool, use_aux_heads) = true;  // child_use_aux_heads (training mode only)
 };
 
-/// `_enas_conv` of one (layer, block, side, filter size): two stacks of ReLU -> depthwise kxk ->
-/// pointwise 1x1 -> BN (batch statistics only), each weight stacked over the block's b + 2
-/// possible inputs. forward(x, idx) uses row idx of every stack.
-class MicroSharedConvImpl : public torch::nn::Module {
- public:
-  MicroSharedConvImpl(int64_t num_inputs, int64_t channels, int64_t k, int stacks = 2);
-  torch::Tensor forward(torch::Tensor x, int64_t idx);  // (B, C, H, W) -> (B, C, H, W)
-  /// The same given relu(x), which a layer computes once per node.
-  torch::Tensor forward_relu(torch::Tensor relu_x, int64_t idx);
-
- private:
-  int64_t k_;
-  std::vector<torch::Tensor> depthwise_;  // (num_inputs, C, 1, k, k)
-  std::vector<torch::Tensor> pointwise_;  // (num_inputs, C, C, 1, 1)
-  std::vector<torch::Tensor> scale_;      // (num_inputs, C), ones
-  std::vector<torch::Tensor> offset_;     // (num_inputs, C), zeros
-};
-TORCH_MODULE(MicroSharedConv);
-
 /// `_enas_layer`: calibrate both inputs (`_maybe_calibrate_size`, no `layer_base` in search),
 /// the blocks of the cell given to forward, then ReLU -> 1x1 conv over the concatenated loose
 /// ends (rows of a weight stacked over all num_cells + 2 nodes) -> BN.
@@ -64,8 +45,9 @@ class MicroSharedLayerImpl : public torch::nn::Module {
   int64_t channels_;
   FactorizedReduction reduce_x_{nullptr};  // inputs of different sizes: ReLU + FR
   ReluConvBn calib_x_{nullptr}, calib_y_{nullptr};
-  std::vector<MicroSharedConv> convs_;  // [(2 * block + side) * kNumOps + op], conv ops only
-  torch::Tensor final_w_;               // (num_cells + 2, C_out, C_in)
+  // [(2 * block + side) * kNumOps + op]: the op's weights (make_shared_micro_op), or empty
+  std::vector<torch::nn::AnyModule> ops_;
+  torch::Tensor final_w_;  // (num_cells + 2, C_out, C_in)
   BatchNorm final_bn_{nullptr};
 };
 TORCH_MODULE(MicroSharedLayer);

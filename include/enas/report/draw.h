@@ -1,40 +1,24 @@
 #pragma once
 /// Drawings of architectures as Graphviz DOT text, in the style of DARTS's genotype plots
-/// (quark0/darts `visualize.py`): a micro architecture's normal and reduction cell, a macro
-/// network's layers and skip connections, the Penn Treebank recurrent cell. The text is built
-/// here without Graphviz; render_graph turns it into .svg, .png or .pdf with Graphviz's `dot`
+/// (quark0/darts `visualize.py`). Each space lays out its own picture (Space::drawing: a micro
+/// architecture's two cells, a macro network's layers and skips, the recurrent cell); the text is
+/// built here without Graphviz; render_graph turns it into .svg, .png or .pdf with Graphviz's `dot`
 /// program, or writes the .dot text itself. Torch-free, so a tool can draw without a network.
 #include <string>
 #include <vector>
 
-#include "enas/space/macro.h"
-#include "enas/space/micro.h"
-#include "enas/space/rnn.h"
+#include "enas/space/drawing.h"
 
 namespace enas {
 
 class Space;
 
-/// Both cells of a micro architecture in one digraph, one cluster each ("normal cell" above
-/// "reduction cell"), each left to right: the inputs c_{k-2} and c_{k-1} (nodes 0 and 1), one node
-/// per block (numbered 2 + j, as the architecture's indices name it), each block's two inputs as
-/// edges labelled with their op, and the output c_{k} that concatenates the loose ends.
-/// Validates the architecture first (enas::Error as micro::arc_from_flat words it).
-std::string micro_dot(const micro::Arc& arc);
+/// A drawing (space/drawing.h) as Graphviz DOT text, one statement per line, in the style of
+/// DARTS's genotype plots: inputs green, inner nodes blue, the output yellow; a framed group is a
+/// cluster.
+std::string dot_text(const Drawing& drawing);
 
-/// A macro network top to bottom: the image, the stem, one box per layer labelled with its op,
-/// the chain layer i-1 -> layer i (the op's input), one dashed edge per set skip bit (added to
-/// the op's output), the two factorised reductions as small nodes on the chain, and the
-/// classifier. Validates the architecture first.
-std::string macro_dot(const macro::Arc& arc);
-
-/// The recurrent cell as google-research enas_lm computes it: x_t and h_{t-1} into node 0 (the
-/// tanh highway step), node k reading node prev(k) through its function (edge label), and h_t
-/// the mean of nodes 1..N (every node but 0, whether another node reads it or not: the cell's
-/// average, child/rnn_cell.cpp). Validates the architecture first.
-std::string rnn_dot(const rnn::Arc& arc);
-
-/// The drawing of a flat architecture of `space` (micro_dot, macro_dot or rnn_dot by its kind);
+/// The drawing of a flat architecture of `space`, as DOT text (its descriptor lays it out);
 /// a malformed architecture is an enas::Error naming the position.
 std::string arc_dot(const Space& space, const std::vector<int>& flat);
 

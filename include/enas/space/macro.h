@@ -9,7 +9,8 @@
 
 namespace enas {
 class Space;
-}
+struct Drawing;
+}  // namespace enas
 
 namespace enas::macro {
 
@@ -50,6 +51,9 @@ inline std::vector<int64_t> pool_layers(int64_t num_layers) {
   const int64_t distance = num_layers / 3;
   return {distance - 1, 2 * distance - 1};
 }
+
+/// The architecture's picture (space/drawing.h); validates it first (errors as arc_from_flat's).
+enas::Drawing drawing(const Arc& arc);
 
 /// The space's descriptor (space.h).
 const enas::Space& space();

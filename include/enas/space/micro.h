@@ -9,7 +9,8 @@
 
 namespace enas {
 class Space;
-}
+struct Drawing;
+}  // namespace enas
 
 namespace enas::micro {
 
@@ -68,6 +69,9 @@ struct Plan {
   explicit Plan(int64_t num_layers);
   bool reduces(int64_t layer) const;
 };
+
+/// The architecture's picture (space/drawing.h); validates it first (errors as arc_from_flat's).
+enas::Drawing drawing(const Arc& arc);
 
 /// The space's descriptor (space.h).
 const enas::Space& space();

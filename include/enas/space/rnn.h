@@ -8,7 +8,8 @@
 
 namespace enas {
 class Space;
-}
+struct Drawing;
+}  // namespace enas
 
 namespace enas::rnn {
 
@@ -39,6 +40,9 @@ Arc arc_from_flat(const std::vector<int>& flat, int num_nodes = 0);
 
 /// Parses the enas_lm format ("0 2 1 0 ...").
 Arc parse_arc(const std::string& text, int num_nodes = 0);
+
+/// The architecture's picture (space/drawing.h); validates it first (errors as arc_from_flat's).
+enas::Drawing drawing(const Arc& arc);
 
 /// The space's descriptor (space.h).
 const enas::Space& space();

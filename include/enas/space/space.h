@@ -1,11 +1,13 @@
 #pragma once
 /// What a search space is, in one place per space: the descriptor every other room asks (the
-/// controller's decisions, validation, printing, best_arc.txt), and the registry that looks one
-/// up from `--search_for`. Each space's own header (macro.h, micro.h, rnn.h) holds its
+/// controller's decisions, validation, printing, best_arc.txt, drawings), and the registry that
+/// looks one up from `--search_for`. Each space's own header (macro.h, micro.h, rnn.h) holds its
 /// architecture type, its op catalogue and its network plan.
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "enas/space/drawing.h"
 
 namespace enas {
 
@@ -68,6 +70,9 @@ class Space {
   /// Whether the architecture fixes child_num_layers (macro: one op per layer), so that a final
   /// run takes it from the header; child_num_cells is always taken.
   virtual bool fixes_num_layers() const = 0;
+  /// The architecture's picture (report/draw.h renders it); a malformed architecture is an
+  /// enas::Error naming the position.
+  virtual Drawing drawing(const std::vector<int>& arc) const = 0;
 };
 
 /// The descriptor of `name` (macro | micro | rnn); an unknown name is an enas::Error listing them.

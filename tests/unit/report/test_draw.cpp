@@ -90,7 +90,7 @@ macro::Arc macro12() {
 TEST(DrawMicro, TwoCellsWithTheirBlocksOpsAndLooseEnds) {
   const micro::Arc arc = micro::parse_arc(kMicroFinalArc);
   const int b = arc.num_blocks();
-  const std::string dot = micro_dot(arc);
+  const std::string dot = dot_text(micro::drawing(arc));
   EXPECT_EQ(count(dot, "subgraph \"cluster_"), 2u);
   EXPECT_PRED2(contains, dot, "label=\"normal cell\"");
   EXPECT_PRED2(contains, dot, "label=\"reduction cell\"");
@@ -131,7 +131,7 @@ TEST(DrawMicro, TwoCellsWithTheirBlocksOpsAndLooseEnds) {
 TEST(DrawMacro, OneBoxPerLayerAndOneDashedEdgePerSkipBit) {
   for (const macro::Arc& arc : {macro::parse_arc(kMacroFinalArc), macro12()}) {
     const int n = arc.num_layers();
-    const std::string dot = macro_dot(arc);
+    const std::string dot = dot_text(macro::drawing(arc));
     EXPECT_PRED2(contains, dot, "macro network, " + std::to_string(n) + " layers");
     const auto nodes = nodes_of(dot);
     int layer_nodes = 0;
@@ -176,7 +176,7 @@ TEST(DrawRnn, NodesReadTheirPreviousNodeAndTheOutputAveragesNodes1ToN) {
   for (const char* text : {kRnnEnasArc, kRnnDartsArc}) {
     const rnn::Arc arc = rnn::parse_arc(text);
     const int n = arc.num_nodes();
-    const std::string dot = rnn_dot(arc);
+    const std::string dot = dot_text(rnn::drawing(arc));
     EXPECT_PRED2(contains, dot, "recurrent cell, " + std::to_string(n) + " nodes");
     const auto nodes = nodes_of(dot);
     for (int k = 0; k <= n; ++k)
@@ -200,9 +200,10 @@ TEST(DrawRnn, NodesReadTheirPreviousNodeAndTheOutputAveragesNodes1ToN) {
 
 TEST(DrawArc, DispatchesOnTheSpaceAndRejectsMalformedArchitectures) {
   const std::vector<int> micro_flat = micro::parse_arc(kMicroFinalArc).flat();
-  EXPECT_EQ(arc_dot(micro::space(), micro_flat), micro_dot(micro::arc_from_flat(micro_flat)));
+  EXPECT_EQ(arc_dot(micro::space(), micro_flat),
+            dot_text(micro::drawing(micro::arc_from_flat(micro_flat))));
   const std::vector<int> rnn_flat = rnn::parse_arc(kRnnEnasArc).code;
-  EXPECT_EQ(arc_dot(rnn::space(), rnn_flat), rnn_dot(rnn::parse_arc(kRnnEnasArc)));
+  EXPECT_EQ(arc_dot(rnn::space(), rnn_flat), dot_text(rnn::drawing(rnn::parse_arc(kRnnEnasArc))));
   EXPECT_PRED2(contains, arc_dot(macro::space(), macro12().flat()), "12 layers");
 
   std::vector<int> short_arc(micro_flat.begin(), micro_flat.end() - 1);
@@ -212,19 +213,19 @@ TEST(DrawArc, DispatchesOnTheSpaceAndRejectsMalformedArchitectures) {
   EXPECT_PRED2(contains, error_of([&] { arc_dot(micro::space(), bad_op); }), "allowed");
   micro::Arc bad_struct = micro::parse_arc(kMicroFinalArc);
   bad_struct.reduce.code[3] = 9;
-  EXPECT_PRED2(contains, error_of([&] { micro_dot(bad_struct); }), "reduction cell");
+  EXPECT_PRED2(contains, error_of([&] { dot_text(micro::drawing(bad_struct)); }), "reduction cell");
   macro::Arc bad_skips = macro12();
   bad_skips.skips[3].push_back(1);
-  EXPECT_PRED2(contains, error_of([&] { macro_dot(bad_skips); }), "skip bits");
+  EXPECT_PRED2(contains, error_of([&] { dot_text(macro::drawing(bad_skips)); }), "skip bits");
   rnn::Arc bad_prev{{0, 2, 5, 0}};
-  EXPECT_PRED2(contains, error_of([&] { rnn_dot(bad_prev); }), "previous index");
+  EXPECT_PRED2(contains, error_of([&] { dot_text(rnn::drawing(bad_prev)); }), "previous index");
 }
 
 TEST(DrawText, EveryLabelIsOneWellQuotedLine) {
   // Multi-line labels become DOT's `\n`: each statement stays one line with balanced quotes.
-  for (const std::string& dot :
-       {micro_dot(micro::parse_arc(kMicroFinalArc)), macro_dot(macro::parse_arc(kMacroFinalArc)),
-        rnn_dot(rnn::parse_arc(kRnnEnasArc))}) {
+  for (const std::string& dot : {dot_text(micro::drawing(micro::parse_arc(kMicroFinalArc))),
+                                 dot_text(macro::drawing(macro::parse_arc(kMacroFinalArc))),
+                                 dot_text(rnn::drawing(rnn::parse_arc(kRnnEnasArc)))}) {
     std::istringstream in(dot);
     for (std::string line; std::getline(in, line);) {
       size_t quotes = 0;
@@ -239,12 +240,13 @@ TEST(DrawText, EveryLabelIsOneWellQuotedLine) {
     EXPECT_EQ(dot.rfind("digraph G {", 0), 0u);
     EXPECT_EQ(dot.substr(dot.size() - 2), "}\n");
   }
-  EXPECT_PRED2(contains, micro_dot(micro::parse_arc(kMicroFinalArc)), "c_{k}\\n(concat)");
+  EXPECT_PRED2(contains, dot_text(micro::drawing(micro::parse_arc(kMicroFinalArc))),
+               "c_{k}\\n(concat)");
 }
 
 TEST(RenderGraph, WritesDotTextAndRejectsOtherExtensions) {
   TempDir dir;
-  const std::string dot = rnn_dot(rnn::parse_arc(kRnnEnasArc));
+  const std::string dot = dot_text(rnn::drawing(rnn::parse_arc(kRnnEnasArc)));
   render_graph(dot, dir.file("cell.dot"));
   EXPECT_EQ(read(dir.file("cell.dot")), dot);
   for (const char* name : {"cell.jpg", "cell", "cell.svg.txt"}) {
@@ -260,9 +262,11 @@ TEST(RenderGraph, SvgThroughGraphviz) {
   if (!graphviz_available()) GTEST_SKIP() << "Graphviz's dot is not installed";
   TempDir dir;
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-      {micro_dot(micro::parse_arc(kMicroFinalArc)), {"sep3x3", "avgpool", "reduction cell"}},
-      {macro_dot(macro::parse_arc(kMacroFinalArc)), {"conv5x5", "factorised reduction"}},
-      {rnn_dot(rnn::parse_arc(kRnnEnasArc)), {"sigmoid", "relu", "recurrent cell"}}};
+      {dot_text(micro::drawing(micro::parse_arc(kMicroFinalArc))),
+       {"sep3x3", "avgpool", "reduction cell"}},
+      {dot_text(macro::drawing(macro::parse_arc(kMacroFinalArc))),
+       {"conv5x5", "factorised reduction"}},
+      {dot_text(rnn::drawing(rnn::parse_arc(kRnnEnasArc))), {"sigmoid", "relu", "recurrent cell"}}};
   for (const auto& [dot, names] : cases) {
     render_graph(dot, dir.file("arc.svg"));
     const std::string svg = read(dir.file("arc.svg"));
@@ -303,7 +307,7 @@ TEST(RenderGraph, WithoutGraphvizOnPathSaysSo) {
   fs::create_directory(dir.file("empty"));
   test::ScopedPath path(dir.file("empty"));
   EXPECT_FALSE(graphviz_available());
-  const std::string dot = rnn_dot(rnn::parse_arc(kRnnEnasArc));
+  const std::string dot = dot_text(rnn::drawing(rnn::parse_arc(kRnnEnasArc)));
   const std::string msg = error_of([&] { render_graph(dot, dir.file("cell.svg")); });
   EXPECT_PRED2(contains, msg, "Graphviz");
   EXPECT_PRED2(contains, msg, "install graphviz");
