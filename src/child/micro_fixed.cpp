@@ -8,8 +8,6 @@
 
 namespace enas {
 
-namespace F = torch::nn::functional;
-
 namespace {
 
 int64_t half(int64_t size) { return (size + 1) / 2; }  // TF "SAME" at stride 2
@@ -91,65 +89,23 @@ torch::Tensor MicroFixedCellImpl::forward(const torch::Tensor& s0, const torch::
   return torch::cat(outs, 1);  // (B, loose * out_filters, H', W')
 }
 
-AuxHeadImpl::AuxHeadImpl(int64_t in_channels, int64_t in_size, int64_t num_classes) {
-  require(in_size >= 5, "the auxiliary head needs a map of at least 5x5, got {}x{}", in_size,
-          in_size);
-  int64_t k = (in_size - 5) / 3 + 1;  // size after the 5x5/3 VALID average pool
-  pad_lo_ = (k - 1) / 2;              // TF "SAME" at stride 1 pads bottom/right more
-  pad_hi_ = k - 1 - pad_lo_;
-  proj_ = register_module("proj", make_conv(in_channels, 128, 1));
-  proj_bn_ = register_module("proj_bn", make_bn(128));
-  conv_ =
-      register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(128, 768, k).bias(false)));
-  he_normal_(conv_->weight, k * k * 128);
-  bn_ = register_module("bn", make_bn(768));
-  fc_ = register_module("fc",
-                        torch::nn::Linear(torch::nn::LinearOptions(768, num_classes).bias(false)));
-  he_normal_(fc_->weight, 768);
-}
-
-torch::Tensor AuxHeadImpl::forward(const torch::Tensor& input) {
-  auto x = F::avg_pool2d(torch::relu(input), F::AvgPool2dFuncOptions(5).stride(3));
-  x = torch::relu(proj_bn_->forward(proj_->forward(x)));
-  if (pad_lo_ + pad_hi_ > 0) x = F::pad(x, F::PadFuncOptions({pad_lo_, pad_hi_, pad_lo_, pad_hi_}));
-  x = torch::relu(bn_->forward(conv_->forward(x)));
-  return fc_->forward(x.mean({2, 3}));
-}
-
-MicroFixedImpl::MicroFixedImpl(MicroFixedOptions options)
-    : options_(std::move(options)), plan_(options_.num_layers()) {
+MicroFixedImpl::MicroFixedImpl(MicroFixedOptions options) : options_(std::move(options)) {
   const auto& o = options_;
   const auto& arc = o.arc();
-  require(o.num_layers() >= 0, "child_num_layers must be >= 0, got {}", o.num_layers());
-  require(o.out_filters() >= 2 && o.out_filters() % 2 == 0,
-          "child_out_filters must be even and >= 2 (factorised reductions split it in two), got {}",
-          o.out_filters());
-  const int64_t stem_c = 3 * o.out_filters();
-  stem_conv_ = register_module("stem_conv", make_conv(o.input().channels, stem_c, 3));
-  stem_bn_ = register_module("stem_bn", make_bn(stem_c));
-
-  if (o.use_aux_heads() && plan_.aux_after < plan_.num_cells_built) aux_index_ = plan_.aux_after;
-
-  std::pair<int64_t, int64_t> prev{stem_c, o.input().height}, cur = prev;
-  int64_t filters = o.out_filters();
-  for (int64_t layer = 0; layer < plan_.num_cells_built; ++layer) {
-    const bool reduce = plan_.reduces(layer);
-    if (reduce) filters *= 2;
-    auto cell =
-        MicroFixedCell(reduce ? arc.reduce : arc.normal, prev, cur, filters, reduce ? 2 : 1);
-    cells_.push_back(register_module(fmt::format("layer{}", layer), cell));
-    prev = cur;
-    cur = {cell->out_channels(), cell->out_size()};
-    if (layer == aux_index_) {
-      aux_head_ =
-          register_module("aux_head", AuxHead(cur.first, cur.second, o.input().num_classes));
-    }
-  }
-  dropout_ = register_module("dropout", torch::nn::Dropout(1.0 - o.keep_prob()));
-  fc_ = register_module(
-      "fc",
-      torch::nn::Linear(torch::nn::LinearOptions(cur.first, o.input().num_classes).bias(false)));
-  he_normal_(fc_->weight, cur.first);
+  model_.build(*this,
+               MicroModelOptions()
+                   .input(o.input())
+                   .num_layers(o.num_layers())
+                   .out_filters(o.out_filters())
+                   .keep_prob(o.keep_prob())
+                   .use_aux_heads(o.use_aux_heads()),
+               [&](int64_t layer, bool reduce, int64_t filters, MicroModel::Shape& prev,
+                   MicroModel::Shape& cur) {
+                 auto cell = MicroFixedCell(reduce ? arc.reduce : arc.normal, prev, cur, filters,
+                                            reduce ? 2 : 1);
+                 cells_.push_back(register_module(fmt::format("layer{}", layer), cell));
+                 return MicroModel::Shape{cell->out_channels(), cell->out_size()};
+               });
 }
 
 double MicroFixedImpl::drop_path_keep(int64_t layer_id) const {
@@ -164,35 +120,23 @@ double MicroFixedImpl::drop_path_keep(int64_t layer_id) const {
 }
 
 ChildOutput MicroFixedImpl::forward(const torch::Tensor& images) {
-  ChildOutput out;
-  auto x = stem_bn_->forward(stem_conv_->forward(images));  // (B, 3C, H, W)
-  torch::Tensor s0 = x, s1 = x;
-  for (size_t layer = 0; layer < cells_.size(); ++layer) {
-    double keep = is_training() ? drop_path_keep(layer) : 1.0;
-    auto next = cells_[layer]->forward(s0, s1, keep);
-    s0 = s1;
-    s1 = next;
-    if (is_training() && static_cast<int64_t>(layer) == aux_index_) {
-      out.aux_logits = aux_head_->forward(s1);
-    }
-  }
-  x = torch::relu(s1).mean({2, 3});  // (B, C_last)
-  if (options_.keep_prob() < 1.0) x = dropout_->forward(x);
-  out.logits = fc_->forward(x);
-  return out;
+  const bool training = is_training();
+  return model_.forward(images, training, [&](int64_t layer, torch::Tensor& s0, torch::Tensor& s1) {
+    return cells_[layer]->forward(s0, s1, training ? drop_path_keep(layer) : 1.0);
+  });
 }
 
 std::string MicroFixedImpl::summary() const {
   std::string s = options_.arc().describe();
   for (size_t layer = 0; layer < cells_.size(); ++layer) {
-    const bool reduce = plan_.reduces(static_cast<int64_t>(layer));
+    const bool reduce = model_.plan().reduces(static_cast<int64_t>(layer));
     int64_t n = 0;
     for (const auto& p : cells_[layer]->parameters()) n += p.numel();
     s += fmt::format("layer {:2d} {:<6s} out {:2d}x{:<2d} x {:4d} ch {:9d} params\n", layer,
                      reduce ? "reduce" : "normal", cells_[layer]->out_size(),
                      cells_[layer]->out_size(), cells_[layer]->out_channels(), n);
   }
-  if (aux_head_) s += fmt::format("aux head after layer {}\n", aux_index_);
+  if (model_.aux_index() >= 0) s += fmt::format("aux head after layer {}\n", model_.aux_index());
   return s;
 }
 

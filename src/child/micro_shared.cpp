@@ -83,49 +83,34 @@ torch::Tensor MicroSharedLayerImpl::forward(const torch::Tensor& s0, const torch
   return final_bn_->forward(F::conv2d(out, w));
 }
 
-MicroSharedImpl::MicroSharedImpl(MicroSharedOptions options)
-    : options_(std::move(options)), plan_(options_.num_layers()) {
+MicroSharedImpl::MicroSharedImpl(MicroSharedOptions options) : options_(std::move(options)) {
   const auto& o = options_;
-  require(o.num_layers() >= 0, "child_num_layers must be >= 0, got {}", o.num_layers());
   require(o.num_cells() >= 1, "child_num_cells must be >= 1, got {}", o.num_cells());
-  require(o.out_filters() >= 2 && o.out_filters() % 2 == 0,
-          "child_out_filters must be even and >= 2 (factorised reductions split it in two), got {}",
-          o.out_filters());
-  const int64_t stem_c = 3 * o.out_filters();
-  stem_conv_ = register_module("stem_conv", make_conv(o.input().channels, stem_c, 3));
-  stem_bn_ = register_module("stem_bn", make_bn(stem_c, true, /*track_stats=*/false));
-
-  if (o.use_aux_heads() && plan_.aux_after < plan_.num_cells_built) aux_index_ = plan_.aux_after;
-
-  // (channels, height) of the two inputs of the next layer.
-  std::pair<int64_t, int64_t> prev{stem_c, o.input().height}, cur = prev;
-  int64_t c = o.out_filters();
-  for (int64_t layer = 0; layer < plan_.num_cells_built; ++layer) {
-    if (plan_.reduces(layer)) {
-      // The reduction cell reads the previous output and its factorised reduction (not the
-      // two previous outputs): `layers = [layers[-1], x]` in the authors' _model.
-      c *= 2;
-      reductions_.push_back(register_module(
-          fmt::format("layer{}_reduce", layer),
-          FactorizedReduction(cur.first, c, /*relu_first=*/false, /*track_stats=*/false)));
-      prev = cur;
-      cur = {c, half(cur.second)};
-    } else {
-      reductions_.emplace_back(nullptr);
-    }
-    layers_.push_back(register_module(fmt::format("layer{}", layer),
-                                      MicroSharedLayer(prev, cur, c, o.num_cells())));
-    prev = cur;
-    cur = {c, cur.second};
-    if (layer == aux_index_) {
-      aux_head_ =
-          register_module("aux_head", AuxHead(cur.first, cur.second, o.input().num_classes));
-    }
-  }
-  dropout_ = register_module("dropout", torch::nn::Dropout(1.0 - o.keep_prob()));
-  fc_ = register_module(
-      "fc", torch::nn::Linear(torch::nn::LinearOptions(c, o.input().num_classes).bias(false)));
-  he_normal_(fc_->weight, c);
+  model_.build(
+      *this,
+      MicroModelOptions()
+          .input(o.input())
+          .num_layers(o.num_layers())
+          .out_filters(o.out_filters())
+          .keep_prob(o.keep_prob())
+          .use_aux_heads(o.use_aux_heads())
+          .stem_stats(false),
+      [&](int64_t layer, bool reduce, int64_t c, MicroModel::Shape& prev, MicroModel::Shape& cur) {
+        reductions_.emplace_back(nullptr);
+        if (reduce) {
+          // The reduction layer reads the previous output and its factorised
+          // reduction (not the two previous outputs): `layers = [layers[-1], x]`.
+          reductions_.back() =
+              register_module(fmt::format("layer{}_reduce", layer),
+                              FactorizedReduction(cur.first, c, /*relu_first=*/false,
+                                                  /*track_stats=*/false));
+          prev = cur;
+          cur = {c, half(cur.second)};
+        }
+        layers_.push_back(register_module(fmt::format("layer{}", layer),
+                                          MicroSharedLayer(prev, cur, c, o.num_cells())));
+        return MicroModel::Shape{c, cur.second};
+      });
 }
 
 void MicroSharedImpl::set_arc(const std::vector<int>& flat) {
@@ -138,28 +123,16 @@ void MicroSharedImpl::set_arc(const std::vector<int>& flat) {
 
 ChildOutput MicroSharedImpl::forward(const torch::Tensor& images) {
   require(has_arc_, "micro shared child: forward() before set_arc()");
-  ChildOutput out;
-  auto x = stem_bn_->forward(stem_conv_->forward(images));  // (B, 3C, H, W)
-  torch::Tensor s0 = x, s1 = x;
-  for (size_t layer = 0; layer < layers_.size(); ++layer) {
-    if (reductions_[layer]) {
-      auto reduced = reductions_[layer]->forward(s1);
-      s0 = s1;
-      s1 = reduced;
-      x = layers_[layer]->forward(s0, s1, arc_.reduce, loose_reduce_);
-    } else {
-      x = layers_[layer]->forward(s0, s1, arc_.normal, loose_normal_);
-    }
-    s0 = s1;
-    s1 = x;
-    if (is_training() && static_cast<int64_t>(layer) == aux_index_) {
-      out.aux_logits = aux_head_->forward(s1);
-    }
-  }
-  x = torch::relu(s1).mean({2, 3});                          // (B, C_last)
-  if (options_.keep_prob() < 1.0) x = dropout_->forward(x);  // identity in eval mode
-  out.logits = fc_->forward(x);
-  return out;
+  return model_.forward(images, is_training(),
+                        [&](int64_t layer, torch::Tensor& s0, torch::Tensor& s1) {
+                          if (!reductions_[layer]) {
+                            return layers_[layer]->forward(s0, s1, arc_.normal, loose_normal_);
+                          }
+                          auto reduced = reductions_[layer]->forward(s1);
+                          s0 = s1;
+                          s1 = reduced;
+                          return layers_[layer]->forward(s0, s1, arc_.reduce, loose_reduce_);
+                        });
 }
 
 std::string MicroSharedImpl::summary() const {
@@ -167,11 +140,11 @@ std::string MicroSharedImpl::summary() const {
   std::string s = fmt::format(
       "micro shared child: {} + 2 layers, {} blocks per cell, {} filters, reduction at layers {} "
       "and {}, {} params",
-      o.num_layers(), o.num_cells(), o.out_filters(), plan_.reduction_layers[0],
-      plan_.reduction_layers[1], num_params());
-  s += aux_head_
-           ? fmt::format(" (+{} in the aux head after layer {})\n", num_aux_params(), aux_index_)
-           : "\n";
+      o.num_layers(), o.num_cells(), o.out_filters(), model_.plan().reduction_layers[0],
+      model_.plan().reduction_layers[1], num_params());
+  s += model_.aux_index() >= 0 ? fmt::format(" (+{} in the aux head after layer {})\n",
+                                             num_aux_params(), model_.aux_index())
+                               : "\n";
   if (has_arc_) s += "current arc:\n" + arc_.describe();
   return s;
 }

@@ -93,9 +93,15 @@ void apply_config_file(Config& config, const std::string& path) {
   apply_json(config, j, path);
 }
 
+bool Scope::applies(const Space& space, unsigned mode) const {
+  const unsigned own = 1u << static_cast<unsigned>(space.kind());
+  const unsigned cls = space.language() ? kLanguageBits : kImageBits;
+  return (spaces & (own | cls)) != 0 && (modes & mode) != 0;
+}
+
 std::string format_config(const Config& config, unsigned mode) {
   Config copy = config;
-  const SpaceKind space = mode ? space_named(config.search_for).kind() : SpaceKind::kMicro;
+  const Space& space = space_named(mode ? config.search_for : kMicroSpace);
   std::vector<std::pair<std::string, std::string>> rows;
   copy.visit([&](const char* names, auto& field, const char*, Scope scope) {
     if (mode == 0 || scope.applies(space, mode)) {
@@ -129,7 +135,7 @@ std::string format_config_summary(const Config& config, const Config& base, unsi
                                                  "output_dir",
                                                  "out"};
   Config copy = config, other = base;
-  const SpaceKind space = space_named(config.search_for).kind();
+  const Space& space = space_named(config.search_for);
   std::map<std::string, std::string> theirs;
   other.visit([&](const char* names, auto& field, const char*, Scope) {
     theirs[primary(names)] = value_string(field);

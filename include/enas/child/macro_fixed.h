@@ -5,8 +5,8 @@
 /// (docs/differences-from-authors.md).
 #include <torch/torch.h>
 
-#include "enas/child/image_child.h"
 #include "enas/child/layers.h"
+#include "enas/child/macro_model.h"
 #include "enas/child/ops.h"
 #include "enas/space/macro.h"
 
@@ -27,20 +27,10 @@ class MacroFixedImpl : public ImageChildImpl {
   std::string summary() const override;
 
  private:
-  /// Layer `slot - 1`'s output (slot 0: the stem) at pooling stage `stage`, reducing lazily.
-  torch::Tensor get(std::vector<std::vector<torch::Tensor>>& versions, int slot, int stage);
-
   MacroFixedOptions options_;
-  std::vector<int64_t> pool_layers_;
-  torch::nn::Conv2d stem_conv_{nullptr};
-  BatchNorm stem_bn_{nullptr};
+  MacroModel model_;
   std::vector<MacroBranch> branches_;
   std::vector<ReluConvBn> skip_convs_;  // (num_layers), undefined for layer 0
-  // reductions_[s][slot]: factorised reduction of slot at the s-th pooling. The authors reduce
-  // every earlier layer and count all of them; only the ones a later layer reads are run.
-  std::vector<std::vector<FactorizedReduction>> reductions_;
-  torch::nn::Dropout dropout_{nullptr};
-  torch::nn::Linear fc_{nullptr};
 };
 TORCH_MODULE(MacroFixed);
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "enas/child/layers.h"
+#include "enas/child/macro_model.h"
 #include "enas/child/ops.h"
 #include "enas/child/shared_child.h"
 #include "enas/space/macro.h"
@@ -37,20 +38,11 @@ class MacroSharedImpl : public SharedChildImpl {
   const MacroSharedOptions& options() const { return options_; }
 
  private:
-  /// Slot `slot` (0: the stem, i: layer i-1's output) at pooling stage `stage`, reducing lazily.
-  torch::Tensor get(std::vector<std::vector<torch::Tensor>>& versions, int slot, int stage);
-
   MacroSharedOptions options_;
+  MacroModel model_;
   macro::Arc arc_;
-  std::vector<int64_t> pool_layers_;
-  torch::nn::Conv2d stem_conv_{nullptr};
-  BatchNorm stem_bn_{nullptr};
   std::vector<std::vector<MacroBranch>> branches_;  // [layer][op]
   std::vector<BatchNorm> skip_bn_;                  // [layer], undefined for layer 0
-  // reductions_[s][slot]: `pool_at_{layer}/from_{slot}`, C -> C at the s-th pooling.
-  std::vector<std::vector<FactorizedReduction>> reductions_;
-  torch::nn::Dropout dropout_{nullptr};
-  torch::nn::Linear fc_{nullptr};
 };
 TORCH_MODULE(MacroShared);
 

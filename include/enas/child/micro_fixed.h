@@ -4,8 +4,8 @@
 /// `_fixed_conv`, `_fixed_combine`, the aux head and `_apply_drop_path`.
 #include <torch/torch.h>
 
-#include "enas/child/image_child.h"
 #include "enas/child/layers.h"
+#include "enas/child/micro_model.h"
 #include "enas/child/ops.h"
 #include "enas/space/micro.h"
 
@@ -45,21 +45,6 @@ class MicroFixedCellImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MicroFixedCell);
 
-/// `aux_head` of micro_child.py: ReLU, 5x5/3 average pool, 1x1 conv 128 + BN + ReLU, a conv the
-/// size of the pooled map to 768 (TF "SAME" padding) + BN + ReLU, global pool, bias-free FC.
-class AuxHeadImpl : public torch::nn::Module {
- public:
-  AuxHeadImpl(int64_t in_channels, int64_t in_size, int64_t num_classes);
-  torch::Tensor forward(const torch::Tensor& x);  // (B, C, H, W) -> (B, num_classes)
-
- private:
-  int64_t pad_lo_ = 0, pad_hi_ = 0;
-  torch::nn::Conv2d proj_{nullptr}, conv_{nullptr};
-  BatchNorm proj_bn_{nullptr}, bn_{nullptr};
-  torch::nn::Linear fc_{nullptr};
-};
-TORCH_MODULE(AuxHead);
-
 class MicroFixedImpl : public ImageChildImpl {
  public:
   explicit MicroFixedImpl(MicroFixedOptions options);
@@ -71,14 +56,8 @@ class MicroFixedImpl : public ImageChildImpl {
 
  private:
   MicroFixedOptions options_;
-  micro::Plan plan_;
-  int64_t aux_index_ = -1;
-  torch::nn::Conv2d stem_conv_{nullptr};
-  BatchNorm stem_bn_{nullptr};
+  MicroModel model_;
   std::vector<MicroFixedCell> cells_;
-  AuxHead aux_head_{nullptr};
-  torch::nn::Dropout dropout_{nullptr};
-  torch::nn::Linear fc_{nullptr};
 };
 TORCH_MODULE(MicroFixed);
 

@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "enas/child/layers.h"
-#include "enas/child/micro_fixed.h"
+#include "enas/child/micro_model.h"
+#include "enas/child/ops.h"
 #include "enas/child/shared_child.h"
 #include "enas/space/micro.h"
 
@@ -65,17 +66,11 @@ class MicroSharedImpl : public SharedChildImpl {
 
  private:
   MicroSharedOptions options_;
+  MicroModel model_;
   micro::Arc arc_;
   std::vector<int> loose_normal_, loose_reduce_;
-  micro::Plan plan_;
-  int64_t aux_index_ = -1;
-  torch::nn::Conv2d stem_conv_{nullptr};
-  BatchNorm stem_bn_{nullptr};
-  std::vector<FactorizedReduction> reductions_;  // [layer], defined at the pool layers
+  std::vector<FactorizedReduction> reductions_;  // [layer], defined at the reduction layers
   std::vector<MicroSharedLayer> layers_;
-  AuxHead aux_head_{nullptr};
-  torch::nn::Dropout dropout_{nullptr};
-  torch::nn::Linear fc_{nullptr};
 };
 TORCH_MODULE(MicroShared);
 

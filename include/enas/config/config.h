@@ -14,25 +14,25 @@
 
 namespace enas {
 
-/// Where a field means something: the spaces (bits by SpaceKind) and the commands (train, search;
-/// derive is a search's). The start-of-run table shows the fields of its space and command;
-/// config.json and --help keep every one.
+/// Where a field means something: the spaces and the commands (train, search; derive is a
+/// search's). The start-of-run table shows the fields of its space and command; config.json and
+/// --help keep every one. A field of every image space (or every language one) says so by its
+/// class bit, so that a new space takes the fields of its class without an entry here.
 struct Scope {
-  unsigned spaces;  // 1 << SpaceKind
+  unsigned spaces;  // 1 << SpaceKind, and the class bits below
   unsigned modes;   // kTrainMode | kSearchMode
-  bool applies(SpaceKind space, unsigned mode) const {
-    return (spaces >> static_cast<unsigned>(space) & 1u) && (modes & mode);
-  }
+  bool applies(const Space& space, unsigned mode) const;
 };
 inline constexpr unsigned kTrainMode = 1, kSearchMode = 2;
 inline constexpr unsigned kMacroBit = 1u << static_cast<unsigned>(SpaceKind::kMacro);
 inline constexpr unsigned kMicroBit = 1u << static_cast<unsigned>(SpaceKind::kMicro);
 inline constexpr unsigned kRnnBit = 1u << static_cast<unsigned>(SpaceKind::kRnn);
-inline constexpr unsigned kImageBits = kMacroBit | kMicroBit;
+inline constexpr unsigned kImageBits = 1u << 30;     // every image space
+inline constexpr unsigned kLanguageBits = 1u << 31;  // every language space
 inline constexpr unsigned kBothModes = kTrainMode | kSearchMode;
-inline constexpr Scope kAll{kImageBits | kRnnBit, kBothModes};
-inline constexpr Scope kTrain{kImageBits | kRnnBit, kTrainMode};
-inline constexpr Scope kSearch{kImageBits | kRnnBit, kSearchMode};
+inline constexpr Scope kAll{kImageBits | kLanguageBits, kBothModes};
+inline constexpr Scope kTrain{kImageBits | kLanguageBits, kTrainMode};
+inline constexpr Scope kSearch{kImageBits | kLanguageBits, kSearchMode};
 inline constexpr Scope kImage{kImageBits, kBothModes};
 inline constexpr Scope kImageSearch{kImageBits, kSearchMode};
 inline constexpr Scope kMacroSearch{kMacroBit, kSearchMode};
