@@ -144,8 +144,7 @@ RunDir Session::open_folder() {
       c.out = team_.from_leader("");
       checkpoint = team_.from_leader("");
     }
-    previous_sink_ = set_warning_sink([](const std::string&) {});  // rank 0 reports them
-    sink_set_ = true;
+    sink_.replace([](const std::string&) {});  // rank 0 reports them
     return RunDir::follow(c.out, command, checkpoint);
   }
   if (derive) return RunDir::open(c.out, command, /*resume=*/true, /*reset=*/false);
@@ -156,8 +155,14 @@ RunDir Session::open_folder() {
   return dir;
 }
 
-Session::~Session() {
-  if (sink_set_) set_warning_sink(std::move(previous_sink_));
+Session::SinkRestorer::~SinkRestorer() {
+  if (set) set_warning_sink(std::move(previous));
+}
+
+void Session::SinkRestorer::replace(WarningSink sink) {
+  WarningSink before = set_warning_sink(std::move(sink));
+  if (!set) previous = std::move(before);  // the outermost: what to restore
+  set = true;
 }
 
 void Session::open_reporter() {
@@ -174,10 +179,9 @@ void Session::open_reporter() {
     report_ = std::make_shared<ReportWriter>(dir_.path());
     reporter_.add(report_);  // after the files it reads
   }
-  previous_sink_ = set_warning_sink([reporter = reporter_](const std::string& text) mutable {
+  sink_.replace([reporter = reporter_](const std::string& text) mutable {
     reporter.message("warning: " + text);
   });
-  sink_set_ = true;
 }
 
 std::string Session::compute_text() const {

@@ -66,7 +66,6 @@ class Session {
   /// configuration and the warnings and, for a resume, checks the checkpoint it continues from.
   /// While it lives, warnings are part of the run's record (a follower's are rank 0's to say).
   Session(Config config, SessionOptions options);
-  ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -97,9 +96,15 @@ class Session {
   RunDir open_folder();
   void open_reporter();
 
-  // Declared before dir_: open_folder() sets them.
-  WarningSink previous_sink_;  // where warnings went before the session: back at its end
-  bool sink_set_ = false;
+  /// Where warnings went before the session: put back when the session ends, or when opening
+  /// it fails half-way (a member, so that it is undone whatever constructor step throws).
+  struct SinkRestorer {
+    WarningSink previous;
+    bool set = false;
+    ~SinkRestorer();
+    void replace(WarningSink sink);
+  };
+  SinkRestorer sink_;  // declared before dir_: open_folder() sets it
   Config config_;
   SessionOptions options_;
   Compute compute_;

@@ -179,7 +179,9 @@ TEST(SoftmaxRows, MaxAndScaleCoverTheTail) {
     EXPECT_EQ(softmax_rows::max(x.data(), n), 9.0f);
     softmax_rows::scale(x.data(), n, 2.0f);
     EXPECT_EQ(x[n - 1], 18.0f);
-    if (n > 1) EXPECT_EQ(x[0], -10.0f);
+    if (n > 1) {
+      EXPECT_EQ(x[0], -10.0f);
+    }
   }
 }
 

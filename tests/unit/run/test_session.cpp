@@ -85,5 +85,25 @@ TEST(Session, ResumesOnlyAFolderWithACheckpoint) {
                "holds no checkpoint");
 }
 
+TEST(Session, AnOpeningThatFailsGivesWarningsBack) {
+  // A resume whose checkpoint is damaged fails after the session built its reporter: the
+  // warnings that follow are not the failed run's.
+  TempDir tmp;
+  const std::string out = tmp.file("damaged");
+  fs::create_directories(out);
+  write_file_atomic(out + "/ckpt-1.pt", "not a checkpoint");
+  SessionOptions o = train_options();
+  o.resume = true;
+  EXPECT_PRED2(test::contains, test::error_of([&] { Session s(tiny_config(out), o); }),
+               "ckpt-1.pt");
+  ASSERT_TRUE(fs::exists(out + "/log.txt"));  // the reporter was built
+  testing::internal::CaptureStderr();
+  warn("after the failed opening");
+  EXPECT_PRED2(test::contains, testing::internal::GetCapturedStderr(),
+               "warning: after the failed opening");
+  EXPECT_FALSE(
+      test::contains(read_small_file(out + "/log.txt", "log", 1 << 20), "after the failed"));
+}
+
 }  // namespace
 }  // namespace enas

@@ -204,7 +204,9 @@ TEST_F(OpCostTest, OpProfileTableGivesRatesOfCoveredRowsOnly) {
     const bool covered = r.key.rfind("aten::linear", 0) == 0;
     EXPECT_EQ(r.costed_ms > 0, covered) << r.key;
     EXPECT_EQ(r.cost.flops > 0, covered) << r.key;
-    if (r.key.rfind("aten::mm", 0) == 0) EXPECT_EQ(r.calls, 3);  // seen, but inside linear
+    if (r.key.rfind("aten::mm", 0) == 0) {
+      EXPECT_EQ(r.calls, 3);  // seen, but inside linear
+    }
   }
   // Without limits the table keeps its old columns.
   EXPECT_EQ(profile.table(50).find("GFLOP/s"), std::string::npos);
