@@ -19,16 +19,24 @@ std::string fixed_arc_text(const Config& c) {
   return c.child_fixed_arc;
 }
 
-ImageChild make_fixed_child(const Config& c, const ImageShape& shape) {
-  return make_fixed_child(c, shape, fixed_arc_text(c));
+Architecture fixed_architecture(const Config& c) {
+  const Space& space = space_named(c.search_for);
+  const SpaceSizes sizes{space.fixes_num_layers() ? c.child_num_layers : 0, c.child_num_cells, 0};
+  return Architecture::parse(space, fixed_arc_text(c), sizes);
 }
 
-ImageChild make_fixed_child(const Config& c, const ImageShape& shape, const std::string& text) {
+ImageChild make_fixed_child(const Config& c, const ImageShape& shape) {
+  return make_fixed_child(c, shape, fixed_architecture(c));
+}
+
+ImageChild make_fixed_child(const Config& c, const ImageShape& shape, const Architecture& arc) {
   const Space& space = space_named(c.search_for);
+  require(&arc.space() == &space, "a {} architecture for a {} child", arc.space().name(),
+          space.name());
   switch (space.kind()) {
     case SpaceKind::kMicro:
       return std::make_shared<MicroFixedImpl>(
-          MicroFixedOptions(micro::parse_arc(text, c.child_num_cells))
+          MicroFixedOptions(micro::arc_from_flat(arc.decisions(), c.child_num_cells))
               .input(shape)
               .num_layers(c.child_num_layers)
               .out_filters(c.child_out_filters)
@@ -37,7 +45,7 @@ ImageChild make_fixed_child(const Config& c, const ImageShape& shape, const std:
               .use_aux_heads(c.child_use_aux_heads));
     case SpaceKind::kMacro:
       return std::make_shared<MacroFixedImpl>(
-          MacroFixedOptions(macro::parse_arc(text, c.child_num_layers))
+          MacroFixedOptions(macro::arc_from_flat(arc.decisions(), c.child_num_layers))
               .input(shape)
               .out_filters(c.child_out_filters)
               .keep_prob(c.child_keep_prob));
@@ -73,7 +81,7 @@ SharedChild make_shared_child(const Config& c, const ImageShape& shape) {
 
 RnnLm make_language_model(const Config& c, int64_t vocab_size, bool shared) {
   rnn::Arc arc;
-  if (!shared) arc = rnn::parse_arc(fixed_arc_text(c));
+  if (!shared) arc = rnn::arc_from_flat(fixed_architecture(c).decisions());
   auto o = RnnLmOptions()
                .vocab_size(vocab_size)
                .hidden(c.child_hidden_size)

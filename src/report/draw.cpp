@@ -108,9 +108,7 @@ std::string dot_text(const Drawing& drawing) {
   return s + "}\n";
 }
 
-std::string arc_dot(const Space& space, const std::vector<int>& flat) {
-  return dot_text(space.drawing(flat));
-}
+std::string arc_dot(const Architecture& arc) { return dot_text(arc.drawing()); }
 
 // -----------------------------------------------------------------------------------------------
 // Rendering with Graphviz's `dot` (util/process.h runs it).

@@ -81,7 +81,10 @@ RunData load(const std::string& dir, std::vector<std::string>& warnings) {
       warnings.push_back(fmt::format("{}/metrics.jsonl could not be read: {}", dir, e.what()));
     }
   }
-  run.language = run.text("search_for") == kRnnSpace || !run.records("lm_step").empty();
+  for (const Space* s : all_spaces()) {
+    if (run.text("search_for") == s->name()) run.space = s;
+  }
+  run.language = (run.space && run.space->language()) || !run.records("lm_step").empty();
   if (fs::exists(dir + "/arcs.jsonl", ec)) read_arcs(dir + "/arcs.jsonl", run);
   if (fs::exists(dir + "/result.json", ec)) {
     run.result = read_json(dir + "/result.json", "result file", warnings);

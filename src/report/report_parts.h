@@ -9,6 +9,10 @@
 #include <utility>
 #include <vector>
 
+namespace enas {
+class Space;
+}
+
 namespace enas::report {
 
 /// One line of a search's arcs.jsonl, what the report uses of it (a long search writes hundreds
@@ -31,6 +35,7 @@ struct RunData {
   std::string best_arc_header, best_arc;             // best_arc.txt's "# enas ..." line and arc
   bool search = false;                               // a search (else a final training run)
   bool language = false;                             // the Penn Treebank cell (perplexities)
+  const Space* space = nullptr;                      // config's search_for, when registered
 
   /// config[key] as text ("" when absent), and as a number (`fallback` when not one).
   std::string text(const std::string& key) const;

@@ -227,7 +227,7 @@ std::vector<Plot> plots_of(const RunData& run) {
               "Entropy of the sampled architectures' decisions: it falls as the policy settles.",
               false,
               {line("entropy", points_of(ctrl, "ctrl_step", "entropy"))}});
-  if (run.text("search_for") == kMacroSpace) {
+  if (run.space && run.space->has_skips()) {
     add(plots, {"plot-ctrl-skip",
                 "skip rate",
                 "controller step",

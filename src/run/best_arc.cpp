@@ -31,13 +31,12 @@ void write_best_arc(const RunDir& run, const Config& c, const BestArc& best) {
                       {"dataset", c.dataset}};
   if (!space.language()) j["child_num_cells"] = sizes.num_cells;
   run.write_file("best_arc.json", j.dump(2) + "\n");
-  draw_arc(run, c, best.arc, "best_arc");
+  draw_arc(run, Architecture::of(space, best.arc), "best_arc");
 }
 
-void draw_arc(const RunDir& run, const Config& config, const std::vector<int>& flat,
-              const std::string& name) {
+void draw_arc(const RunDir& run, const Architecture& arc, const std::string& name) {
   if (!run.writes()) return;
-  const std::string dot = arc_dot(space_named(config.search_for), flat);
+  const std::string dot = arc_dot(arc);
   if (!graphviz_available()) {
     run.write_file(name + ".dot", dot);
     warn(

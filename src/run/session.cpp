@@ -191,8 +191,8 @@ std::string Session::compute_text() const {
   return text;
 }
 
-void Session::draw(const std::vector<int>& flat, const std::string& name) const {
-  draw_arc(dir_, config_, flat, name);
+void Session::draw(const Architecture& arc, const std::string& name) const {
+  draw_arc(dir_, arc, name);
 }
 
 void Session::refresh_report() const {

@@ -150,8 +150,8 @@ class MacroSpace : public Space {
   }
   bool has_skips() const override { return true; }
   bool is_skip(const SpaceSizes&, int pos) const override { return !is_op_position(pos); }
-  std::vector<int> parse(const std::string& text, const SpaceSizes& s) const override {
-    return parse_arc(text, s.num_layers).flat();
+  std::vector<int> check(const std::vector<int>& flat, const SpaceSizes& s) const override {
+    return arc_from_flat(flat, s.num_layers).flat();
   }
   std::string lines(const std::vector<int>& arc) const override {
     // The authors print one layer per line: its op, then its skip bits.

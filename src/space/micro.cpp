@@ -150,8 +150,8 @@ class MicroSpace : public Space {
     const int in_cell = pos % (4 * s.num_cells);
     return in_cell % 2 == 0 ? in_cell / 4 + 2 : s.num_branches;
   }
-  std::vector<int> parse(const std::string& text, const SpaceSizes& s) const override {
-    return parse_arc(text, s.num_cells).flat();
+  std::vector<int> check(const std::vector<int>& flat, const SpaceSizes& s) const override {
+    return arc_from_flat(flat, s.num_cells).flat();
   }
   std::string lines(const std::vector<int>& arc) const override {
     // The authors print the normal cell, then the reduction cell.

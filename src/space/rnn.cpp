@@ -86,8 +86,8 @@ class RnnSpace : public Space {
     // (previous node, function) per node: node k reads one of nodes 0..k.
     return pos % 2 == 0 ? pos / 2 + 1 : kNumFuncs;
   }
-  std::vector<int> parse(const std::string& text, const SpaceSizes& s) const override {
-    return parse_arc(text, s.num_layers).code;
+  std::vector<int> check(const std::vector<int>& flat, const SpaceSizes& s) const override {
+    return arc_from_flat(flat, s.num_layers).code;
   }
   std::string lines(const std::vector<int>& arc) const override { return join_ints(arc); }
   std::string describe(const std::vector<int>& arc) const override {

@@ -4,12 +4,17 @@
 
 #include <sstream>
 
+#include "enas/space/arc_text.h"
 #include "enas/space/macro.h"
 #include "enas/space/micro.h"
 #include "enas/space/rnn.h"
 #include "enas/util/error.h"
 
 namespace enas {
+
+std::vector<int> Space::parse(const std::string& text, const SpaceSizes& sizes) const {
+  return check(parse_int_list(text, std::string(name()) + " architecture"), sizes);
+}
 
 int Space::num_skips(const SpaceSizes& sizes) const {
   int n = 0;

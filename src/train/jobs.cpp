@@ -46,11 +46,9 @@ namespace {
 /// Final training of an image child (the authors' main.py with a child_fixed_arc).
 class ImageTrainJob : public Job {
  public:
-  explicit ImageTrainJob(const Config& c) : config_(c) {
-    const std::string text = fixed_arc_text(c);  // the file, read once
+  explicit ImageTrainJob(const Config& c) : config_(c), arc_(fixed_architecture(c)) {
     torch::manual_seed(c.seed);
-    model_ = make_fixed_child(c, dataset_shape(c.dataset), text);  // validates the architecture
-    arc_ = join_ints(parse_int_list(text, "architecture"));
+    model_ = make_fixed_child(c, dataset_shape(c.dataset), arc_);
   }
 
   std::string describe(const Compute& compute) const override {
@@ -63,13 +61,13 @@ class ImageTrainJob : public Job {
             {"params_aux", model_->num_aux_params()},
             {"search_for", config_.search_for},
             {"dataset", config_.dataset},
-            {"arc", arc_}};
+            {"arc", arc_.text()}};
   }
 
   nlohmann::json run(Session& session) override {
     const Config& c = session.config();
     Reporter& reporter = session.reporter();
-    session.draw(parse_int_list(arc_, "architecture"), "arc");
+    session.draw(arc_, "arc");
     reporter.message(model_->summary());
     reporter.message(fmt::format("Model has {} params (aux head {})", model_->num_params(),
                                  model_->num_aux_params()));
@@ -86,7 +84,7 @@ class ImageTrainJob : public Job {
                                  r.epochs, r.test_acc, r.seconds, session.dir().path()));
     nlohmann::json result = session.result(r.epochs, r.steps, model_->num_params(), r.seconds);
     result.update({{"params_aux", model_->num_aux_params()},
-                   {"arc", arc_},
+                   {"arc", arc_.text()},
                    {"test_acc", r.test_acc},
                    {"train_loss", r.train_loss},
                    {"images_per_s", r.images_per_s}});
@@ -95,7 +93,7 @@ class ImageTrainJob : public Job {
 
  private:
   Config config_;
-  std::string arc_;  // the architecture, as the authors print it
+  Architecture arc_;
   ImageChild model_{nullptr};
 };
 

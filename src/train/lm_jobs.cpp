@@ -41,7 +41,7 @@ class LmTrainJob : public Job {
 
   nlohmann::json run(Session& session) override {
     Reporter& reporter = session.reporter();
-    session.draw(model_->arc().code, "arc");
+    session.draw(Architecture::of(rnn::space(), model_->arc().code), "arc");
     const Corpus corpus = load_corpus(session.config(), reporter);
     // A corpus of another vocabulary: the model is rebuilt at its size.
     if (corpus.vocab.size() != kPtbVocabSize) build(corpus.vocab.size());

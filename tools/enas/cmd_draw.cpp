@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "cli.h"
@@ -40,17 +41,22 @@ int run_draw(const DrawOptions& o) {
   const bool guessed = space_name.empty();
   if (guessed) space_name = kMicroSpace;
   const Space& space = space_named(space_name);
-  std::vector<int> flat;
+  std::optional<Architecture> arc;
   try {
-    flat = space.parse(text, SpaceSizes{});
+    arc = Architecture::parse(space, text);
   } catch (const Error& e) {
     if (!guessed) throw;
-    fail("{} (read as a {} architecture: pass --space {} or --space {} for the other spaces)",
-         e.what(), kMicroSpace, kMacroSpace, kRnnSpace);
+    std::string others;
+    for (const Space* other : all_spaces()) {
+      if (other == &space) continue;
+      others += fmt::format("{}--space {}", others.empty() ? "" : " or ", other->name());
+    }
+    fail("{} (read as a {} architecture: pass {} for the other spaces)", e.what(), space.name(),
+         others);
   }
-  render_graph(arc_dot(space, flat), o.out);
+  render_graph(arc_dot(*arc), o.out);
   fmt::print("drew {} ({} space) into {}\n", from, space.name(), o.out);
-  if (o.json) print_json_line({{"out", o.out}, {"space", space.name()}, {"arc", join_ints(flat)}});
+  if (o.json) print_json_line({{"out", o.out}, {"space", space.name()}, {"arc", arc->text()}});
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "enas/child/image_child.h"
 #include "enas/child/rnn_lm.h"
 #include "enas/child/shared_child.h"
+#include "enas/space/architecture.h"
 
 namespace enas {
 
@@ -11,9 +12,8 @@ struct Config;
 /// The fixed-architecture child of `config.search_for` for `config.child_fixed_arc` (or the
 /// file `child_fixed_arc_file`), initialised from torch's current generator.
 ImageChild make_fixed_child(const Config& config, const ImageShape& shape);
-/// The same for the architecture `arc_text` (the authors' format), already read.
-ImageChild make_fixed_child(const Config& config, const ImageShape& shape,
-                            const std::string& arc_text);
+/// The same for `arc`, an architecture of config.search_for's space.
+ImageChild make_fixed_child(const Config& config, const ImageShape& shape, const Architecture& arc);
 
 /// The shared-weight child a search of `config.search_for` trains (macro: child_num_layers,
 /// child_out_filters, child_num_branches, child_keep_prob; micro: also child_num_cells and
@@ -28,5 +28,8 @@ RnnLm make_language_model(const Config& config, int64_t vocab_size, bool shared)
 /// The architecture string a configuration names: child_fixed_arc_file's content when set, else
 /// child_fixed_arc.
 std::string fixed_arc_text(const Config& config);
+/// That architecture, read and validated against the sizes the configuration fixes
+/// (child_num_cells; child_num_layers where the space's architecture fixes it).
+Architecture fixed_architecture(const Config& config);
 
 }  // namespace enas

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "enas/space/architecture.h"
 #include "enas/space/drawing.h"
 
 namespace enas {
@@ -20,7 +21,7 @@ std::string dot_text(const Drawing& drawing);
 
 /// The drawing of a flat architecture of `space`, as DOT text (its descriptor lays it out);
 /// a malformed architecture is an enas::Error naming the position.
-std::string arc_dot(const Space& space, const std::vector<int>& flat);
+std::string arc_dot(const Architecture& arc);
 
 /// Writes `dot` to `out_path` by its extension: `.dot` the text itself; `.svg`, `.png`, `.pdf`
 /// what Graphviz's `dot -T<format>` makes of it. Every write goes through write_file_atomic.

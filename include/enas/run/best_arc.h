@@ -8,6 +8,7 @@
 
 #include "enas/config/config.h"
 #include "enas/run/run_dir.h"
+#include "enas/space/architecture.h"
 
 namespace enas {
 
@@ -25,10 +26,8 @@ std::string score_text(const BestArc& best);
 /// best_arc.json and the drawing best_arc.svg (draw_arc) into `run`.
 void write_best_arc(const RunDir& run, const Config& config, const BestArc& best);
 
-/// Draws `flat`, an architecture of `config`'s space, into `run` as NAME.svg (report/draw.h).
-/// A drawing never fails a run: without Graphviz it writes NAME.dot and warns, and a failed
-/// rendering is a warning.
-void draw_arc(const RunDir& run, const Config& config, const std::vector<int>& flat,
-              const std::string& name);
+/// Draws `arc` into `run` as NAME.svg (report/draw.h). A drawing never fails a run: without
+/// Graphviz it writes NAME.dot and warns, and a failed rendering is a warning.
+void draw_arc(const RunDir& run, const Architecture& arc, const std::string& name);
 
 }  // namespace enas

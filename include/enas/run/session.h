@@ -16,6 +16,7 @@
 #include "enas/run/best_arc.h"
 #include "enas/run/reporter.h"
 #include "enas/run/run_dir.h"
+#include "enas/space/architecture.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -80,8 +81,8 @@ class Session {
 
   /// "N threads, device D" and, for several processes, ", P processes (B backend)".
   std::string compute_text() const;
-  /// Draws `flat`, an architecture of the run's space, as NAME.svg in the folder (best_arc.h).
-  void draw(const std::vector<int>& flat, const std::string& name) const;
+  /// Draws `arc` as NAME.svg in the folder (best_arc.h).
+  void draw(const Architecture& arc, const std::string& name) const;
   /// Rewrites report.html now (nothing with --noreport or on a follower process).
   void refresh_report() const;
 

@@ -55,9 +55,11 @@ class Space {
   virtual bool is_skip(const SpaceSizes& sizes, int pos) const { return false; }
   int num_skips(const SpaceSizes& sizes) const;
 
-  /// Parses and validates the authors' format; a size of 0 is inferred from the string. Errors
-  /// name the position and the allowed range. Returns the flat architecture.
-  virtual std::vector<int> parse(const std::string& text, const SpaceSizes& sizes) const = 0;
+  /// Validates a flat architecture (a size of 0 is inferred from it) and returns it. Errors name
+  /// the position and the allowed range. Architecture (architecture.h) is the typed form.
+  virtual std::vector<int> check(const std::vector<int>& flat, const SpaceSizes& sizes) const = 0;
+  /// Parses the authors' format ("0 2 0 0 ...") and validates it as check() does.
+  std::vector<int> parse(const std::string& text, const SpaceSizes& sizes) const;
   /// The authors' printing of an architecture in their search logs.
   virtual std::string lines(const std::vector<int>& arc) const = 0;
   /// A readable description, one line per layer, cell or node.

@@ -26,6 +26,10 @@
 namespace enas {
 namespace {
 
+std::string arc_dot_of(const Space& space, const std::vector<int>& flat) {
+  return arc_dot(Architecture::of(space, flat));
+}
+
 namespace fs = std::filesystem;
 using test::contains;
 using test::error_of;
@@ -200,17 +204,18 @@ TEST(DrawRnn, NodesReadTheirPreviousNodeAndTheOutputAveragesNodes1ToN) {
 
 TEST(DrawArc, DispatchesOnTheSpaceAndRejectsMalformedArchitectures) {
   const std::vector<int> micro_flat = micro::parse_arc(kMicroFinalArc).flat();
-  EXPECT_EQ(arc_dot(micro::space(), micro_flat),
+  EXPECT_EQ(arc_dot_of(micro::space(), micro_flat),
             dot_text(micro::drawing(micro::arc_from_flat(micro_flat))));
   const std::vector<int> rnn_flat = rnn::parse_arc(kRnnEnasArc).code;
-  EXPECT_EQ(arc_dot(rnn::space(), rnn_flat), dot_text(rnn::drawing(rnn::parse_arc(kRnnEnasArc))));
-  EXPECT_PRED2(contains, arc_dot(macro::space(), macro12().flat()), "12 layers");
+  EXPECT_EQ(arc_dot_of(rnn::space(), rnn_flat),
+            dot_text(rnn::drawing(rnn::parse_arc(kRnnEnasArc))));
+  EXPECT_PRED2(contains, arc_dot_of(macro::space(), macro12().flat()), "12 layers");
 
   std::vector<int> short_arc(micro_flat.begin(), micro_flat.end() - 1);
-  EXPECT_PRED2(contains, error_of([&] { arc_dot(micro::space(), short_arc); }), "numbers");
+  EXPECT_PRED2(contains, error_of([&] { arc_dot_of(micro::space(), short_arc); }), "numbers");
   std::vector<int> bad_op = micro_flat;
   bad_op[1] = micro::kNumOps;
-  EXPECT_PRED2(contains, error_of([&] { arc_dot(micro::space(), bad_op); }), "allowed");
+  EXPECT_PRED2(contains, error_of([&] { arc_dot_of(micro::space(), bad_op); }), "allowed");
   micro::Arc bad_struct = micro::parse_arc(kMicroFinalArc);
   bad_struct.reduce.code[3] = 9;
   EXPECT_PRED2(contains, error_of([&] { dot_text(micro::drawing(bad_struct)); }), "reduction cell");
