@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "enas/space/arc_text.h"
+#include "enas/space/architecture.h"
 #include "enas/space/macro.h"
 #include "enas/space/micro.h"
 #include "enas/space/rnn.h"
@@ -74,5 +75,17 @@ std::optional<ArcHeader> parse_arc_header(const std::string& first_line, const s
   }
   return h;
 }
+
+Architecture Architecture::parse(const Space& space, const std::string& text,
+                                 const SpaceSizes& sizes) {
+  return Architecture(space, space.parse(text, sizes));
+}
+
+Architecture Architecture::of(const Space& space, std::vector<int> decisions,
+                              const SpaceSizes& sizes) {
+  return Architecture(space, space.check(decisions, sizes));
+}
+
+std::string Architecture::text() const { return join_ints(decisions_); }
 
 }  // namespace enas

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "enas/config/config.h"
 #include "enas/run/checkpoint.h"
 #include "enas/util/error.h"
 #include "enas/util/signals.h"
@@ -107,6 +108,20 @@ void EpochMeter::restore(const nlohmann::json& state) {
   loss_sum_.fill_(state.at("loss_sum").get<double>());
   correct_sum_.fill_(state.at("correct_sum").get<int64_t>());
   seen_ = seen_before_ = state.at("seen").get<int64_t>();
+}
+
+BatchLoaderOptions train_loader_options(const Config& config, torch::Device device,
+                                        const Team& team) {
+  BatchLoaderOptions o;
+  o.batch_size = config.batch_size;
+  o.shuffle = true;
+  o.augment.cutout_size = config.child_cutout_size;
+  o.seed = static_cast<uint64_t>(config.seed);
+  o.device = device;
+  o.channels_last = use_channels_last(config);
+  o.shard = team.rank();
+  o.shards = team.size();
+  return o;
 }
 
 EpochEvent train_image_epoch(ImageChildImpl& model, Sgd& sgd, BatchLoader& loader,

@@ -73,16 +73,7 @@ TrainResult FinalTrainer::run() {
   sgd_->on_gradients(team_.gradient_averager());
   const SyncBatchNorm sync_bn(team_, device_);
 
-  BatchLoaderOptions lo;
-  lo.batch_size = config_.batch_size;
-  lo.shuffle = true;
-  lo.augment.cutout_size = config_.child_cutout_size;
-  lo.seed = static_cast<uint64_t>(config_.seed);
-  lo.device = device_;
-  lo.channels_last = use_channels_last(config_);
-  lo.shard = team_.rank();
-  lo.shards = team_.size();
-  BatchLoader loader(data_.train, data_.stats, lo);
+  BatchLoader loader(data_.train, data_.stats, train_loader_options(config_, device_, team_));
   const DeviceSplit test = to_device(data_.test, data_.stats, device_, use_channels_last(config_));
   const DeviceSplit valid =
       to_device(data_.valid, data_.stats, device_, use_channels_last(config_));

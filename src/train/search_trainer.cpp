@@ -94,15 +94,7 @@ double SearchTrainer::minibatch_accuracy(const std::vector<int>& arc) {
 
 bool SearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) {
   // (The loader is rebuilt per epoch; its order depends on (seed, epoch) only.)
-  BatchLoaderOptions lo;
-  lo.batch_size = config_.batch_size;
-  lo.augment.cutout_size = config_.child_cutout_size;
-  lo.seed = static_cast<uint64_t>(config_.seed);
-  lo.device = device_;
-  lo.channels_last = use_channels_last(config_);
-  lo.shard = team_.rank();
-  lo.shards = team_.size();
-  BatchLoader loader(data_.train, data_.stats, lo);
+  BatchLoader loader(data_.train, data_.stats, train_loader_options(config_, device_, team_));
   sgd_->on_gradients(team_.gradient_averager());
   // Only the child pass syncs batch norm: the processes score different architectures on
   // different minibatches in the controller's phase.

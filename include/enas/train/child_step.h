@@ -17,6 +17,8 @@
 
 namespace enas {
 
+struct Config;
+
 /// The aux head's loss weight (micro_child.py _build_train).
 inline constexpr double kAuxLossWeight = 0.4;
 
@@ -83,6 +85,12 @@ struct ImagePassHooks {
   /// sums so far) and returns its path.
   std::function<std::string(int64_t batch, const nlohmann::json& meter)> save;
 };
+
+/// The loader options of an image child's training split, as final training and the search read
+/// it: batches of batch_size (this process's shard of each), shuffled per (seed, epoch), the
+/// authors' augmentation with child_cutout_size, on `device` in the run's memory format.
+BatchLoaderOptions train_loader_options(const Config& config, torch::Device device,
+                                        const Team& team);
 
 /// One epoch of an image child over `loader`: a step per batch from pass.first_batch on, a step
 /// record every log_every steps, and the epoch's record (returned and reported) at its end. On a
