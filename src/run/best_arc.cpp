@@ -16,10 +16,11 @@ std::string score_text(const BestArc& best) {
 }
 
 void write_best_arc(const RunDir& run, const Config& c, const BestArc& best) {
-  const Space& space = space_named(c.search_for);
+  require(best.arc.has_value(), "no architecture was scored: nothing to write");
+  const Space& space = best.arc->space();
   SpaceSizes sizes{c.child_num_layers, c.child_num_cells, c.child_num_branches};
-  if (space.language()) sizes.num_layers = static_cast<int>(best.arc.size() / 2);
-  const std::string arc = join_ints(best.arc);
+  if (space.language()) sizes.num_layers = static_cast<int>(best.arc->decisions().size() / 2);
+  const std::string arc = best.arc->text();
   // The header lets `enas train --child_fixed_arc_file` pick the space and its sizes.
   run.write_file("best_arc.txt", space.arc_header(sizes, c.dataset, best.score_name, best.score) +
                                      "\n" + arc + "\n");
@@ -31,7 +32,7 @@ void write_best_arc(const RunDir& run, const Config& c, const BestArc& best) {
                       {"dataset", c.dataset}};
   if (!space.language()) j["child_num_cells"] = sizes.num_cells;
   run.write_file("best_arc.json", j.dump(2) + "\n");
-  draw_arc(run, Architecture::of(space, best.arc), "best_arc");
+  draw_arc(run, *best.arc, "best_arc");
 }
 
 void draw_arc(const RunDir& run, const Architecture& arc, const std::string& name) {

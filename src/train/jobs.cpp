@@ -25,8 +25,8 @@ nlohmann::json derive_in(Session& session, SearchLoop& trainer, const std::strin
   const BestArc best = trainer.derive(session.config().derive_samples);
   write_best_arc(session.dir(), session.config(), best);
   session.reporter().message(fmt::format("Best of {} architectures: {}: {}", best.samples,
-                                         score_text(best), join_ints(best.arc)));
-  return {{"best_arc", join_ints(best.arc)},
+                                         score_text(best), best.arc->text()));
+  return {{"best_arc", best.arc->text()},
           {best.score_name, best.score},
           {"samples", best.samples},
           {"best_arc_file", session.dir().file("best_arc.txt")}};
@@ -34,7 +34,7 @@ nlohmann::json derive_in(Session& session, SearchLoop& trainer, const std::strin
 
 nlohmann::json search_result(const Session& session, const SearchResult& r, int64_t params) {
   nlohmann::json result = session.result(r.epochs, r.steps, params, r.seconds);
-  result.update({{"best_arc", join_ints(r.best.arc)},
+  result.update({{"best_arc", r.best.arc->text()},
                  {r.best.score_name, r.best.score},
                  {"best_arc_file", session.dir().file("best_arc.txt")}});
   result.update(r.fields);

@@ -139,8 +139,8 @@ std::string LmSearchTrainer::derive_scope() const {
 }
 
 std::string LmSearchTrainer::describe_best(const BestArc& best) const {
-  return fmt::format("Best architecture ({}): {}\n{}", score_text(best), join_ints(best.arc),
-                     space_.describe(best.arc));
+  return fmt::format("Best architecture ({}): {}\n{}", score_text(best), best.arc->text(),
+                     best.arc->describe());
 }
 
 nlohmann::json LmSearchTrainer::meta_fields(const nlohmann::json& position) const {

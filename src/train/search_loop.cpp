@@ -104,9 +104,9 @@ BestArc SearchLoop::derive(int64_t samples) {
     const double score = scores[i];
     reporter_.arc({{"kind", "derive"}, {"arc", join_ints(arc)}, {traits_.score_name, score}});
     const bool better = traits_.higher_is_better ? score > best.score : score < best.score;
-    if (best.arc.empty() || better) {
+    if (!best.arc || better) {
       best.score = score;
-      best.arc = arc;
+      best.arc = Architecture::of(space_, arc);
     }
   };
   for (int64_t i = 0; i < samples; ++i) {

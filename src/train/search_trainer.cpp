@@ -178,7 +178,7 @@ double SearchTrainer::derive_score(const std::vector<int>& arc) {
 std::string SearchTrainer::derive_scope() const { return " on the whole validation split"; }
 
 std::string SearchTrainer::describe_best(const BestArc& best) const {
-  return fmt::format("Best architecture ({}):\n{}", score_text(best), space_.lines(best.arc));
+  return fmt::format("Best architecture ({}):\n{}", score_text(best), best.arc->lines());
 }
 
 nlohmann::json SearchTrainer::meta_fields(const nlohmann::json& position) const {

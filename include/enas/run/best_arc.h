@@ -3,6 +3,7 @@
 /// `--from_search` read back, and best_arc.json. Both searches (images and Penn Treebank) and
 /// `enas derive` write them here.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,8 @@
 namespace enas {
 
 struct BestArc {
-  std::vector<int> arc;    // the authors' flat format of the space
-  std::string score_name;  // valid_acc | valid_ppl
+  std::optional<Architecture> arc;  // none until one is scored
+  std::string score_name;           // valid_acc | valid_ppl
   double score = 0;
   int64_t samples = 0;  // architectures scored
 };

@@ -219,7 +219,9 @@ TEST(SearchLoop, SearchesRecordsEveryUpdateAndDerivesAgainFromItsCheckpoint) {
   EXPECT_EQ(r.epochs, 2);
   EXPECT_EQ(r.steps, 12);
   EXPECT_EQ(r.best.samples, 3);
-  EXPECT_EQ(r.best.arc.size(), 16u);  // 2 cells x 2 blocks x 4 numbers
+  ASSERT_TRUE(r.best.arc.has_value());
+  EXPECT_EQ(r.best.arc->decisions().size(), 16u);  // 2 cells x 2 blocks x 4 numbers
+  EXPECT_EQ(r.best.arc->space().name(), std::string("micro"));
   EXPECT_EQ(r.best.score_name, "valid_acc");
   EXPECT_TRUE(r.fields.contains("shared_valid_acc"));
   const std::string best = read_small_file(out + "/best_arc.txt", "best arc", 1 << 16);
@@ -353,7 +355,8 @@ TEST(LmSearchTrainer, SearchesAndDerivesACellOfItsNodes) {
   const SearchResult r = trainer.run();
   EXPECT_EQ(r.epochs, 1);
   EXPECT_EQ(r.best.score_name, "valid_ppl");
-  EXPECT_EQ(r.best.arc.size(), 6u);  // 3 nodes: (previous node, function) each
+  ASSERT_TRUE(r.best.arc.has_value());
+  EXPECT_EQ(r.best.arc->decisions().size(), 6u);  // 3 nodes: (previous node, function) each
   EXPECT_TRUE(std::isfinite(r.best.score) && r.best.score > 1);
   const auto updates = read_metrics(tmp.file("lm-search/metrics.jsonl"));
   int controller_records = 0;
