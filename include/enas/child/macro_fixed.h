@@ -1,6 +1,7 @@
 #pragma once
 /// The macro-space child for a fixed architecture (final training), after the authors'
-/// general_child.py `_model` / `_fixed_layer` with whole_channels. Unlike their fixed path, ops 1
+/// general_child.py `_fixed_layer` with whole_channels, in the skeleton of `_model`
+/// (macro_model.h), its ops from the op table (ops.h). Unlike their fixed path, ops 1
 /// and 3 are true separable convs and ops 4 and 5 (pooling) can be built
 /// (docs/differences-from-authors.md).
 #include <torch/torch.h>

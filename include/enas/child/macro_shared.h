@@ -1,8 +1,9 @@
 #pragma once
 /// The macro-space shared-weight child of the search, after the authors' general_child.py with
-/// fixed_arc None and whole_channels: `_model`, `_enas_layer`, `_conv_branch` and `_pool_branch`
-/// (start_idx 0, count out_filters). Only the sampled op of each layer runs (the authors build
-/// every branch and pick one with tf.case).
+/// fixed_arc None and whole_channels: `_enas_layer` in the skeleton of `_model` (macro_model.h),
+/// `_conv_branch` and `_pool_branch` from the op table (ops.h; start_idx 0, count out_filters).
+/// Only the sampled op of each layer runs (the authors build every branch and pick one with
+/// tf.case).
 #include <torch/torch.h>
 
 #include <string>

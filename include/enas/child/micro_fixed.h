@@ -1,7 +1,8 @@
 #pragma once
 /// The micro-space child for a fixed architecture (final training), structure for structure as
-/// the authors' micro_child.py fixed-arc path: `_model`, `_fixed_layer`, `_maybe_calibrate_size`,
-/// `_fixed_conv`, `_fixed_combine`, the aux head and `_apply_drop_path`.
+/// the authors' micro_child.py fixed-arc path: `_fixed_layer`, `_maybe_calibrate_size`,
+/// `_fixed_combine` and `_apply_drop_path` here, `_fixed_conv` in the op table (ops.h), `_model`
+/// and the aux head in the skeleton (micro_model.h).
 #include <torch/torch.h>
 
 #include "enas/child/layers.h"

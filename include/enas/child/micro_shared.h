@@ -1,7 +1,8 @@
 #pragma once
 /// The micro-space shared-weight child of the search, after the authors' micro_child.py with
-/// fixed_arc None: `_model`, `_enas_layer`, `_enas_cell`, `_enas_conv`, `_maybe_calibrate_size`,
-/// `_factorized_reduction` and the aux head. Only the sampled ops run.
+/// fixed_arc None: `_enas_layer`, `_enas_cell`, `_maybe_calibrate_size` and the reduction before
+/// a reduction cell here, `_enas_conv` in the op table (ops.h), `_model` and the aux head in the
+/// skeleton (micro_model.h). Only the sampled ops run.
 ///
 /// Every batch norm of the search path uses batch statistics, in eval mode too: the authors set
 /// `is_training = True` whenever fixed_arc is None, so their validation (the controller's
