@@ -168,8 +168,9 @@ RunProgress RunCheckpoints::read(const std::string& path, nlohmann::json* meta_o
   p.rollbacks = meta.value("rollbacks", int64_t{0});
   p.seconds = meta.value("seconds", 0.0);
   p.batch = meta.value("batch", int64_t{0});
-  // The language models keep a mid-epoch position under "position"; the image trainers write its
-  // fields (meter, ctrl_t) into the meta itself.
+  // The searches and the language model keep a mid-epoch position under "position"; the image
+  // final trainer writes its field (meter) into the meta itself, as older image searches did
+  // (meter, ctrl_t).
   p.position = meta.contains("position") ? meta.at("position") : meta;
   return p;
 }

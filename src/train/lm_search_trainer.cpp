@@ -13,16 +13,24 @@ namespace enas {
 
 namespace {
 
-constexpr SearchTraits kLmSearchTraits{"lm_search", "valid_ppl", /*higher_is_better=*/false,
-                                       /*rolls_back=*/true, "tokens"};
+constexpr SearchTraits kLmSearchTraits{"lm_search",
+                                       "valid_ppl",
+                                       /*higher_is_better=*/false,
+                                       /*rolls_back=*/true,
+                                       "tokens",
+                                       "{1:-<80}\nTraining controller",
+                                       "Best architecture ({0}): {1}\n{3}"};
 
 }  // namespace
 
 LmSearchTrainer::LmSearchTrainer(Session& session, RnnLm child, Controller controller,
                                  const Corpus& corpus)
-    : SearchLoop(kLmSearchTraits, session, std::move(controller)), child_(std::move(child)) {
+    : SearchLoop(kLmSearchTraits, session, std::move(controller), child.ptr()),
+      child_(std::move(child)) {
   child_->to(device_);
   train_rows_ = batchify(corpus.train, config_.batch_size).to(device_);
+  // Segments have random lengths around bptt (enas_lm): the count of bptt-long ones.
+  steps_per_epoch_ = std::max<int64_t>(1, (train_rows_.size(1) - 1) / config_.child_bptt_steps);
   valid_rows_ = batchify(corpus.valid, config_.batch_size).to(device_);
   valid_segments_ = fixed_length_segments(valid_rows_.size(1), config_.child_bptt_steps);
   require(!valid_segments_.empty(),
@@ -34,6 +42,10 @@ LmSearchTrainer::LmSearchTrainer(Session& session, RnnLm child, Controller contr
   const int64_t used =
       config_.derive_valid_batches > 0 ? std::min<int64_t>(config_.derive_valid_batches, n) : n;
   derive_segments_.assign(valid_segments_.begin(), valid_segments_.begin() + used);
+  derive_scope_ =
+      fmt::format(", each on {} validation segments",
+                  config_.derive_valid_batches > 0 ? std::to_string(config_.derive_valid_batches)
+                                                   : std::string("all"));
   parts_.module("model", *child_);
   add_controller_parts();
   parts_.loose(
@@ -51,12 +63,7 @@ LmSearchTrainer::LmSearchTrainer(Session& session, RnnLm child, Controller contr
 
 LmSearchTrainer::~LmSearchTrainer() = default;
 
-int64_t LmSearchTrainer::child_steps_per_epoch() const {
-  // Segments have random lengths around bptt (enas_lm): the count of bptt-long ones.
-  return std::max<int64_t>(1, (train_rows_.size(1) - 1) / config_.child_bptt_steps);
-}
-
-bool LmSearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) {
+ChildPass LmSearchTrainer::train_child(int64_t epoch, const RunProgress* from) {
   LmEpochHooks hooks;
   hooks.before_step = [this] { set_arc(sample_one()); };  // a fresh architecture per segment
   LmEpochPosition start;
@@ -72,8 +79,7 @@ bool LmSearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) 
   const LmEpoch e = train_lm_epoch(
       *child_, rows_of(train_rows_, team_), config_, epoch, at_.rollbacks, at_.step, reporter_,
       run_, [this] { return clock_.minutes(); }, hooks, from ? &start : nullptr, team_);
-  child_segments_ = e.at.segment;
-  return e.finite;
+  return {e.finite, e.at.segment};
 }
 
 double LmSearchTrainer::reward_score(const std::vector<int>& arc) {
@@ -88,34 +94,19 @@ void LmSearchTrainer::skip_reward(const std::vector<int>&) {
   valid_cursor_ = (valid_cursor_ + 1) % static_cast<int64_t>(valid_segments_.size());
 }
 
-std::string LmSearchTrainer::controller_banner(int64_t) const {
-  return std::string(80, '-') + "\nTraining controller";
-}
-
-std::string LmSearchTrainer::controller_line(int t, const ArcBatch& samples,
-                                             const std::vector<double>& scores,
-                                             const ReinforceStats& s) const {
+UpdateLog LmSearchTrainer::log_update(int t, const ArcBatch& samples,
+                                      const std::vector<double>& scores,
+                                      const ReinforceStats& s) const {
+  // enas_lm prints the update's first sample.
   const double ent0 = samples.entropy[0].item<double>();
   const double rw0 = reinforce_->reward(scores[0], ent0);
-  return fmt::format("step={:<5d} ent={:<7.3f} ppl={:<7.2f} rw={:<7.4f} bl={:<7.4f} arc=[{}]",
-                     t * config_.controller_num_aggregate, ent0, kLmRewardConstant / rw0, rw0,
-                     s.baseline, join_ints(samples.arcs[0]));
-}
-
-nlohmann::json LmSearchTrainer::sample_fields(const ArcBatch&, size_t, double score) const {
-  return {{"valid_ppl", kLmRewardConstant / score}};
-}
-
-nlohmann::json LmSearchTrainer::update_fields(const ReinforceStats& s) const {
-  return {{"valid_ppl", kLmRewardConstant / s.accuracy}};
-}
-
-CheckpointId LmSearchTrainer::after_child_pass(int64_t epoch) const {
-  return {epoch, std::max<int64_t>(child_segments_, 1)};
-}
-
-nlohmann::json LmSearchTrainer::controller_position(int done) const {
-  return {{"ctrl_t", done}, {"child_segments", child_segments_}};
+  UpdateLog log;
+  log.line = fmt::format("step={:<5d} ent={:<7.3f} ppl={:<7.2f} rw={:<7.4f} bl={:<7.4f} arc=[{}]",
+                         t * config_.controller_num_aggregate, ent0, kLmRewardConstant / rw0, rw0,
+                         s.baseline, join_ints(samples.arcs[0]));
+  for (double score : scores) log.samples.push_back({{"valid_ppl", kLmRewardConstant / score}});
+  log.update = {{"valid_ppl", kLmRewardConstant / s.accuracy}};
+  return log;
 }
 
 void LmSearchTrainer::evaluate(int64_t epochs_done) {
@@ -132,28 +123,9 @@ double LmSearchTrainer::derive_score(const std::vector<int>& arc) {
   return perplexity(lm_eval_loss(*child_, valid_rows_, derive_segments_, /*reset_each=*/true));
 }
 
-std::string LmSearchTrainer::derive_scope() const {
-  return fmt::format(", each on {} validation segments",
-                     config_.derive_valid_batches > 0 ? std::to_string(config_.derive_valid_batches)
-                                                      : std::string("all"));
-}
-
-std::string LmSearchTrainer::describe_best(const BestArc& best) const {
-  return fmt::format("Best architecture ({}): {}\n{}", score_text(best), best.arc->text(),
-                     best.arc->describe());
-}
-
-nlohmann::json LmSearchTrainer::meta_fields(const nlohmann::json& position) const {
-  nlohmann::json m = {{"rollbacks", at_.rollbacks}, {"valid_cursor", valid_cursor_}};
-  if (!position.is_null()) m["position"] = position;
-  return m;
-}
-
 void LmSearchTrainer::restored(const nlohmann::json& meta) {
   valid_cursor_ =
       meta.value("valid_cursor", int64_t{0}) % static_cast<int64_t>(valid_segments_.size());
-  const nlohmann::json position = meta.value("position", nlohmann::json::object());
-  if (position.contains("ctrl_t")) child_segments_ = position.value("child_segments", 1);
 }
 
 }  // namespace enas

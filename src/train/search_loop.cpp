@@ -10,13 +10,15 @@
 
 namespace enas {
 
-SearchLoop::SearchLoop(const SearchTraits& traits, Session& session, Controller controller)
+SearchLoop::SearchLoop(const SearchTraits& traits, Session& session, Controller controller,
+                       std::shared_ptr<torch::nn::Module> child)
     : TrainerCore(session),
       traits_(traits),
       controller_(std::move(controller)),
       space_(space_named(config_.search_for)),
       // The controller stays on the CPU: its steps are tiny and sequential.
-      reinforce_(std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_))) {}
+      reinforce_(std::make_unique<Reinforce>(controller_, ReinforceOptions::from(config_))),
+      child_module_(std::move(child)) {}
 
 SearchLoop::~SearchLoop() = default;
 
@@ -42,7 +44,9 @@ std::string SearchLoop::save(CheckpointId id, const nlohmann::json& position) {
                          {"seconds", clock_.seconds()},
                          {"kind", traits_.kind},
                          {"baseline", reinforce_->baseline()}};
-  meta.update(meta_fields(position));
+  if (traits_.rolls_back) meta["rollbacks"] = at_.rollbacks;
+  if (!position.is_null()) meta["position"] = position;
+  meta.update(meta_fields());
   reporter_.sync();  // arcs.jsonl holds every update the checkpoint has
   return write_checkpoint(id, meta);
 }
@@ -54,7 +58,7 @@ nlohmann::json SearchLoop::restore(const std::string& checkpoint) {
 }
 
 void SearchLoop::train_controller(int64_t epoch, int first) {
-  reporter_.message(controller_banner(epoch));
+  reporter_.message(fmt::format(fmt::runtime(traits_.controller_banner), epoch + 1, ""));
   for (int t = first; t < config_.controller_train_steps; ++t) {
     // The num_aggregate samples of one update see the same policy (the authors'
     // SyncReplicasOptimizer applies nothing until it has them all): one batched draw.
@@ -71,26 +75,28 @@ void SearchLoop::train_controller(int64_t epoch, int first) {
     }
     team_.sum(scores);
     const ReinforceStats s = reinforce_->update(samples, scores);
+    const UpdateLog log = log_update(t, samples, scores, s);
     reporter_.tick({"controller", epoch, s.step, 0});
-    reporter_.message(controller_line(t, samples, scores, s));
+    reporter_.message(log.line);
     for (size_t i = 0; i < samples.arcs.size(); ++i) {
       nlohmann::json line = {{"kind", "controller"},
                              {"epoch", epoch + 1},
                              {"ctrl_step", s.step},
                              {"arc", join_ints(samples.arcs[i])}};
-      line.update(sample_fields(samples, i, scores[i]));
+      line.update(log.samples.at(i));
       reporter_.arc(line);
     }
     nlohmann::json record = {{"kind", "controller"}, {"epoch", epoch + 1},
                              {"ctrl_step", s.step},  {"loss", s.loss},
                              {"entropy", s.entropy}, {"grad_norm", s.grad_norm},
                              {"reward", s.reward},   {"baseline", s.baseline}};
-    record.update(update_fields(s));
+    record.update(log.update);
     reporter_.record(record);
     team_.agreed_stop();  // a signal one process saw is every process's
     stop_between_controller_steps(
-        run_, reporter_, epoch, t + 1, config_.controller_train_steps,
-        [&] { return save(after_child_pass(epoch), controller_position(t + 1)); });
+        run_, reporter_, epoch, t + 1, config_.controller_train_steps, [&] {
+          return save({epoch, std::max<int64_t>(pass_steps_, 1)}, {{"ctrl_t", t + 1}});
+        });
   }
 }
 
@@ -128,16 +134,13 @@ BestArc SearchLoop::derive(int64_t samples) {
 SearchResult SearchLoop::run() {
   // Every process starts from rank 0's child and controller (a resume then loads the same
   // checkpoint everywhere).
-  std::vector<torch::Tensor> state = child_module().parameters();
-  for (const auto& t : child_module().buffers()) state.push_back(t);
+  std::vector<torch::Tensor> state = child_module_->parameters();
+  for (const auto& t : child_module_->buffers()) state.push_back(t);
   for (const auto& t : controller_->parameters()) state.push_back(t);
   team_.copy_from_leader(state);
   RunCheckpoints checkpoints(run_, reporter_, [this](const std::string& p) { return restore(p); });
   const bool resume = resume_;
-  if (resume) {
-    at_ = checkpoints.resume(
-        [this](const std::string& path, const RunProgress& at) { check_resume(path, at); });
-  }
+  if (resume) at_ = checkpoints.resume();
   clock_.start(at_.seconds);
   if (team_.agreed_stop() != 0) stop_run(run_, reporter_, "before training began", "");
   if (!resume && traits_.rolls_back) save({0, 0});  // what a rollback in epoch 1 returns to
@@ -145,7 +148,7 @@ SearchResult SearchLoop::run() {
   clock_.start(at_.seconds);
   const bool controller_trains = config_.controller_training && controller_->trainable();
   report_plan(
-      at_.epoch, child_steps_per_epoch(),
+      at_.epoch, steps_per_epoch_,
       controller_trains ? config_.controller_train_steps / config_.controller_train_every : 0,
       traits_.unit);
   while (at_.epoch < config_.num_epochs) {
@@ -164,12 +167,17 @@ SearchResult SearchLoop::run() {
     if (mid_epoch && !team_.leader()) {
       torch::manual_seed(mix_seed(mix_seed(config_.seed, epoch, stream), from.batch));
     }
-    // A checkpoint written between controller updates has its child pass behind it.
-    if (!mid_epoch || !from.position.contains("ctrl_t")) {
-      if (!train_child_epoch(epoch, mid_epoch ? &from : nullptr)) {
+    // A checkpoint written between controller updates has its child pass behind it, ended at
+    // the step the checkpoint is named after.
+    if (mid_epoch && from.position.contains("ctrl_t")) {
+      pass_steps_ = from.batch;
+    } else {
+      const ChildPass pass = train_child(epoch, mid_epoch ? &from : nullptr);
+      if (!pass.finite) {
         at_ = checkpoints.roll_back();
         continue;
       }
+      pass_steps_ = pass.steps;
     }
     checkpoints.epoch_done();
     if (config_.controller_training && controller_->trainable() &&
@@ -187,11 +195,13 @@ SearchResult SearchLoop::run() {
     }
   }
   reporter_.message(
-      fmt::format("Deriving: {} architectures{}", config_.derive_samples, derive_scope()));
+      fmt::format("Deriving: {} architectures{}", config_.derive_samples, derive_scope_));
   SearchResult result;
   result.best = derive(config_.derive_samples);
   write_best_arc(run_, config_, result.best);
-  reporter_.message(describe_best(result.best));
+  const Architecture& pick = *result.best.arc;
+  reporter_.message(fmt::format(fmt::runtime(traits_.best_format), score_text(result.best),
+                                pick.text(), pick.lines(), pick.describe()));
   result.epochs = at_.epoch;
   result.steps = at_.step;
   result.seconds = clock_.seconds();

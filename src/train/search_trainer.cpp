@@ -18,19 +18,26 @@ namespace enas {
 
 namespace {
 
-constexpr SearchTraits kImageSearchTraits{"search", "valid_acc", /*higher_is_better=*/true,
-                                          /*rolls_back=*/false, "images"};
+constexpr SearchTraits kImageSearchTraits{"search",
+                                          "valid_acc",
+                                          /*higher_is_better=*/true,
+                                          /*rolls_back=*/false,
+                                          "images",
+                                          "Epoch {0}: Training controller",
+                                          "Best architecture ({0}):\n{2}"};
 
 }  // namespace
 
 SearchTrainer::SearchTrainer(Session& session, SharedChild child, Controller controller,
                              const ImageDataset& data)
-    : SearchLoop(kImageSearchTraits, session, std::move(controller)),
+    : SearchLoop(kImageSearchTraits, session, std::move(controller), child),
       child_(std::move(child)),
       data_(data),
       valid_rng_(mix_seed(config_.seed, 0x7a11d)) {
   require(data_.valid.size() > 0, "search needs a validation split (--num_valids > 0)");
   child_->to(device_);
+  steps_per_epoch_ = batches_per_epoch();
+  derive_scope_ = " on the whole validation split";
   SgdOptions so;
   so.l2_reg = config_.child_l2_reg;
   so.clip_mode = config_.child_clip_mode;
@@ -92,7 +99,11 @@ double SearchTrainer::minibatch_accuracy(const std::vector<int>& arc) {
   return acc;
 }
 
-bool SearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) {
+ChildPass SearchTrainer::train_child(int64_t epoch, const RunProgress* from) {
+  require(!from || from->batch <= batches_per_epoch(),
+          "the checkpoint is {} batches into an epoch of {} (was --batch_size or the data "
+          "changed?)",
+          from ? from->batch : 0, batches_per_epoch());
   // (The loader is rebuilt per epoch; its order depends on (seed, epoch) only.)
   BatchLoader loader(data_.train, data_.stats, train_loader_options(config_, device_, team_));
   sgd_->on_gradients(team_.gradient_averager());
@@ -118,36 +129,27 @@ bool SearchTrainer::train_child_epoch(int64_t epoch, const RunProgress* from) {
   result_fields_["child_images_per_s"] = ee.images_per_s;
   // Without sync batch norm each process's running statistics are its own: rank 0's count.
   if (!team_.sync_bn()) team_.copy_from_leader(child_->buffers());
-  return true;  // a diverged epoch is an error (EpochMeter), never rolled back
+  // A diverged epoch is an error (EpochMeter), never rolled back.
+  return {true, batches_per_epoch()};
 }
 
-double SearchTrainer::reward_score(const std::vector<int>& arc) { return minibatch_accuracy(arc); }
-
-std::string SearchTrainer::controller_banner(int64_t epoch) const {
-  return fmt::format("Epoch {}: Training controller", epoch + 1);
-}
-
-std::string SearchTrainer::controller_line(int, const ArcBatch&, const std::vector<double>&,
-                                           const ReinforceStats& s) const {
-  return fmt::format(
+UpdateLog SearchTrainer::log_update(int, const ArcBatch& samples, const std::vector<double>& scores,
+                                    const ReinforceStats& s) const {
+  UpdateLog log;
+  log.line = fmt::format(
       "ctrl_step={:<6d} loss={:<7.3f} ent={:<5.2f} lr={:<6.4f} |g|={:<8.4f} acc={:<6.4f} "
       "bl={:<5.2f}{} mins={:<.2f}",
       s.step, s.loss, s.entropy, config_.controller_lr, s.grad_norm, s.accuracy, s.baseline,
       space_.has_skips() ? fmt::format(" skip_rate={:.3f}", s.skip_count / skip_slots())
                          : std::string(),
       clock_.minutes());
-}
-
-nlohmann::json SearchTrainer::sample_fields(const ArcBatch& samples, size_t i, double score) const {
-  return {{"acc", score}, {"reward", reinforce_->reward(score, samples.entropy[i].item<double>())}};
-}
-
-nlohmann::json SearchTrainer::update_fields(const ReinforceStats& s) const {
-  return {{"acc", s.accuracy}, {"skip_rate", s.skip_count / skip_slots()}};
-}
-
-CheckpointId SearchTrainer::after_child_pass(int64_t epoch) const {
-  return {epoch, batches_per_epoch()};
+  for (size_t i = 0; i < scores.size(); ++i) {
+    log.samples.push_back(
+        {{"acc", scores[i]},
+         {"reward", reinforce_->reward(scores[i], samples.entropy[i].item<double>())}});
+  }
+  log.update = {{"acc", s.accuracy}, {"skip_rate", s.skip_count / skip_slots()}};
+  return log;
 }
 
 void SearchTrainer::after_controller(int64_t epoch) {
@@ -173,23 +175,6 @@ void SearchTrainer::evaluate(int64_t epochs_done) {
 double SearchTrainer::derive_score(const std::vector<int>& arc) {
   child_->set_arc(arc);
   return enas::evaluate(*child_, valid_, config_.eval_batch_size).value();
-}
-
-std::string SearchTrainer::derive_scope() const { return " on the whole validation split"; }
-
-std::string SearchTrainer::describe_best(const BestArc& best) const {
-  return fmt::format("Best architecture ({}):\n{}", score_text(best), best.arc->lines());
-}
-
-nlohmann::json SearchTrainer::meta_fields(const nlohmann::json& position) const {
-  return position.is_null() ? nlohmann::json::object() : position;
-}
-
-void SearchTrainer::check_resume(const std::string& path, const RunProgress& at) const {
-  require(at.batch <= batches_per_epoch(),
-          "checkpoint {} is {} batches into an epoch of {} (was --batch_size or the data "
-          "changed?)",
-          path, at.batch, batches_per_epoch());
 }
 
 }  // namespace enas

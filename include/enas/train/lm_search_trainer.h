@@ -27,24 +27,15 @@ class LmSearchTrainer : public SearchLoop {
   ~LmSearchTrainer() override;
 
  private:
-  bool train_child_epoch(int64_t epoch, const RunProgress* from) override;
-  int64_t child_steps_per_epoch() const override;
+  ChildPass train_child(int64_t epoch, const RunProgress* from) override;
   double reward_score(const std::vector<int>& arc) override;
   void skip_reward(const std::vector<int>& arc) override;
-  std::string controller_banner(int64_t epoch) const override;
-  std::string controller_line(int t, const ArcBatch& samples, const std::vector<double>& scores,
-                              const ReinforceStats& s) const override;
-  nlohmann::json sample_fields(const ArcBatch& samples, size_t i, double score) const override;
-  nlohmann::json update_fields(const ReinforceStats& s) const override;
-  CheckpointId after_child_pass(int64_t epoch) const override;
-  nlohmann::json controller_position(int done) const override;
+  UpdateLog log_update(int t, const ArcBatch& samples, const std::vector<double>& scores,
+                       const ReinforceStats& s) const override;
   void evaluate(int64_t epochs_done) override;
   double derive_score(const std::vector<int>& arc) override;
-  std::string derive_scope() const override;
-  std::string describe_best(const BestArc& best) const override;
-  nlohmann::json meta_fields(const nlohmann::json& position) const override;
+  nlohmann::json meta_fields() const override { return {{"valid_cursor", valid_cursor_}}; }
   void restored(const nlohmann::json& meta) override;
-  torch::nn::Module& child_module() override { return *child_; }
 
   void set_arc(const std::vector<int>& flat) { child_->set_arc(rnn::arc_from_flat(flat)); }
 
@@ -53,7 +44,6 @@ class LmSearchTrainer : public SearchLoop {
   std::vector<Segment> valid_segments_;
   std::vector<Segment> derive_segments_;  // the first derive_valid_batches of them
   int64_t valid_cursor_ = 0;              // the next reward segment
-  int64_t child_segments_ = 0;            // segments of the last child pass
   torch::Tensor resume_state_;            // a mid-epoch checkpoint's carried state
   torch::Tensor save_state_;              // the carried state a mid-epoch save writes
 };

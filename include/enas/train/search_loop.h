@@ -6,8 +6,9 @@
 /// derive_samples sampled architectures, written as best_arc.txt / best_arc.json. Resume, stops
 /// on a signal and (for the language model) rollbacks work the same in both.
 ///
-/// A search defines only what differs: its child's pass, the score of an architecture and how it
-/// is logged, its evaluation, and its own checkpoint fields (SearchTrainer, LmSearchTrainer).
+/// A search defines only what differs (SearchTrainer, LmSearchTrainer): its child's pass, the
+/// two scores of an architecture (the reward's and derivation's), its evaluation, and the words
+/// of its log; a search may add to the end of the controller's phase and to the checkpoint.
 #include <torch/torch.h>
 
 #include <memory>
@@ -25,13 +26,18 @@ namespace enas {
 class Reinforce;
 struct ReinforceStats;
 
-/// What tells one search's bookkeeping from another's.
+/// What tells one search's bookkeeping and its log from another's.
 struct SearchTraits {
   const char* kind;        // its checkpoints' kind: search | lm_search
   const char* score_name;  // what derivation ranks by: valid_acc | valid_ppl
   bool higher_is_better;   // of that score
   bool rolls_back;         // a diverged child pass returns to the last epoch's checkpoint
   const char* unit;        // what a child step trains on: images | tokens
+  // The log's own words (main.py's and enas_lm's): the line before an epoch's controller
+  // updates ({0}: the epoch, 1-based; {1}: an empty string to pad) and derivation's pick ({0}:
+  // its score, {1}: the architecture's string, {2}: its lines, {3}: its description).
+  const char* controller_banner;
+  const char* best_format;
 };
 
 struct SearchResult {
@@ -39,6 +45,19 @@ struct SearchResult {
   double seconds = 0;                                // resumed runs included
   BestArc best;                                      // derivation's pick
   nlohmann::json fields = nlohmann::json::object();  // the search's own result.json fields
+};
+
+/// What a child pass did.
+struct ChildPass {
+  bool finite = true;  // false: the loss stopped being finite (only where traits.rolls_back)
+  int64_t steps = 0;   // the step it ended at: its minibatches or segments
+};
+
+/// What one controller update logs, in the search's own words.
+struct UpdateLog {
+  std::string line;                     // the log line after the update
+  std::vector<nlohmann::json> samples;  // each sample's fields of its arcs.jsonl line
+  nlohmann::json update;                // the update's fields of its metrics record
 };
 
 class SearchLoop : public TrainerCore {
@@ -55,52 +74,32 @@ class SearchLoop : public TrainerCore {
   nlohmann::json restore(const std::string& checkpoint);
 
  protected:
-  SearchLoop(const SearchTraits& traits, Session& session, Controller controller);
+  /// `child` is the shared child, whose parameters and buffers rank 0 gives every process.
+  SearchLoop(const SearchTraits& traits, Session& session, Controller controller,
+             std::shared_ptr<torch::nn::Module> child);
 
   // ---- What each search defines ----
   /// One pass of the shared child over epoch `epoch` (0-based), a fresh architecture per step;
-  /// `from` is the resumed checkpoint's progress when the pass continues mid-way. Returns false
-  /// when the loss stopped being finite (only where traits.rolls_back). On a stop signal it
-  /// saves (save) and ends the run (stop_run).
-  virtual bool train_child_epoch(int64_t epoch, const RunProgress* from) = 0;
-  /// Steps of an epoch's child pass (the Penn Treebank's segments vary: their mean count).
-  virtual int64_t child_steps_per_epoch() const = 0;
+  /// `from` is the resumed checkpoint's progress when the pass continues mid-way. On a stop
+  /// signal it saves (save) and ends the run (stop_run).
+  virtual ChildPass train_child(int64_t epoch, const RunProgress* from) = 0;
   /// The task term of `arc`'s reward, on validation data (accuracy; 80 / perplexity).
   virtual double reward_score(const std::vector<int>& arc) = 0;
   /// Where another process scores `arc` (its share of an update's samples): advances whatever
   /// stream reward_score draws from, as scoring it would, so every process stays in step.
   virtual void skip_reward(const std::vector<int>& arc) {}
-  /// The log lines of the controller's updates: before the first, and after update `t`.
-  virtual std::string controller_banner(int64_t epoch) const = 0;
-  virtual std::string controller_line(int t, const ArcBatch& samples,
-                                      const std::vector<double>& scores,
-                                      const ReinforceStats& s) const = 0;
-  /// The search's fields of sample `i`'s arcs.jsonl line and of the update's metrics record.
-  virtual nlohmann::json sample_fields(const ArcBatch& samples, size_t i, double score) const = 0;
-  virtual nlohmann::json update_fields(const ReinforceStats& s) const = 0;
-  /// The checkpoint a stop between controller updates writes: named after the child pass it
-  /// follows, its position saying how many updates are done.
-  virtual CheckpointId after_child_pass(int64_t epoch) const = 0;
-  virtual nlohmann::json controller_position(int done) const { return {{"ctrl_t", done}}; }
-  /// After the controller's updates of epoch `epoch` (0-based).
-  virtual void after_controller(int64_t epoch) {}
+  /// The log of update `t` of an epoch (the scores are every process's).
+  virtual UpdateLog log_update(int t, const ArcBatch& samples, const std::vector<double>& scores,
+                               const ReinforceStats& s) const = 0;
   /// Evaluates the shared child after `epochs_done` epochs (into result_fields_).
   virtual void evaluate(int64_t epochs_done) = 0;
-  /// What derivation ranks `arc` by (traits.score_name), what it is measured on (for the log),
-  /// and how the winner is printed.
+  /// What derivation ranks `arc` by (traits.score_name).
   virtual double derive_score(const std::vector<int>& arc) = 0;
-  virtual std::string derive_scope() const = 0;
-  virtual std::string describe_best(const BestArc& best) const = 0;
-  /// The search's own fields of a checkpoint's meta; `position` is where inside an epoch it was
-  /// written (null at an epoch's end).
-  virtual nlohmann::json meta_fields(const nlohmann::json& position) const = 0;
-  /// After a checkpoint's parts were loaded: what its meta holds for the search.
+  /// After the controller's updates of epoch `epoch` (0-based).
+  virtual void after_controller(int64_t epoch) {}
+  /// The search's own fields of a checkpoint's meta, and what it reads back from them.
+  virtual nlohmann::json meta_fields() const { return nlohmann::json::object(); }
   virtual void restored(const nlohmann::json& meta) {}
-  /// Refuses, with an enas::Error, a checkpoint this run cannot continue (before the resume is
-  /// announced).
-  virtual void check_resume(const std::string& path, const RunProgress& at) const {}
-  /// The shared child, whose parameters and buffers rank 0 gives every process at the start.
-  virtual torch::nn::Module& child_module() = 0;
 
   // ---- What the loop gives them ----
   /// Declares the controller, REINFORCE and the controller's random stream as checkpoint parts
@@ -116,9 +115,15 @@ class SearchLoop : public TrainerCore {
   std::unique_ptr<Reinforce> reinforce_;
   RunProgress at_;                                           // where the search stands
   nlohmann::json result_fields_ = nlohmann::json::object();  // SearchResult::fields
+  // Set by the search's constructor:
+  int64_t steps_per_epoch_ = 1;  // of a child pass (Penn Treebank's vary: their mean count)
+  std::string derive_scope_;     // what derivation scores on, for its log line
 
  private:
   void train_controller(int64_t epoch, int first);
+
+  std::shared_ptr<torch::nn::Module> child_module_;
+  int64_t pass_steps_ = 0;  // where the epoch's child pass ended
 };
 
 }  // namespace enas

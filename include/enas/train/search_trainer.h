@@ -27,24 +27,14 @@ class SearchTrainer : public SearchLoop {
   ~SearchTrainer() override;
 
  private:
-  bool train_child_epoch(int64_t epoch, const RunProgress* from) override;
-  int64_t child_steps_per_epoch() const override { return batches_per_epoch(); }
-  double reward_score(const std::vector<int>& arc) override;
+  ChildPass train_child(int64_t epoch, const RunProgress* from) override;
+  double reward_score(const std::vector<int>& arc) override { return minibatch_accuracy(arc); }
   void skip_reward(const std::vector<int>& arc) override { next_valid_start(); }
-  std::string controller_banner(int64_t epoch) const override;
-  std::string controller_line(int t, const ArcBatch& samples, const std::vector<double>& scores,
-                              const ReinforceStats& s) const override;
-  nlohmann::json sample_fields(const ArcBatch& samples, size_t i, double score) const override;
-  nlohmann::json update_fields(const ReinforceStats& s) const override;
-  CheckpointId after_child_pass(int64_t epoch) const override;
-  void after_controller(int64_t epoch) override;
+  UpdateLog log_update(int t, const ArcBatch& samples, const std::vector<double>& scores,
+                       const ReinforceStats& s) const override;
   void evaluate(int64_t epochs_done) override;
   double derive_score(const std::vector<int>& arc) override;
-  std::string derive_scope() const override;
-  std::string describe_best(const BestArc& best) const override;
-  nlohmann::json meta_fields(const nlohmann::json& position) const override;
-  void check_resume(const std::string& path, const RunProgress& at) const override;
-  torch::nn::Module& child_module() override { return *child_; }
+  void after_controller(int64_t epoch) override;
 
   /// Accuracy of `arc` on one random validation minibatch (the authors' build_valid_rl).
   double minibatch_accuracy(const std::vector<int>& arc);

@@ -50,10 +50,17 @@ struct Trainer {
                });
     return p;
   }
-  std::string save(const RunDir& run, CheckpointId id, int64_t step) {
+  /// The position as the image final trainer writes it (in the meta itself), or, `nested`, as
+  /// the searches and the language model do (under "position").
+  std::string save(const RunDir& run, CheckpointId id, int64_t step, bool nested = false) {
     nlohmann::json meta = {{"kind", "final"}, {"epoch", id.epoch}, {"step", step}};
     if (!id.at_epoch_end()) meta["batch"] = id.batch;
-    meta["meter"] = {{"seen", 8 * id.batch}};
+    const nlohmann::json meter = {{"seen", 8 * id.batch}};
+    if (nested) {
+      meta["position"] = {{"meter", meter}, {"ctrl_t", 3}};
+    } else {
+      meta["meter"] = meter;
+    }
     return run.save_checkpoint(id, meta, [&](auto& a) { parts().save(a); });
   }
   nlohmann::json restore(const std::string& path) {
@@ -136,6 +143,25 @@ TEST_F(Checkpoints, ResumeTakesTheNewestAndItsPosition) {
   RunCheckpoints refusing(run, reporter, [&](const std::string& p) { return c.restore(p); });
   EXPECT_THROW(
       refusing.resume([](const std::string&, const RunProgress&) { fail("not this one"); }), Error);
+}
+
+TEST_F(Checkpoints, APositionUnderItsOwnKeyIsThePosition) {
+  // As the searches and the language model write it; the meta's other fields stay out of it.
+  TempDir dir;
+  {
+    auto run = RunDir::open(dir.path(), "train", false, false);
+    Trainer a;
+    a.save(run, {2, 5}, 11, /*nested=*/true);
+  }
+  auto run = RunDir::open(dir.path(), "train", /*resume=*/true, false);
+  Reporter reporter;
+  Trainer b;
+  RunCheckpoints checkpoints(run, reporter, [&](const std::string& p) { return b.restore(p); });
+  const RunProgress at = checkpoints.resume();
+  EXPECT_EQ(at.batch, 5);
+  EXPECT_EQ(at.position.at("meter").at("seen"), 40);
+  EXPECT_EQ(at.position.at("ctrl_t"), 3);
+  EXPECT_FALSE(at.position.contains("step"));
 }
 
 TEST_F(Checkpoints, RollbackReturnsToTheNewestEpochEndAndGivesUpAfterFive) {
