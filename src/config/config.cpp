@@ -12,10 +12,15 @@
 #include "enas/space/space.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
+#include "enas/util/runtime.h"
+#include "enas/util/text.h"
 
 namespace enas {
 
 namespace {
+
+/// The most threads a process may ask for, per core of the machine.
+constexpr int kThreadsPerCore = 4;
 
 std::string primary(const char* names) {
   std::string s(names);
@@ -200,6 +205,12 @@ void validate(const Config& c) {
     if constexpr (std::is_floating_point_v<T>) {
       require(std::isfinite(field), "--{} must be a finite number, got {}", primary(names), field);
     }
+    if constexpr (std::is_same_v<T, std::string>) {
+      // Paths and names reach the log, config.json and report.html: one line of UTF-8. An
+      // architecture may stand over lines, as in best_arc.txt.
+      const std::string name = primary(names);
+      require_text("--" + name, field, /*lines=*/name == "child_fixed_arc");
+    }
   });
   require(c.memory_format == "auto" || c.memory_format == "channels_last" ||
               c.memory_format == "contiguous",
@@ -219,6 +230,19 @@ void validate(const Config& c) {
   require(c.log_every > 0, "--log_every must be > 0, got {}", c.log_every);
   require(c.eval_every_epochs > 0, "--eval_every_epochs must be > 0, got {}", c.eval_every_epochs);
   require(c.threads >= 0, "--threads must be >= 0, got {}", c.threads);
+  // Beyond this, threads only wait for each other (and thousands never make a step).
+  const int max_threads = kThreadsPerCore * available_cores();
+  require(c.threads <= max_threads,
+          "--threads {} is more than {} x the {} cores here ({}): pass --threads {} or fewer (0: "
+          "all cores)",
+          c.threads, kThreadsPerCore, available_cores(), max_threads, max_threads);
+  require(c.data_format == "NCHW" || c.data_format == "NHWC",
+          "--data_format is '{}', allowed: NCHW, NHWC (the authors' values; the layout in memory "
+          "is --memory_format's)",
+          escaped(c.data_format));
+  require(c.child_skip_pattern.empty() || c.child_skip_pattern == "dense",
+          "--child_skip_pattern is '{}', allowed: dense or empty (the authors' values; unused)",
+          escaped(c.child_skip_pattern));
   require(c.dist_backend == "auto" || c.dist_backend == "gloo" || c.dist_backend == "nccl",
           "--dist_backend is '{}', allowed: auto, gloo, nccl", c.dist_backend);
   require(c.dist_timeout >= 1, "--dist_timeout must be >= 1 second, got {}", c.dist_timeout);

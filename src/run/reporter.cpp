@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "enas/util/error.h"
+#include "enas/util/text.h"
 
 namespace enas {
 
@@ -42,9 +43,7 @@ ConsoleListener::ConsoleListener(const std::string& log_path) {
 
 void ConsoleListener::line(const std::string& text) {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+  write_stdout(text + "\n");
   if (log_) log_->append(text + "\n");
 }
 

@@ -15,6 +15,7 @@
 #include "enas/run/progress.h"
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
+#include "enas/util/text.h"
 
 namespace enas {
 
@@ -80,11 +81,7 @@ void expect_checkpoint_kind(const std::string& checkpoint, const std::string& co
   load_checkpoint(checkpoint, kind, [](torch::serialize::InputArchive&) {});
 }
 
-void print_json_line(const nlohmann::json& j) {
-  std::fflush(stdout);
-  std::printf("%s\n", j.dump().c_str());
-  std::fflush(stdout);
-}
+void print_json_line(const nlohmann::json& j) { write_stdout(j.dump() + "\n"); }
 
 Session::Session(Config config, SessionOptions options)
     : config_(std::move(config)),

@@ -16,6 +16,8 @@
 #include <mutex>
 #include <vector>
 
+#include "enas/util/text.h"
+
 namespace enas {
 
 namespace {
@@ -124,6 +126,8 @@ std::string read_directory(const Reader& f, std::vector<Entry>& entries) {
     entries.push_back(std::move(e));
     p += 46 + name_len + extra_len + comment_len;
   }
+  // The directory holds its `count` entries and nothing else (a changed count reads as fewer).
+  if (p != dir.size()) return "its zip directory is damaged";
   return "";
 }
 
@@ -169,24 +173,32 @@ std::string check_records(const std::string& path) {
   for (const auto& e : entries) {
     const auto local = f.read(e.local_offset, 30);
     if (local.size() != 30 || u32(local.data()) != kLocalSig) {
-      return fmt::format("the header of record '{}' is damaged", e.name);
+      return fmt::format("the header of record '{}' is damaged", escaped(e.name));
+    }
+    // The directory's name of a record is its header's: a changed byte in either is damage.
+    const auto local_name = f.read(e.local_offset + 30, u16(&local[26]));
+    if (std::string(local_name.begin(), local_name.end()) != e.name) {
+      return fmt::format(
+          "its zip directory is damaged (record '{}' is named otherwise in its "
+          "header)",
+          escaped(e.name));
     }
     if (e.method != 0) continue;  // compressed: libtorch never writes these
     const uint64_t data_at = e.local_offset + 30 + u16(&local[26]) + u16(&local[28]);
     if (data_at > f.size() || e.size > f.size() - data_at) {
-      return fmt::format("it is {} bytes, cut short inside record '{}'", f.size(), e.name);
+      return fmt::format("it is {} bytes, cut short inside record '{}'", f.size(), escaped(e.name));
     }
     uLong crc = crc32(0L, Z_NULL, 0);
     for (uint64_t done = 0; done < e.size; done += kChunk) {
       const uint64_t n = std::min(kChunk, e.size - done);
       const auto bytes = f.read(data_at + done, n);
-      if (bytes.size() != n) return fmt::format("record '{}' cannot be read", e.name);
+      if (bytes.size() != n) return fmt::format("record '{}' cannot be read", escaped(e.name));
       crc = crc32(crc, bytes.data(), static_cast<uInt>(n));
     }
     bytes_verified += e.size;
     if (static_cast<uint32_t>(crc) != e.crc) {
       return fmt::format("record '{}' fails its CRC-32 check (its bytes changed after writing)",
-                         e.name);
+                         escaped(e.name));
     }
   }
   return "";

@@ -144,5 +144,64 @@ TEST(CliMessages, AreSentencesNotLibraryText) {
                         {"out of memory", "--batch_size"});
 }
 
+TEST(CliMessages, AFileSystemErrorIsOurSentenceNamingThePath) {
+  TempDir tmp;
+  test::write_fake_cifar10(tmp.path(), 8);
+  write(tmp.file("plain"), "a file, not a folder");
+  const std::string under_a_file = tmp.file("plain/x");
+  for (const auto& r : {run_cli(tiny_train_args(tmp.path(), under_a_file)),
+                        run_cli({"run", "--out", under_a_file, "--threads", "1"})}) {
+    expect_one_error_line(r, {under_a_file, "Not a directory"});
+    EXPECT_EQ(r.err.find("filesystem error"), std::string::npos) << r.describe();
+  }
+}
+
+// ------------------------------------------------------------------------------ flag values
+
+TEST(CliValues, ThreadsBeyondFourPerCoreAreRefused) {
+  // Thousands of threads made no step in minutes and did not hear SIGTERM.
+  expect_one_error_line(dry_run({"--threads", "100000"}),
+                        {"--threads 100000 is more than 4 x the", "cores here"});
+  EXPECT_EQ(dry_run({"--threads", "2"}).exit_code, 0);
+}
+
+TEST(CliValues, AnEmptyValueAfterTheSignIsAnError) {
+  // CLI11 took the next argument as the value: --out= --noreport made a folder "--noreport".
+  TempDir tmp;
+  test::write_fake_cifar10(tmp.path(), 8);
+  CliResult r =
+      run_cli(concat(tiny_train_args(tmp.path(), tmp.file("run")), {"--out=", "--noreport"}));
+  expect_one_error_line(r, {"--out= has an empty value"});
+  EXPECT_FALSE(fs::exists("--noreport"));
+  EXPECT_FALSE(fs::exists(tmp.file("run")));
+  expect_one_error_line(dry_run({"--seed="}), {"--seed= has an empty value"});
+}
+
+TEST(CliValues, StringsAreOneLineOfUtf8) {
+  TempDir tmp;
+  // A byte that is not UTF-8 stopped the JSON writer with its own exception text; a newline
+  // forged a line of standard output and log.txt.
+  CliResult bad_byte = dry_run({"--out", tmp.file("a\xff b")});
+  expect_one_error_line(bad_byte, {"--out is not valid UTF-8", "\\xff"});
+  EXPECT_EQ(bad_byte.err.find("json.exception"), std::string::npos) << bad_byte.describe();
+  CliResult forged = dry_run({"--out", tmp.file("x\nStopped by SIGINT")});
+  expect_one_error_line(forged, {"--out holds a control character", "\\n"});
+  EXPECT_EQ(forged.out.find("Stopped by"), std::string::npos) << forged.describe();
+  expect_one_error_line(dry_run({"--data", "a\tb"}), {"--data holds a control character"});
+  expect_one_error_line(run_cli({"report", "r\x01"}), {"run folder argument", "\\x01"});
+  // An architecture may stand over lines, as in best_arc.txt.
+  CliResult over_lines =
+      dry_run({"--child_num_cells", "2", "--child_fixed_arc", "0 2 0 0 1 4 0 1\n1 2 0 1 0 0 1 3"});
+  EXPECT_EQ(over_lines.exit_code, 0) << over_lines.describe();
+}
+
+TEST(CliValues, StringsWithAClosedSetOfValuesAreChecked) {
+  expect_one_error_line(dry_run({"--data_format", "foo<b>"}),
+                        {"--data_format is 'foo<b>'", "NCHW, NHWC"});
+  expect_one_error_line(dry_run({"--child_skip_pattern", "bar"}),
+                        {"--child_skip_pattern is 'bar'", "dense"});
+  EXPECT_EQ(dry_run({"--data_format", "NHWC", "--child_skip_pattern", "dense"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace enas

@@ -238,7 +238,19 @@ TEST(CliCheckpoints, ADamagedNewestCheckpointIsNamedWithTheOneBefore) {
            overwrite(p, static_cast<size_t>(at * size), std::string(256, '\0'));
          }
        }},
-      {"truncated", [&](const std::string& p) { fs::resize_file(p, size / 2); }}};
+      {"truncated", [&](const std::string& p) { fs::resize_file(p, size / 2); }},
+      // A record's name in the zip directory: torch's reader no longer finds it, and said "not
+      // an enas checkpoint" without naming the intact one.
+      {"renamed in the directory", [&](const std::string& p) {
+         const std::string bytes = read_text(p);
+         const size_t end = bytes.rfind(std::string("PK\x05\x06", 4));
+         ASSERT_NE(end, std::string::npos);
+         uint32_t directory = 0;
+         for (int i = 3; i >= 0; --i) {
+           directory = (directory << 8) | static_cast<unsigned char>(bytes[end + 16 + i]);
+         }
+         overwrite(p, directory + 46, std::string(1, static_cast<char>(~bytes[directory + 46])));
+       }}};
   for (const auto& [name, damage] : damages) {
     SCOPED_TRACE(name);
     const std::string copy = tmp.file(name);

@@ -174,6 +174,24 @@ TEST(Draw, BadInputIsOneErrorLine) {
       run_cli({"draw", "0 2 1 0", "--space", "rnn", "--out", tmp.file("no/such/x.dot")}),
       {tmp.file("no/such")});
   EXPECT_FALSE(fs::exists(tmp.file("x.dot")));
+  expect_one_error_line(run_cli({"draw", "0 1", "--space", "", "--out", tmp.file("x.dot")}),
+                        {"--space is empty", "macro, micro, rnn"});
+}
+
+TEST(Draw, AnArchitectureLongerThanAFileNameIsNeverTriedAsAFile) {
+  // The macro final preset's own architecture (24 layers: 300 numbers) failed with "File name
+  // too long".
+  TempDir tmp;
+  std::string arc;
+  for (int layer = 0; layer < 24; ++layer) {
+    arc += std::to_string(layer % 6);
+    for (int skip = 0; skip < layer; ++skip) arc += skip % 3 == 0 ? " 1" : " 0";
+    arc += layer + 1 < 24 ? " " : "";
+  }
+  ASSERT_GT(arc.size(), 255u);
+  CliResult r = run_cli({"draw", arc, "--space", "macro", "--out", tmp.file("m.dot")});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(read_text(tmp.file("m.dot")).find("digraph"), std::string::npos);
 }
 
 }  // namespace

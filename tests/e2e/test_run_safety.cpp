@@ -96,6 +96,20 @@ TEST(CliWrites, StandardOutputThatCannotBeWrittenIsAnError) {
   expect_one_error_line(r, {"cannot write to standard output", "No space left on device"});
 }
 
+TEST(CliWrites, StandardOutputThatCannotBeWrittenStopsARunAtItsFirstLine) {
+  // It used to train to the end, then name a stale errno ("No such file or directory").
+  if (!fs::is_character_file("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  TempDir tmp;
+  test::write_fake_cifar10(tmp.path(), 8);
+  CliOptions to_full;
+  to_full.stdout_to = "/dev/full";
+  const std::string run = tmp.file("run");
+  CliResult r = run_cli(tiny_train_args(tmp.path(), run, {"--num_epochs", "20"}), to_full);
+  expect_one_error_line(r, {"cannot write to standard output: No space left on device"});
+  EXPECT_FALSE(fs::exists(run + "/ckpt-1.pt"));
+  EXPECT_FALSE(fs::exists(run + "/result.json"));
+}
+
 // ------------------------------------------------------------------- a run folder, one run
 
 TEST(CliRunFolder, ASecondRunOnTheSameFolderIsRefused) {

@@ -12,6 +12,7 @@
 #include "enas/space/space.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
+#include "enas/util/text.h"
 
 namespace enas::cli {
 
@@ -20,13 +21,24 @@ namespace {
 struct DrawOptions {
   std::string arc;    // the architecture, or a file holding one (best_arc.txt)
   std::string space;  // "": the file's header says, else micro
+  bool space_given = false;
   std::string out;
   bool json = false;
 };
 
+/// Digits, spaces and commas only: an architecture, never a file's name (the macro final
+/// preset's 300 numbers are longer than a file name may be).
+bool looks_like_arc(const std::string& text) {
+  return !text.empty() && text.find_first_not_of("0123456789 ,\t\n\r") == std::string::npos;
+}
+
 int run_draw(const DrawOptions& o) {
+  require_text("the architecture argument", o.arc, /*lines=*/true);
+  require_text("--out", o.out);
+  require(!o.space_given || !o.space.empty(), "--space is empty: give one of {}", space_names());
   std::string text = o.arc, space_name = o.space, from = "the architecture";
-  if (std::filesystem::is_regular_file(o.arc)) {
+  std::error_code ec;
+  if (!looks_like_arc(o.arc) && std::filesystem::is_regular_file(o.arc, ec)) {
     // best_arc.txt names its space in its header line.
     std::istringstream in(read_small_file(o.arc, "architecture file", kMaxArcFileBytes));
     std::string first;
@@ -55,7 +67,7 @@ int run_draw(const DrawOptions& o) {
          others);
   }
   render_graph(arc_dot(*arc), o.out);
-  fmt::print("drew {} ({} space) into {}\n", from, space.name(), o.out);
+  write_stdout(fmt::format("drew {} ({} space) into {}\n", from, space.name(), o.out));
   if (o.json) print_json_line({{"out", o.out}, {"space", space.name()}, {"arc", arc->text()}});
   return 0;
 }
@@ -74,7 +86,10 @@ void add_draw_command(CLI::App& app, State& state) {
   sub->add_option("--out", o.out, "FILE.svg, .png, .pdf (Graphviz's dot) or .dot (the text)")
       ->required();
   sub->add_flag("--json", o.json, "end with one JSON line");
-  sub->callback([&state] { state.run = [] { return run_draw(o); }; });
+  sub->callback([&state, sub] {
+    o.space_given = sub->get_option("--space")->count() > 0;
+    state.run = [] { return run_draw(o); };
+  });
 }
 
 }  // namespace enas::cli

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "enas/report/report.h"
 #include "enas/util/error.h"
+#include "enas/util/text.h"
 
 namespace enas::cli {
 
@@ -15,6 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 int run_report(const std::string& dir, bool json) {
+  require_text("the run folder argument", dir);
   std::vector<std::string> folders{dir};
   if (!fs::exists(dir + "/config.json")) {
     // A pipeline's folder holds its stages' run folders.
@@ -27,7 +29,7 @@ int run_report(const std::string& dir, bool json) {
   nlohmann::json written = nlohmann::json::array();
   for (const auto& f : folders) {
     for (const auto& w : write_report(f)) warn("report: " + w);
-    fmt::print("wrote {}/report.html\n", f);
+    write_stdout(fmt::format("wrote {}/report.html\n", f));
     written.push_back(f + "/report.html");
   }
   if (json) print_json_line({{"reports", written}});

@@ -11,6 +11,7 @@
 #include "enas/run/run_dir.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
+#include "enas/util/text.h"
 
 namespace enas::cli {
 
@@ -55,7 +56,7 @@ std::vector<std::string> stage_args(const std::string& command, const std::strin
 }
 
 void banner(int stage, const std::string& what, const std::string& dir) {
-  fmt::print("==== stage {}/2: {} -> {}\n", stage, what, dir);
+  write_stdout(fmt::format("==== stage {}/2: {} -> {}\n", stage, what, dir));
   std::fflush(stdout);
 }
 
@@ -84,6 +85,7 @@ int run_pipeline(RunOptions o) {
               own);
     }
   }
+  require_text("--out", o.out);
   if (o.out.empty()) {
     require(!o.resume, "--resume needs --out <the pipeline's folder>");
     o.out = default_run_path("run");

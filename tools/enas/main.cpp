@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <new>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "enas/util/error.h"
 #include "enas/util/runtime.h"
 #include "enas/util/signals.h"
+#include "enas/util/text.h"
 
 namespace {
 
@@ -85,11 +87,45 @@ int check_command(int argc, char** argv) {
   return 2;
 }
 
+/// `--name=` with nothing after the sign: CLI11 would take the next argument as its value
+/// (`--out= --noreport` made a folder named "--noreport"). Returns 0 if there is none.
+int check_empty_values(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--") break;  // what follows is another command's (enas launch ... -- CMD)
+    if (a.size() > 3 && a.rfind("--", 0) == 0 && a.back() == '=') {
+      std::fflush(stdout);
+      const std::string flag = enas::escaped(a.substr(0, a.size() - 1));
+      std::fprintf(stderr, "error: %s= has an empty value: give one (%s=VALUE or %s VALUE)\n",
+                   flag.c_str(), flag.c_str(), flag.c_str());
+      return 2;
+    }
+  }
+  return 0;
+}
+
+/// A file system error as our sentence: what failed, on which path, and the system's reason
+/// ("cannot create directories /etc/passwd/x: Not a directory").
+std::string file_system_message(const std::filesystem::filesystem_error& e) {
+  std::string what = e.what();
+  const std::string prefix = "filesystem error: ";
+  if (what.rfind(prefix, 0) == 0) what = what.substr(prefix.size());
+  std::string action = what.substr(0, what.find(": "));
+  if (action.empty() || action.find('[') != std::string::npos) action = "file system";
+  std::string paths = e.path1().string();
+  if (!e.path2().empty()) paths += " and " + e.path2().string();
+  return fmt::format("{} {}: {}", action, paths.empty() ? "(no path)" : paths, e.code().message());
+}
+
 /// What was printed must have reached standard output (a full disk, /dev/full): else an error.
 int check_stdout(int code) {
-  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return code;
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  if (flushed && !std::ferror(stdout)) return code;
   const int err = errno;
-  std::fprintf(stderr, "error: cannot write to standard output: %s\n", std::strerror(err));
+  // errno is only this flush's: a write that failed earlier has left nothing to name.
+  std::fprintf(stderr, "error: cannot write to standard output: %s\n",
+               flushed || err == 0 ? "an earlier write failed" : std::strerror(err));
   return code == 0 ? 1 : code;
 }
 
@@ -106,6 +142,7 @@ int run_subcommand(const std::vector<std::string>& args) {
   const int argc = static_cast<int>(words.size());
   char** argv = argv_words.data();
   if (int bad = check_command(argc, argv)) return bad;
+  if (int bad = check_empty_values(argc, argv)) return bad;
   State state = prescan(argc, argv);
   CLI::App app{"enas: Efficient Neural Architecture Search via Parameter Sharing, on libtorch"};
   app.require_subcommand(1, 1);
@@ -162,6 +199,8 @@ int run(int argc, char** argv) {
       return report(out_of_memory(what));
     }
     return report(std::string("torch: ") + what);
+  } catch (const std::filesystem::filesystem_error& e) {
+    return report(file_system_message(e));
   } catch (const std::exception& e) {
     return report(e.what());
   }
