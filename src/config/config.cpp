@@ -89,13 +89,7 @@ void apply_json(Config& config, const nlohmann::json& j, const std::string& sour
 
 void apply_config_file(Config& config, const std::string& path) {
   const std::string text = read_small_file(path, "config file", kMaxConfigBytes);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({})", path, e.what());
-  }
-  apply_json(config, j, path);
+  apply_json(config, parse_json(text, path), path);
 }
 
 bool Scope::applies(const Space& space, unsigned mode) const {

@@ -1,19 +1,20 @@
 #include "enas/report/metrics.h"
 
 #include <algorithm>
-#include <fstream>
+#include <sstream>
 
 #include "enas/util/error.h"
+#include "enas/util/files.h"
+#include "enas/util/text.h"
 
 namespace enas {
 
 std::vector<nlohmann::json> read_metrics(const std::string& path) {
-  std::ifstream in(path);
-  require(in.good(), "cannot read {}", path);
+  std::istringstream in(read_small_file(path, "metrics file", kMaxMetricsBytes));
   std::vector<nlohmann::json> records;
   std::string line;
   while (std::getline(in, line)) {
-    nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    nlohmann::json r = parse_json(line, path, /*lenient=*/true);
     if (!r.is_object()) continue;
     // A field of another type than ours is no resume (value() would throw on it).
     const auto kind = r.find("kind");

@@ -9,8 +9,8 @@
 #include <cctype>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "enas/report/metrics.h"
 #include "enas/space/arc_text.h"
@@ -18,6 +18,7 @@
 #include "enas/util/error.h"
 #include "enas/util/files.h"
 #include "enas/util/process.h"
+#include "enas/util/text.h"
 #include "report_parts.h"
 
 namespace enas {
@@ -35,8 +36,7 @@ constexpr uint64_t kMaxSvgBytes = 8 << 20;   // one drawing
 std::optional<nlohmann::json> read_json(const std::string& path, const std::string& what,
                                         std::vector<std::string>& warnings) {
   try {
-    nlohmann::json j = nlohmann::json::parse(read_small_file(path, what, kMaxJsonBytes), nullptr,
-                                             /*allow_exceptions=*/false);
+    nlohmann::json j = parse_json(read_small_file(path, what, kMaxJsonBytes), path);
     if (j.is_object()) return j;
     warnings.push_back(fmt::format("{} is not a JSON object: left out", path));
   } catch (const Error& e) {
@@ -47,9 +47,9 @@ std::optional<nlohmann::json> read_json(const std::string& path, const std::stri
 
 /// The scored lines of arcs.jsonl into run.arcs (a line cut by a crash is skipped).
 void read_arcs(const std::string& path, RunData& run) {
-  std::ifstream in(path);
+  std::istringstream in(read_small_file(path, "architectures file", kMaxMetricsBytes));
   for (std::string line; std::getline(in, line);) {
-    const nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const nlohmann::json r = parse_json(line, path, /*lenient=*/true);
     if (!r.is_object() || !r.contains("arc") || !r["arc"].is_string()) continue;
     ScoredArc a;
     a.kind = string_at(r, "kind");
@@ -64,14 +64,32 @@ void read_arcs(const std::string& path, RunData& run) {
   }
 }
 
+/// Whether the run file `name` is there to be read. A symbolic link is left out, with a warning:
+/// a report reads what its run wrote, never a file elsewhere.
+bool run_file(const std::string& dir, const char* name, std::vector<std::string>& warnings) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(dir + "/" + name, ec);
+  if (ec || !fs::exists(st)) return false;
+  if (!fs::is_symlink(st)) return true;
+  warnings.push_back(fmt::format(
+      "{}/{} is a symbolic link: left out (a report reads only the files its run wrote)", dir,
+      name));
+  return false;
+}
+
 RunData load(const std::string& dir, std::vector<std::string>& warnings) {
   std::error_code ec;
   require(fs::is_directory(dir, ec), "{} is not a run folder (no such folder)", dir);
-  require(fs::exists(dir + "/config.json", ec), "{} is not a run folder (no config.json)", dir);
+  require(fs::exists(fs::symlink_status(dir + "/config.json", ec)),
+          "{} is not a run folder (no config.json)", dir);
   RunData run;
   run.dir = dir;
-  if (auto config = read_json(dir + "/config.json", "config file", warnings)) run.config = *config;
-  if (fs::exists(dir + "/metrics.jsonl", ec)) {
+  if (run_file(dir, "config.json", warnings)) {
+    if (auto config = read_json(dir + "/config.json", "config file", warnings)) {
+      run.config = *config;
+    }
+  }
+  if (run_file(dir, "metrics.jsonl", warnings)) {
     try {
       run.metrics = read_metrics(dir + "/metrics.jsonl");
     } catch (const Error& e) {
@@ -85,11 +103,17 @@ RunData load(const std::string& dir, std::vector<std::string>& warnings) {
     if (run.text("search_for") == s->name()) run.space = s;
   }
   run.language = (run.space && run.space->language()) || !run.records("lm_step").empty();
-  if (fs::exists(dir + "/arcs.jsonl", ec)) read_arcs(dir + "/arcs.jsonl", run);
-  if (fs::exists(dir + "/result.json", ec)) {
+  if (run_file(dir, "arcs.jsonl", warnings)) {
+    try {
+      read_arcs(dir + "/arcs.jsonl", run);
+    } catch (const Error& e) {
+      warnings.push_back(e.what());
+    }
+  }
+  if (run_file(dir, "result.json", warnings)) {
     run.result = read_json(dir + "/result.json", "result file", warnings);
   }
-  if (fs::exists(dir + "/best_arc.txt", ec)) {
+  if (run_file(dir, "best_arc.txt", warnings)) {
     try {
       const std::string text = read_small_file(dir + "/best_arc.txt", "architecture file", 1 << 20);
       size_t start = 0;
@@ -202,7 +226,7 @@ std::string drawings_section(const RunData& run, std::vector<std::string>& warni
   std::vector<std::string> names;
   std::error_code ec;
   for (const char* name : {"best_arc.svg", "arc.svg"}) {
-    if (fs::is_regular_file(run.dir + "/" + name, ec)) names.push_back(name);
+    if (fs::is_regular_file(fs::symlink_status(run.dir + "/" + name, ec))) names.push_back(name);
   }
   if (names.empty()) return "";
   std::string s = "<section id=\"drawings\">\n<h2>Drawings</h2>\n";
@@ -213,13 +237,13 @@ std::string drawings_section(const RunData& run, std::vector<std::string>& warni
     }
     std::string why;
     try {
-      const auto svg =
-          inline_svg(read_small_file(run.dir + "/" + name, "drawing", kMaxSvgBytes), id);
-      if (svg) {
+      const auto image = svg_image(read_small_file(run.dir + "/" + name, "drawing", kMaxSvgBytes),
+                                   "drawing of the architecture (" + name + ")");
+      if (image) {
         s += fmt::format(
             "<figure class=\"drawing\" id=\"{}\">\n{}\n<figcaption>{}</figcaption>\n"
             "</figure>\n",
-            id, *svg, html_escape(name));
+            id, *image, html_escape(name));
         continue;
       }
       why = fmt::format("{}/{} is not an SVG drawing of ours: left out", run.dir, name);
@@ -240,7 +264,7 @@ table{border-collapse:collapse;font-size:.9em}th,td{text-align:left;vertical-ali
 caption{text-align:left;font-weight:bold;padding:.2em 0}
 .configs{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}
 .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:1em}
-figure{margin:0 0 1em 0}figure svg{width:100%;height:auto}figure.drawing svg{width:auto;max-width:100%}
+figure{margin:0 0 1em 0}figure svg{width:100%;height:auto}figure.drawing img{max-width:100%;height:auto}
 figcaption{font-size:.85em;color:#555}
 .note{background:#fff6dc;border-left:4px solid #e0a800;padding:.4em .8em}
 tr.best{background:#eef7ee}.meta{color:#666;font-size:.85em}
@@ -281,6 +305,10 @@ std::string page(const std::string& run_dir, std::vector<std::string>& warnings)
 
   std::string s =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      // No script runs and nothing is fetched, whatever a run folder's files hold: the page's
+      // own CSS and curves are inline, its drawings data: images.
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src "
+      "data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<link rel=\"icon\" href=\"data:,\">\n";
   s += fmt::format("<title>{} ({})</title>\n<style>{}</style>\n</head>\n<body>\n",

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 namespace enas::report {
@@ -124,6 +125,34 @@ std::optional<std::string> inline_svg(const std::string& svg, const std::string&
     }
   }
   return out;
+}
+
+namespace {
+
+std::string base64(const std::string& bytes) {
+  static constexpr char kDigits[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, bytes.size() - i);
+    uint32_t v = 0;
+    for (size_t k = 0; k < 3; ++k) {
+      v = (v << 8) | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0u);
+    }
+    for (size_t k = 0; k < 4; ++k) {
+      out += k <= n ? kDigits[(v >> (18 - 6 * k)) & 0x3F] : '=';
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> svg_image(const std::string& svg, const std::string& alt) {
+  if (!contains_nocase(svg, "<svg")) return std::nullopt;
+  return fmt::format("<img alt=\"{}\" src=\"data:image/svg+xml;base64,{}\">", html_escape(alt),
+                     base64(svg));
 }
 
 std::string number_text(double value) {

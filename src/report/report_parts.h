@@ -102,6 +102,11 @@ std::string html_escape(const std::string& text);
 /// script (an SVG that is not ours is not inlined).
 std::optional<std::string> inline_svg(const std::string& svg, const std::string& prefix);
 
+/// An <img> of an SVG drawing read from the run folder, as a data: URI (alt text `alt`); nullopt
+/// when `svg` holds no <svg> element. A file's text is never put into the page: an SVG shown as an
+/// image runs no script and fetches nothing, whatever it holds.
+std::optional<std::string> svg_image(const std::string& svg, const std::string& alt);
+
 /// `value` for a table cell: up to 6 significant digits for a fraction, integers whole.
 std::string number_text(double value);
 

@@ -8,6 +8,7 @@
 #include "enas/run/reporter.h"
 #include "enas/util/error.h"
 #include "enas/util/signals.h"
+#include "enas/util/text.h"
 #include "enas/util/zip_verify.h"
 
 namespace enas {
@@ -80,7 +81,7 @@ nlohmann::json load_checkpoint(const std::string& path, const std::string& kind,
     archive.load_from(path);
     c10::IValue text;
     archive.read("meta", text);
-    meta = nlohmann::json::parse(text.toStringRef());
+    meta = parse_json(text.toStringRef(), "the checkpoint's meta");
   } catch (const std::exception&) {
     fail("cannot read checkpoint {}: it is not an enas checkpoint", path);
   }

@@ -165,29 +165,35 @@ void AppendFile::sync() {
 }
 
 std::string read_small_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
+  // Opened first, then asked what it is: the answer is about the file read, and O_NONBLOCK keeps
+  // a FIFO from blocking the open (it is then refused as not a regular file).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  const int open_err = errno;
+  require(fd >= 0, "cannot read {} {}: {}", what, path, std::strerror(open_err));
   struct stat st {};
-  const bool found = ::stat(path.c_str(), &st) == 0;
+  const bool found = ::fstat(fd, &st) == 0;
   const int err = errno;
+  if (!found || !S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > max_bytes) ::close(fd);
   require(found, "cannot read {} {}: {}", what, path, std::strerror(err));
   require(!S_ISDIR(st.st_mode), "cannot read {} {}: it is a folder, not a file", what, path);
-  require(S_ISREG(st.st_mode), "cannot read {} {}: it is not a regular file", what, path);
+  require(S_ISREG(st.st_mode),
+          "cannot read {} {}: it is not a regular file (a device, a FIFO or a socket)", what, path);
   require(static_cast<uint64_t>(st.st_size) <= max_bytes,
           "{} {} is {} bytes; more than the {} bytes such a file can be (is it the right file?)",
           what, path, st.st_size, max_bytes);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  require(fd >= 0, "cannot read {} {}: {}", what, path, std::strerror(errno));
   std::string text;
   char buf[65536];
   while (true) {
     const ssize_t n = ::read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      const int err = errno;
+      const int read_err = errno;
       ::close(fd);
-      require(n == 0, "cannot read {} {}: {}", what, path, std::strerror(err));
+      require(n == 0, "cannot read {} {}: {}", what, path, std::strerror(read_err));
       break;
     }
     text.append(buf, static_cast<size_t>(n));
+    if (text.size() > max_bytes) ::close(fd);
     require(text.size() <= max_bytes, "{} {} is more than {} bytes", what, path, max_bytes);
   }
   return text;

@@ -80,6 +80,24 @@ void require_text(const std::string& what, std::string_view value, bool lines) {
   }
 }
 
+nlohmann::json parse_json(std::string_view text, const std::string& what, bool lenient) {
+  // The parser is iterative; refusing the depth as it is reached keeps everything after it
+  // (destruction, printing) from recursing that deep.
+  const auto shallow = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth >= kMaxJsonDepth) fail("{} is nested more than {} deep", what, kMaxJsonDepth);
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text, shallow);
+  } catch (const nlohmann::json::exception& e) {
+    if (lenient) return nlohmann::json(nlohmann::json::value_t::discarded);
+    fail("{}: not valid JSON ({})", what, e.what());
+  } catch (const Error&) {
+    if (lenient) return nlohmann::json(nlohmann::json::value_t::discarded);
+    throw;
+  }
+}
+
 void write_stdout(std::string_view text) {
   errno = 0;
   const bool wrote = std::fwrite(text.data(), 1, text.size(), stdout) == text.size();

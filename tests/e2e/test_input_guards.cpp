@@ -144,6 +144,15 @@ TEST(CliMessages, AreSentencesNotLibraryText) {
                         {"out of memory", "--batch_size"});
 }
 
+TEST(CliMessages, ADeeplyNestedJsonFileIsAnErrorNotACrash) {
+  // 800 KB, under the 1 MiB cap, nested 400,000 deep: a segmentation fault (rc 139).
+  TempDir tmp;
+  write(tmp.file("deep.json"),
+        "{\"seed\": " + std::string(400000, '[') + std::string(400000, ']') + "}");
+  expect_one_error_line(dry_run({"--config", tmp.file("deep.json")}),
+                        {tmp.file("deep.json") + " is nested more than 64 deep"});
+}
+
 TEST(CliMessages, AFileSystemErrorIsOurSentenceNamingThePath) {
   TempDir tmp;
   test::write_fake_cifar10(tmp.path(), 8);

@@ -3,6 +3,7 @@
 // in the DOM the browser built, for console messages and for anything it would have to fetch,
 // and photographed into the test's output folder (test-output/ beside the test binary).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <cstdio>
@@ -27,6 +28,8 @@ using test::run_cli;
 using test::TempDir;
 
 const char* kChromium = "/usr/bin/chromium";
+// How a drawing stands in a report: an image of its SVG, never the file's text.
+const char* kSvgImage = "src=\"data:image/svg+xml;base64,";
 
 /// What the browser made of a page.
 struct Rendered {
@@ -144,7 +147,7 @@ TEST_F(ReportInBrowser, AFinalRunsAndASearchsReportsLoadWithTheirCurvesAndDrawin
     EXPECT_NE(element(final_page.dom, id).find("<svg"), std::string::npos) << id;
   }
   if (fs::exists("/usr/bin/dot")) {
-    EXPECT_NE(element(final_page.dom, "drawing-arc").find("<svg"), std::string::npos);
+    EXPECT_NE(element(final_page.dom, "drawing-arc").find(kSvgImage), std::string::npos);
   }
   EXPECT_NE(element(final_page.dom, "summary"), "");
   // A final run has no controller and no sampled architectures.
@@ -164,10 +167,69 @@ TEST_F(ReportInBrowser, AFinalRunsAndASearchsReportsLoadWithTheirCurvesAndDrawin
   // Its best architectures, and the drawing of the derived one.
   EXPECT_NE(element(search_page.dom, "top-arcs"), "");
   if (fs::exists("/usr/bin/dot")) {
-    EXPECT_NE(element(search_page.dom, "drawing-best-arc").find("<svg"), std::string::npos);
+    EXPECT_NE(element(search_page.dom, "drawing-best-arc").find(kSvgImage), std::string::npos);
   }
   EXPECT_GT(fs::file_size(shots + "/report-final-run.png"), 10000u);
   EXPECT_GT(fs::file_size(shots + "/report-search.png"), 10000u);
+}
+
+TEST_F(ReportInBrowser, DrawingsWithScriptsOrLinksRunAndFetchNothing) {
+  // Hand-made arc.svg / best_arc.svg files: each payload used to come out verbatim and run.
+  const std::vector<std::string> payloads = {
+      R"svg(<svg xmlns="http://www.w3.org/2000/svg" onload="console.log('pwned-onload')"/>)svg",
+      R"svg(<svg xmlns="http://www.w3.org/2000/svg"><image href="x.png" onerror="console.log('pwned-onerror')"/></svg>)svg",
+      R"svg(<svg xmlns="http://www.w3.org/2000/svg"><rect width="9" height="9"><animate attributeName="x" from="0" to="9" dur="1s" onbegin="console.log('pwned-onbegin')"/></rect></svg>)svg",
+      R"svg(<svg xmlns="http://www.w3.org/2000/svg"><foreignObject width="9" height="9"><img xmlns="http://www.w3.org/1999/xhtml" src="y.png" onerror="console.log('pwned-img')"/></foreignObject></svg>)svg",
+      R"svg(<svg xmlns="http://www.w3.org/2000/svg"><a href="jav&#x61;script:console.log('pwned-href')"><text y="9">x</text></a></svg>)svg",
+      R"svg(<svg xmlns="http://www.w3.org/2000/svg"><style>@import url("http://127.0.0.1:9/pwned.css");</style></svg>)svg",
+      R"svg(<svg xmlns="http://www.w3.org/2000/svg"><image href="http://127.0.0.1:9/pwned.png" width="9" height="9"/></svg>)svg",
+      R"svg(<svg xmlns="http://www.w3.org/2000/svg"></svg><iframe srcdoc="&lt;script&gt;console.log('pwned-iframe')&lt;/script&gt;"></iframe><svg></svg>)svg"};
+  TempDir tmp;
+  fs::create_directories(tmp.file("data"));
+  test::write_fake_cifar10(tmp.file("data"), 8);
+  const std::string run = tmp.file("run");
+  CliResult r = run_cli(test::tiny_train_args(tmp.file("data"), run, {"--noreport"}));
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  // Two payloads a page: one as the run's drawing, one as a search's.
+  for (size_t i = 0; i < payloads.size(); i += 2) {
+    SCOPED_TRACE(payloads[i]);
+    std::ofstream(run + "/arc.svg") << payloads[i];
+    std::ofstream(run + "/best_arc.svg") << payloads[i + 1];
+    r = run_cli({"report", run});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    const std::string html = read_text(run + "/report.html");
+    EXPECT_EQ(html.find("pwned"), std::string::npos);  // the files' text is not in the page
+    EXPECT_NE(html.find("Content-Security-Policy"), std::string::npos);
+    const Rendered page = render(run + "/report.html", tmp.path());
+    ASSERT_EQ(page.status, 0);
+    EXPECT_TRUE(page.console.empty()) << page.console.front();
+    EXPECT_TRUE(fetched(page.dom).empty()) << fetched(page.dom).front();
+    EXPECT_EQ(page.dom.find("<iframe"), std::string::npos);
+    EXPECT_NE(element(page.dom, "drawing-arc").find(kSvgImage), std::string::npos);
+    EXPECT_NE(element(page.dom, "drawing-best-arc").find(kSvgImage), std::string::npos);
+  }
+}
+
+TEST(Report, AFifoADeviceOrADeepFileInTheFolderIsLeftOutNotWaitedFor) {
+  // A FIFO for metrics.jsonl hung `enas report`, a link to /dev/zero grew it to 19.6 GB, a
+  // result.json nested 400,000 deep crashed it (rc 139).
+  TempDir tmp;
+  fs::create_directories(tmp.file("data"));
+  test::write_fake_cifar10(tmp.file("data"), 8);
+  const std::string run = tmp.file("run");
+  ASSERT_EQ(run_cli(test::tiny_train_args(tmp.file("data"), run, {"--noreport"})).exit_code, 0);
+  fs::remove(run + "/metrics.jsonl");
+  ASSERT_EQ(::mkfifo((run + "/metrics.jsonl").c_str(), 0600), 0);
+  fs::create_symlink("/dev/zero", run + "/arcs.jsonl");
+  std::ofstream(run + "/result.json") << std::string(400000, '[') << std::string(400000, ']');
+  CliResult r = run_cli({"report", run}, 60);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.err.find("metrics.jsonl: it is not a regular file"), std::string::npos)
+      << r.describe();
+  EXPECT_NE(r.err.find("arcs.jsonl is a symbolic link"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("result.json is nested more than 64 deep"), std::string::npos)
+      << r.describe();
+  EXPECT_TRUE(fs::exists(run + "/report.html"));
 }
 
 TEST(Report, RebuildsAFolderAndRefusesWhatIsNoRun) {

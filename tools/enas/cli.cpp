@@ -11,6 +11,7 @@
 #include "enas/util/error.h"
 #include "enas/util/files.h"
 #include "enas/util/runtime.h"
+#include "enas/util/text.h"
 
 namespace enas::cli {
 
@@ -68,8 +69,8 @@ void apply_arc_header(Config& c, const std::string& path) {
 /// Whether a --config file names `key`.
 bool config_file_sets(const std::string& path, const std::string& key) {
   if (path.empty()) return false;
-  const auto j = nlohmann::json::parse(read_small_file(path, "config file", kMaxConfigBytes),
-                                       nullptr, /*allow_exceptions=*/false);
+  const auto j = parse_json(read_small_file(path, "config file", kMaxConfigBytes), path,
+                            /*lenient=*/true);
   return j.is_object() && j.contains(key);
 }
 

@@ -32,7 +32,7 @@ struct RunOptions {
 };
 
 nlohmann::json read_json(const std::string& path) {
-  return nlohmann::json::parse(read_small_file(path, "result file", kMaxConfigBytes));
+  return parse_json(read_small_file(path, "result file", kMaxConfigBytes), path);
 }
 
 bool finished(const std::string& dir) {

@@ -1,11 +1,17 @@
 #pragma once
 /// Reading a run's metrics.jsonl back (the reports, `enas report`, the tests): what the run's
 /// MetricsListener (run/reporter.h) wrote, as a run that never stopped would have written it.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 namespace enas {
+
+/// The largest metrics.jsonl (and arcs.jsonl) a reader takes: about 200 times the authors' micro
+/// final training (630 epochs) at the default --log_every; a record in memory takes about ten
+/// times its line.
+inline constexpr uint64_t kMaxMetricsBytes = uint64_t{64} << 20;
 
 /// The records of a metrics.jsonl as a run that never stopped would have written them: at each
 /// "resume" record, what the interrupted process logged past the checkpoint resumed from (records

@@ -2,6 +2,7 @@
 // language model, and what their report.html holds (the curves by id only where gnuplot is
 // installed), without gnuplot, with no data yet, and for a folder that is not a run folder.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "enas/report/metrics.h"
 #include "enas/report/report.h"
 #include "enas/util/error.h"
 #include "test_util.h"
@@ -185,10 +187,10 @@ TEST(RunReport, FinalRunHasItsCurvesDrawingAndEscapedConfigButNoControllerPart) 
   // The config value is text, never markup; the page itself has no script at all.
   EXPECT_TRUE(has(html, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
   EXPECT_FALSE(contains(html, "<script"));
-  // The drawing is inlined without its prolog, its ids made the figure's own.
-  EXPECT_TRUE(has(html, "<figure class=\"drawing\" id=\"drawing-arc\">\n<svg "));
-  EXPECT_TRUE(has(html, "final cell"));
-  EXPECT_TRUE(has(html, "id=\"drawing-arc-graph0\""));
+  // The drawing is an image of the file (base64 of "<?xml version=\"1.0"), never its text.
+  EXPECT_TRUE(has(html, "<figure class=\"drawing\" id=\"drawing-arc\">\n<img alt="));
+  EXPECT_TRUE(has(html, "src=\"data:image/svg+xml;base64,PD94bWwgdmVyc2lvbj0iMS4w"));
+  EXPECT_FALSE(contains(html, "final cell"));
   EXPECT_FALSE(contains(html, "<?xml"));
   EXPECT_FALSE(contains(html, "<!DOCTYPE svg"));
   for (const auto& id : kControllerPlots) EXPECT_FALSE(has_plot(html, id)) << id;
@@ -229,7 +231,7 @@ TEST(RunReport, SearchHasControllerCurvesAndTheTopArchitectures) {
   if (!gnuplot_available()) GTEST_SKIP() << "gnuplot is not installed: no curves to check";
   for (const auto& id : kImagePlots) EXPECT_TRUE(has_plot(html, id)) << id;
   for (const auto& id : kControllerPlots) EXPECT_TRUE(has_plot(html, id)) << id;
-  // Every id on the page is unique: the plots' and drawings' SVG ids are prefixed.
+  // Every id on the page is unique: the plots' SVG ids are prefixed.
   std::set<std::string> ids;
   std::regex id_re(R"re(\sid=["']([^"']+)["'])re");
   for (std::sregex_iterator it(html.begin(), html.end(), id_re), end; it != end; ++it) {
@@ -325,6 +327,37 @@ TEST(RunReport, NoDataYetAndMalformedLinesAreNotErrors) {
   if (!gnuplot_available()) GTEST_SKIP() << "gnuplot is not installed: no curves to check";
   EXPECT_TRUE(has_plot(html, "plot-train-loss"));
   EXPECT_FALSE(has_plot(html, "plot-eval-acc"));
+}
+
+TEST(RunReport, ReadsOnlyTheRunsOwnRegularFilesAndCapsThem) {
+  // A FIFO hung the report, a link to /dev/zero grew it to 19.6 GB, a 50 MB metrics.jsonl took
+  // 554 MB: each is left out with a warning, and the page is written.
+  TempDir dir;
+  write(dir.file("config.json"), json({{"search_for", "micro"}, {"dataset", "cifar10"}}).dump());
+  write(dir.file("elsewhere.jsonl"),
+        json({{"kind", "step"}, {"epoch", 0}, {"step", 1}, {"loss", 2.3}}).dump() + "\n");
+  ASSERT_EQ(::mkfifo(dir.file("metrics.jsonl").c_str(), 0600), 0);
+  fs::create_symlink("/dev/zero", dir.file("arcs.jsonl"));
+  fs::create_symlink(dir.file("elsewhere.jsonl"), dir.file("result.json"));
+  std::vector<std::string> warnings = write_report(dir.path());
+  std::string all;
+  for (const auto& w : warnings) all += w + "\n";
+  EXPECT_PRED2(contains, all, dir.file("metrics.jsonl") + ": it is not a regular file");
+  EXPECT_PRED2(contains, all, dir.file("arcs.jsonl") + " is a symbolic link: left out");
+  EXPECT_PRED2(contains, all, dir.file("result.json") + " is a symbolic link: left out");
+  EXPECT_TRUE(has(read(dir.file("report.html")), "id=\"no-data\""));
+
+  fs::remove(dir.file("metrics.jsonl"));
+  fs::remove(dir.file("arcs.jsonl"));
+  fs::remove(dir.file("result.json"));
+  write(dir.file("metrics.jsonl"), "");
+  fs::resize_file(dir.file("metrics.jsonl"), kMaxMetricsBytes + 1);  // sparse: nothing is read
+  write(dir.file("result.json"), std::string(100, '[') + std::string(100, ']'));
+  warnings = write_report(dir.path());
+  all.clear();
+  for (const auto& w : warnings) all += w + "\n";
+  EXPECT_PRED2(contains, all, "more than the 67108864 bytes");
+  EXPECT_PRED2(contains, all, "result.json is nested more than 64 deep");
 }
 
 TEST(RunReport, RecordsOfUnexpectedTypesAreReadAsMissingFields) {

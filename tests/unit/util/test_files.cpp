@@ -2,6 +2,7 @@
 // /dev/full; bounded reads; the stop signals; warnings; metrics.jsonl across a resume.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,6 +148,15 @@ TEST(ReadSmallFile, SaysWhatIsWrongInWords) {
   std::ofstream(dir.file("big")) << std::string(101, 'x');
   EXPECT_PRED2(contains, error_of([&] { read_small_file(dir.file("big"), "config file", 100); }),
                "101 bytes");
+  // A FIFO nobody writes used to block the open forever; a device to be read without end.
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  EXPECT_PRED2(contains, error_of([&] { read_small_file(dir.file("fifo"), "metrics file", 100); }),
+               "it is not a regular file");
+  EXPECT_PRED2(contains, error_of([&] { read_small_file("/dev/zero", "metrics file", 100); }),
+               "it is not a regular file");
+  fs::create_symlink("/dev/zero", dir.file("zero"));
+  EXPECT_PRED2(contains, error_of([&] { read_small_file(dir.file("zero"), "metrics file", 100); }),
+               "it is not a regular file");
 }
 
 TEST(StopSignals, RaiseAFlagAndIgnoreTheFileSizeSignal) {
