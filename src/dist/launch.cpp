@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "enas/util/error.h"
+#include "enas/util/runtime.h"
 
 extern char** environ;
 
@@ -133,6 +134,13 @@ int launch(const LaunchOptions& o) {
   require(o.master_port > 0 && o.master_port < 65536, "--master_port {} is not a port",
           o.master_port);
   require(!o.command.empty(), "launch: no command to run (put it after --)");
+  // Each process trains on threads of its own: more processes than cores only wait for each
+  // other (1,000 of them took 23 GB and did not hear SIGTERM).
+  const int cores = available_cores();
+  require(o.nproc_per_node <= cores || o.oversubscribe,
+          "--nproc_per_node {} is more than the {} cores here; pass --oversubscribe to start "
+          "that many anyway",
+          o.nproc_per_node, cores);
   const std::vector<std::string> argv = process_command(o);
   const int world = o.nnodes * o.nproc_per_node;
 
@@ -146,6 +154,10 @@ int launch(const LaunchOptions& o) {
 
   std::vector<Child> children(o.nproc_per_node);
   for (int i = 0; i < o.nproc_per_node; ++i) {
+    if (g_signal != 0) {  // a stop during start-up: start no more, pass it to those started
+      children.resize(static_cast<size_t>(i));
+      break;
+    }
     int fds[2];
     require(::pipe(fds) == 0, "launch: cannot make a pipe: {}", std::strerror(errno));
     Child& c = children[i];

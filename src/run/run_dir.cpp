@@ -34,7 +34,15 @@ const std::set<std::string> kRunFiles = {
 
 /// Files that make a folder "hold a run" (a lone log is a run that died before its first step).
 bool marks_a_run(const std::string& name) {
-  return name == "config.json" || name == "result.json" || name.rfind("ckpt-", 0) == 0;
+  return name == "config.json" || name == "result.json" || parse_checkpoint_name(name);
+}
+
+/// A checkpoint set aside by a resume from an earlier one (RunDir::checkpoint_to_resume).
+bool superseded_checkpoint(const std::string& name) {
+  const std::string tail = ".superseded";
+  return name.size() > tail.size() &&
+         name.compare(name.size() - tail.size(), tail.size(), tail) == 0 &&
+         parse_checkpoint_name(name.substr(0, name.size() - tail.size()));
 }
 
 /// "<name>.tmp": how earlier versions named their temporaries.
@@ -93,10 +101,13 @@ std::optional<CheckpointId> parse_checkpoint_name(const std::string& name) {
 }
 
 bool is_run_file(const std::string& name) {
-  if (kRunFiles.count(name) || name.rfind("ckpt-", 0) == 0 || is_atomic_temporary(name)) {
-    return true;
-  }
-  return old_temporary(name) && kRunFiles.count(name.substr(0, name.size() - 4));
+  // The exact names a run writes: "ckpt-notes.txt" is not a checkpoint, and stays.
+  const auto written = [](const std::string& n) {
+    return kRunFiles.count(n) || parse_checkpoint_name(n) || superseded_checkpoint(n);
+  };
+  if (written(name)) return true;
+  if (is_atomic_temporary(name)) return written(name.substr(1, name.rfind(".tmp-") - 1));
+  return old_temporary(name) && written(name.substr(0, name.size() - 4));
 }
 
 struct RunDir::State {
@@ -173,6 +184,9 @@ RunDir RunDir::open(const std::string& requested, const std::string& command, bo
     s->created = true;
   }
   s->lock();
+  // A folder of ours has the lock file a run left (or, before there was one, a run's record);
+  // anything else already there is somebody's, whatever its files are called.
+  const bool had_lock = !s->lock_created;
 
   std::vector<std::string> strangers, links;
   bool holds_run = false;
@@ -187,10 +201,21 @@ RunDir RunDir::open(const std::string& requested, const std::string& command, bo
   require(links.empty(),
           "{}/{} is a symbolic link: a run folder's files must be its own (remove the link)", path,
           links.empty() ? "" : links.front());
+  if (!had_lock && !holds_run) {
+    std::vector<std::string> present;
+    for (const auto& name : entries_of(path)) {
+      if (name != kLockName) present.push_back(name);
+    }
+    require(present.empty(),
+            "output folder {} holds files no enas run wrote ({}{}); pass a new or empty folder "
+            "as --out",
+            path, present.empty() ? "" : present.front(),
+            present.size() > 1 ? fmt::format(" and {} more", present.size() - 1) : "");
+  }
   if (!holds_run && !strangers.empty()) {
     fail(
-        "output folder {} is not empty and holds no enas run ({}{}); pass a new or empty folder "
-        "as --out",
+        "output folder {} holds files no enas run wrote ({}{}); pass a new or empty folder as "
+        "--out",
         path, strangers.front(),
         strangers.size() > 1 ? fmt::format(" and {} more", strangers.size() - 1) : "");
   }

@@ -62,6 +62,40 @@ Compute setup_compute(const Config& c) {
   return {threads, parse_device(c.device)};
 }
 
+namespace {
+
+/// Every process of a run must be given what defines it alike (a different --seed trained two
+/// models; a different --batch_size aborted one process inside Gloo): rank 0's values go to all,
+/// each compares them with its own, and all refuse together when any differs.
+void agree_on_config(const Team& team, const Config& c) {
+  // Where each process runs and writes may differ: its device, threads and folder.
+  static const std::set<std::string> kOwn = {"out", "device", "threads", "report"};
+  nlohmann::json mine = to_json(c);
+  for (const auto& key : kOwn) mine.erase(key);
+  const nlohmann::json leaders = nlohmann::json::parse(team.from_leader(mine.dump()));
+  std::string differs;
+  for (auto it = mine.begin(); it != mine.end() && differs.empty(); ++it) {
+    if (!leaders.contains(it.key()) || leaders[it.key()] != it.value()) {
+      differs = fmt::format(
+          "this process (rank {}) has --{} {}, rank 0 has {}", team.rank(), it.key(),
+          escaped(it.value().dump()),
+          leaders.contains(it.key()) ? escaped(leaders[it.key()].dump()) : "no such flag");
+    }
+  }
+  std::vector<double> disagree = {differs.empty() ? 0.0 : 1.0};
+  team.sum(disagree);
+  if (disagree[0] == 0) return;
+  fail(
+      "the {} processes were started with different flags: {}; every process must get the "
+      "same command",
+      team.size(),
+      differs.empty() ? fmt::format("{} of them differ from rank 0 (their lines say how)",
+                                    static_cast<int>(disagree[0]))
+                      : differs);
+}
+
+}  // namespace
+
 Team join_team(const Config& c, const torch::Device& device) {
   const DistEnv env = DistEnv::from_environment();
   if (!env.active()) return Team();
@@ -71,7 +105,9 @@ Team join_team(const Config& c, const torch::Device& device) {
           c.batch_size, env.world_size);
   auto dist = std::make_shared<Dist>(env, resolve_backend(c.dist_backend, device),
                                      std::chrono::seconds(c.dist_timeout));
-  return Team(std::move(dist), c.sync_bn);
+  Team team(std::move(dist), c.sync_bn);
+  agree_on_config(team, c);
+  return team;
 }
 
 void expect_checkpoint_kind(const std::string& checkpoint, const std::string& command,
@@ -80,6 +116,26 @@ void expect_checkpoint_kind(const std::string& checkpoint, const std::string& co
   if (dataset_named(dataset).text) kind = "lm_" + kind;
   load_checkpoint(checkpoint, kind, [](torch::serialize::InputArchive&) {});
 }
+
+namespace {
+
+/// A finished run (its last epoch's checkpoint and result.json written) has nothing to resume:
+/// resuming it rewrote result.json with the new process's empty counters.
+void refuse_finished(const RunDir& dir, const Config& c) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir.file("result.json"), ec)) return;
+  const auto all = dir.checkpoints();
+  if (all.empty() || !all.back().first.at_epoch_end() || all.back().first.epoch < c.num_epochs) {
+    return;
+  }
+  const int64_t done = all.back().first.epoch;
+  fail(
+      "{} is a finished run: its {} epochs are done (result.json), so there is nothing to "
+      "resume; to train it further, resume with --num_epochs N for some N > {}",
+      dir.path(), done, done);
+}
+
+}  // namespace
 
 void print_json_line(const nlohmann::json& j) { write_stdout(j.dump() + "\n"); }
 
@@ -148,6 +204,12 @@ RunDir Session::open_folder() {
   // A resumed run's config.json may say reset_output_dir (how it started): not for a resume.
   const bool reset = c.reset_output_dir && !options_.resume;
   RunDir dir = RunDir::open(c.out, command, options_.resume, reset, options_.resume_from);
+  if (options_.resume && options_.resume_from.empty()) {
+    // Before anything is written: another command's checkpoint, then a finished run (a
+    // checkpoint before its end may still be asked for with --resume_from).
+    expect_checkpoint_kind(dir.checkpoint_to_resume(), command, c.dataset);
+    refuse_finished(dir, c);
+  }
   c.out = dir.path();
   return dir;
 }

@@ -373,13 +373,18 @@ std::vector<std::string> launched(const std::vector<std::string>& command) {
 }
 
 std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::string>& args) {
+  return start_two_ranks(args, args);
+}
+
+std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::string>& rank0,
+                                                         const std::vector<std::string>& rank1) {
   const std::string port = free_port();
   std::vector<std::unique_ptr<CliProcess>> ranks;
   ::setenv("WORLD_SIZE", "2", 1);
   ::setenv("MASTER_PORT", port.c_str(), 1);
-  for (const char* rank : {"0", "1"}) {
-    ::setenv("RANK", rank, 1);
-    ranks.push_back(std::make_unique<CliProcess>(args));
+  for (const auto* args : {&rank0, &rank1}) {
+    ::setenv("RANK", args == &rank0 ? "0" : "1", 1);
+    ranks.push_back(std::make_unique<CliProcess>(*args));
   }
   ::unsetenv("WORLD_SIZE");
   ::unsetenv("RANK");

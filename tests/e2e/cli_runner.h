@@ -128,6 +128,9 @@ std::vector<std::string> launched(const std::vector<std::string>& command);
 /// Ranks 0 and 1 of `args` in the background, started directly as torchrun would (WORLD_SIZE,
 /// RANK and a free MASTER_PORT set for them only).
 std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::string>& args);
+/// The same, each rank with its own command line (ranks that disagree).
+std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::string>& rank0,
+                                                         const std::vector<std::string>& rank1);
 
 /// Sends SIGINT to rank 1 alone of a two-process `enas <command>` into `run` (start_two_ranks) and
 /// checks the agreed stop: both exit with 128 + SIGINT, rank 0 prints `stopped` and rank 1

@@ -14,6 +14,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cli_runner.h"
@@ -142,6 +143,26 @@ TEST_F(DistTrain, AProcessThatDiesEndsTheOtherWithOneErrorLine) {
       120);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.describe();
   EXPECT_EQ(resumed.last_json().at("epochs"), 2);
+}
+
+TEST_F(DistTrain, RanksStartedWithDifferentFlagsAllRefuseNamingTheDifference) {
+  // A different --seed trained two models without a word; a different --batch_size or
+  // --child_out_filters aborted one rank inside Gloo ("terminate called ...", rc 134).
+  for (const auto& [flag, a, b] :
+       {std::tuple{"--seed", "1", "2"}, std::tuple{"--batch_size", "32", "16"},
+        std::tuple{"--child_out_filters", "4", "8"}}) {
+    SCOPED_TRACE(flag);
+    const std::string out = run(std::string("r") + flag);
+    auto ranks =
+        test::start_two_ranks(tiny_train_args(data_, out, {"--dist_timeout", "60", flag, a}),
+                              tiny_train_args(data_, out, {"--dist_timeout", "60", flag, b}));
+    const CliResult r0 = ranks[0]->wait(), r1 = ranks[1]->wait();
+    expect_one_error_line(r0, {"the 2 processes were started with different flags",
+                               "every process must get the same command"});
+    expect_one_error_line(
+        r1, {"this process (rank 1) has " + std::string(flag) + " " + b + ", rank 0 has " + a});
+    EXPECT_FALSE(fs::exists(out + "/ckpt-1.pt"));
+  }
 }
 
 TEST_F(DistTrain, ContiguousMemoryTrainsWithSyncBatchNormOrWithout) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,22 @@ TEST(Launch, AFailureStopsTheOthersAndIsTheExitStatus) {
   EXPECT_EQ(r.exit_code, 5) << r.describe();
   EXPECT_EQ(lines_of(r, "[1] "), std::vector<std::string>{"failing"});
   EXPECT_PRED2(contains, r.err, "launch: rank 1 exited with status 5; stopping the others");
+}
+
+TEST(Launch, MoreProcessesThanCoresAreRefusedUnlessAskedFor) {
+  // 1,000 processes took 23 GB and did not hear SIGTERM.
+  const CliResult r = run_cli({"launch", "--exec", "--nproc_per_node", "100000", "--master_port",
+                               free_port(), "--", "sh", "-c", "echo started"},
+                              30);
+  expect_one_error_line(r, {"--nproc_per_node 100000 is more than the", "--oversubscribe"});
+  EXPECT_EQ(r.out.find("started"), std::string::npos) << r.describe();
+  const int more = static_cast<int>(std::thread::hardware_concurrency()) + 1;
+  const CliResult asked =
+      run_cli({"launch", "--exec", "--oversubscribe", "--nproc_per_node", std::to_string(more),
+               "--master_port", free_port(), "--", "sh", "-c", "echo started"},
+              60);
+  ASSERT_EQ(asked.exit_code, 0) << asked.describe();
+  EXPECT_EQ(asked.out_lines().size(), static_cast<size_t>(more)) << asked.describe();
 }
 
 TEST(Launch, ForwardsSigintToEveryProcess) {

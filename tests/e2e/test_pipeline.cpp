@@ -124,9 +124,65 @@ TEST(Pipeline, RefusesWhatItCannotDo) {
                         {tmp.file("taken") + " exists", "--resume"});
   expect_one_error_line(run_cli({"run", "--out", tmp.file("c"), "--bogus_flag", "1"}),
                         {"--bogus_flag"});
+  // A final preset of another space or data set trained a CIFAR-10 model under its name.
+  expect_one_error_line(run_cli({"run", "--preset", "cifar10_micro_search", "--final_preset",
+                                 "ptb_final", "--out", tmp.file("d")}),
+                        {"--final_preset ptb_final trains the rnn space on ptb",
+                         "searches the micro space on cifar10", "cifar10_micro_final"});
   // Nothing was started for any of them.
-  EXPECT_FALSE(fs::exists(tmp.file("a")));
-  EXPECT_FALSE(fs::exists(tmp.file("b")));
+  for (const char* name : {"a", "b", "c", "d"}) EXPECT_FALSE(fs::exists(tmp.file(name))) << name;
+}
+
+TEST(Pipeline, ResumeResumesAPipelineAndNothingElse) {
+  // Each of these started a new default pipeline, rc 0.
+  TempDir tmp;
+  expect_one_error_line(run_cli({"run", "--resume", "--out", tmp.file("none")}),
+                        {"--resume: " + tmp.file("none") + " does not exist"});
+  fs::create_directories(tmp.file("notes"));
+  write(tmp.file("notes/todo.txt"), "mine");
+  test::write_fake_cifar10(tmp.path(), 8);
+  ASSERT_EQ(run_cli(test::tiny_train_args(tmp.path(), tmp.file("trained"))).exit_code, 0);
+  for (const char* name : {"notes", "trained"}) {
+    expect_one_error_line(run_cli({"run", "--resume", "--out", tmp.file(name)}),
+                          {tmp.file(name) + " is not a pipeline's folder", "pipeline.json"});
+  }
+  EXPECT_FALSE(fs::exists(tmp.file("notes/search")));
+  EXPECT_FALSE(fs::exists(tmp.file("trained/search")));
+}
+
+TEST(Pipeline, AResumedPipelineKeepsItsFlagsAndRestartsAStageWithNoCheckpoint) {
+  // After a full disk stopped its search before the first checkpoint, `enas run --resume` said
+  // the search held no checkpoint; resumed after a stop in its search, a pipeline trained the
+  // full final preset (15 layers, 630 epochs) instead of its command's.
+  TempDir tmp;
+  fs::create_directories(tmp.file("data"));
+  test::write_fake_cifar10(tmp.file("data"));
+  const std::string out = tmp.file("p");
+  test::CliOptions small_files;
+  small_files.file_size_limit = 64 << 10;  // the search's first checkpoint does not fit
+  CliResult stopped = run_cli(tiny_pipeline(tmp.file("data"), out), small_files);
+  expect_one_error_line(stopped, {"cannot write " + out + "/search/"});
+  EXPECT_FALSE(fs::exists(out + "/search/ckpt-1.pt"));
+  const json record = json::parse(read_text(out + "/pipeline.json"));
+  EXPECT_EQ(record.at("kind"), "enas run");
+  EXPECT_EQ(record.at("preset"), "cifar10_micro_search");
+  EXPECT_EQ(record.at("final_epochs"), 1);
+  expect_one_error_line(run_cli({"run", "--resume", "--out", out, "--final_epochs", "3"}),
+                        {"--final_epochs is 1 in " + out + "/pipeline.json, not 3"});
+  CliResult r = run_cli({"run", "--resume", "--out", out, "--json"}, 600);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const json searched = json::parse(read_text(out + "/search/config.json"));
+  EXPECT_EQ(searched.at("dataset"), "cifar10");
+  EXPECT_EQ(searched.at("num_epochs"), 1);
+  const json trained = json::parse(read_text(out + "/train/config.json"));
+  EXPECT_EQ(trained.at("num_epochs"), 1);
+  EXPECT_EQ(trained.at("child_num_layers"), 1);
+  EXPECT_EQ(trained.at("child_out_filters"), 4);
+  const json after = json::parse(read_text(out + "/pipeline.json"));
+  EXPECT_EQ(after.at("stages").at("search"), "done");
+  EXPECT_EQ(after.at("stages").at("train"), "done");
+  EXPECT_EQ(r.last_json().at("best_arc"),
+            json::parse(read_text(out + "/search/result.json")).at("best_arc"));
 }
 
 TEST(Pipeline, DryRunBuildsTheEmbeddedSearch) {

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -156,12 +157,46 @@ TEST(CliRunFolder, AFolderOfOtherFilesIsRefused) {
   write(tmp.file("notes.txt"), "mine");
   for (const auto& extra : {std::vector<std::string>{}, {"--reset_output_dir"}}) {
     CliResult r = run_cli(tiny_train_args("/nonexistent", tmp.path(), extra));
-    expect_one_error_line(r, {tmp.path(), "holds no enas run (notes.txt)", "new or empty folder"});
+    expect_one_error_line(
+        r, {tmp.path(), "holds files no enas run wrote (notes.txt)", "new or empty folder"});
   }
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(tmp.path())) names.push_back(e.path().filename());
   EXPECT_EQ(names, std::vector<std::string>{"notes.txt"});
   EXPECT_EQ(read_text(tmp.file("notes.txt")), "mine");
+
+  // Whatever the files are called: named as a run's own, they were replaced without a word.
+  TempDir mine;
+  const std::vector<std::string> precious = {"log.txt", "report.html", "best_arc.txt",
+                                             "metrics.jsonl"};
+  for (const auto& name : precious) write(mine.file(name), "precious");
+  test::write_fake_cifar10(tmp.path(), 8);
+  CliResult r = run_cli(tiny_train_args(tmp.path(), mine.path()));
+  expect_one_error_line(r,
+                        {mine.path(), "holds files no enas run wrote (best_arc.txt and 3 more)"});
+  for (const auto& name : precious) EXPECT_EQ(read_text(mine.file(name)), "precious") << name;
+}
+
+TEST(CliRunFolder, AFinishedRunIsNeverResumedAndSaysHowToExtendIt) {
+  // A resume of a finished run rewrote result.json with train_loss 0.0 and images_per_s 0.0.
+  TempDir tmp;
+  test::write_fake_cifar10(tmp.path(), 8);
+  const std::string run = tmp.file("run");
+  ASSERT_EQ(run_cli(tiny_train_args(tmp.path(), run, {"--num_epochs", "2"})).exit_code, 0);
+  std::map<std::string, std::string> before;
+  for (const auto& e : fs::directory_iterator(run)) {
+    if (e.path().filename() != ".enas.lock") before[e.path().filename()] = read_text(e.path());
+  }
+  expect_one_error_line(resume(run), {run + " is a finished run: its 2 epochs are done",
+                                      "--num_epochs N for some N > 2"});
+  std::map<std::string, std::string> after;
+  for (const auto& e : fs::directory_iterator(run)) {
+    if (e.path().filename() != ".enas.lock") after[e.path().filename()] = read_text(e.path());
+  }
+  EXPECT_TRUE(before == after) << "the finished run's files changed";
+  CliResult further = resume(run, {"--num_epochs", "3", "--json"});
+  ASSERT_EQ(further.exit_code, 0) << further.describe();
+  EXPECT_EQ(further.last_json().value("epochs", -1), 3);
 }
 
 TEST(CliRunFolder, AFailedStartLeavesNoHalfFolder) {
@@ -189,10 +224,12 @@ TEST(CliRunFolder, ResetDeletesOnlyWhatARunWrites) {
   const std::string run = tmp.file("run");
   ASSERT_EQ(run_cli(tiny_train_args(tmp.path(), run)).exit_code, 0);
   write(run + "/notes.txt", "mine");
+  write(run + "/ckpt-notes.txt", "mine too");  // named like a checkpoint, deleted before
   CliResult r = run_cli(tiny_train_args(tmp.path(), run, {"--reset_output_dir", "--seed", "9"}));
   ASSERT_EQ(r.exit_code, 0) << r.describe();
-  EXPECT_NE(r.err.find("kept 1 file(s) no run writes"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("kept 2 file(s) no run writes"), std::string::npos) << r.describe();
   EXPECT_EQ(read_text(run + "/notes.txt"), "mine");
+  EXPECT_EQ(read_text(run + "/ckpt-notes.txt"), "mine too");
   EXPECT_NE(read_text(run + "/config.json").find("\"seed\": 9"), std::string::npos);
   EXPECT_EQ(temporaries(run), std::vector<std::string>{});
   // The saved reset_output_dir describes how the run started; a resume does not repeat it.

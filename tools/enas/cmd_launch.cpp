@@ -44,6 +44,8 @@ void add_launch_command(CLI::App& app, State& state) {
   sub->add_option("--grace", o.grace_seconds,
                   "seconds the other processes get to save and stop after one fails")
       ->capture_default_str();
+  sub->add_flag("--oversubscribe", o.oversubscribe,
+                "start more processes than this machine has cores (refused otherwise)");
   sub->add_flag("--exec", o.exec,
                 "run the command after -- as a program of its own (as torchrun's --no-python), "
                 "not as an enas command");

@@ -18,6 +18,7 @@ struct LaunchOptions {
   std::vector<std::string> command;  // what each process runs: program, then its arguments
   bool exec = false;                 // command is any program (torchrun's --no-python), not enas
   int grace_seconds = 30;            // after stopping the others: SIGKILL for what is left
+  bool oversubscribe = false;        // allow more processes than this machine's cores
 };
 
 /// Runs the job's processes on this node to their end. Returns 0 when every one exited 0; else

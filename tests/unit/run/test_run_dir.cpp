@@ -199,14 +199,35 @@ TEST(RunDir, ExistingRunNeedsResumeOrReset) {
   EXPECT_EQ(files_in(path), std::set<std::string>{"notes.txt"});
 }
 
+TEST(RunDir, RunFilesAreTheExactNamesARunWrites) {
+  for (const char* name :
+       {"config.json", "log.txt", "ckpt-3.pt", "ckpt-3-17.pt", "ckpt-3.pt.superseded",
+        ".result.json.tmp-0123abcd", "log.txt.tmp", ".enas.lock"}) {
+    EXPECT_TRUE(is_run_file(name)) << name;
+  }
+  for (const char* name : {"ckpt-notes.txt", "ckpt-.pt", "ckpt-3-0.pt", "notes.md",
+                           ".notes.md.tmp-0123abcd", "notes.md.tmp", "ckpt-x.pt.superseded"}) {
+    EXPECT_FALSE(is_run_file(name)) << name;
+  }
+}
+
+TEST(RunDir, AFolderWithoutARunsLockIsSomebodysWhateverItsFilesAreCalled) {
+  TempDir dir;
+  write(dir.file("log.txt"), "precious");
+  write(dir.file("report.html"), "precious");
+  EXPECT_PRED2(contains, error_of([&] { RunDir::open(dir.path(), "train", false, true); }),
+               "holds files no enas run wrote (log.txt and 1 more)");
+  EXPECT_EQ(files_in(dir.path()), (std::set<std::string>{"log.txt", "report.html"}));
+}
+
 TEST(RunDir, FolderOfOtherFilesIsRefused) {
   TempDir dir;
   write(dir.file("notes.txt"), "mine");
   std::string msg = error_of([&] { RunDir::open(dir.path(), "train", false, false); });
-  EXPECT_PRED2(contains, msg, "holds no enas run (notes.txt)");
+  EXPECT_PRED2(contains, msg, "holds files no enas run wrote (notes.txt)");
   EXPECT_PRED2(contains, msg, "new or empty folder");
   EXPECT_PRED2(contains, error_of([&] { RunDir::open(dir.path(), "train", false, true); }),
-               "holds no enas run");
+               "holds files no enas run wrote");
   EXPECT_EQ(files_in(dir.path()), std::set<std::string>{"notes.txt"});
 }
 
