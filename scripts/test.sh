@@ -6,12 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake --build build -j"$(nproc)"  # the test suites (setup.sh builds the enas command only)
-# Headless Chromium renders the run reports in the browser test (tests only: enas never needs it).
-if ! command -v chromium >/dev/null; then
+# Tests only (enas never needs them): headless Chromium renders the run reports in the browser
+# test; Debian's torchrun (python3-torch) starts enas processes in the torchrun test.
+test_packages=()
+command -v chromium >/dev/null || test_packages+=(chromium)
+/usr/bin/python3 -c 'import torch.distributed.run' 2>/dev/null || test_packages+=(python3-torch)
+if [ ${#test_packages[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends chromium
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
+    "${test_packages[@]}"
 fi
 if [ -z "${ENAS_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   ENAS_DATA_DIR="$(cd ../shared/data && pwd)"

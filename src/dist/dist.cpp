@@ -18,8 +18,11 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <map>
+#include <thread>
 
 #include "enas/util/error.h"
 
@@ -59,6 +62,10 @@ DistEnv DistEnv::from_environment() {
   e.master_port = env_int("MASTER_PORT", e.master_port);
   require(e.master_port > 0 && e.master_port < 65536, "MASTER_PORT={} is not a port",
           e.master_port);
+  if (const char* a = std::getenv("TORCHELASTIC_USE_AGENT_STORE")) {
+    e.agent_store = std::string(a) == "True";
+  }
+  if (const char* n = std::getenv("TORCHELASTIC_RESTART_COUNT")) e.run_key = n;
   return e;
 }
 
@@ -118,21 +125,41 @@ void Dist::guarded(const char* what, F&& f) {
 Dist::Dist(const DistEnv& env, const std::string& backend, std::chrono::seconds timeout)
     : env_(env), backend_(backend), timeout_(timeout), impl_(std::make_unique<Impl>()) {
   guarded("rendezvous", [&] {
+    const auto start = std::chrono::steady_clock::now();
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(env_.master_port);
-    so.isServer = env_.rank == 0;
+    so.isServer = env_.rank == 0 && !env_.agent_store;
     so.numWorkers = env_.world_size;
-    so.waitWorkers = true;
+    // c10d's own wait for the workers gives up silently at the timeout, and Gloo's rendezvous
+    // then waits a whole timeout more: every process counts itself in and waits for all of
+    // them here, by one deadline.
+    so.waitWorkers = false;
     so.timeout = timeout_;
     impl_->store = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, so);
+    const std::string joined = "enas/joined/" + env_.run_key;
+    impl_->store->add(joined, 1);
+    for (;;) {
+      const int64_t here = impl_->store->add(joined, 0);
+      if (here >= env_.world_size) break;
+      const auto waited = std::chrono::steady_clock::now() - start;
+      require(waited < timeout_,
+              "distributed rendezvous failed on rank {} of {}: {} of the {} processes came "
+              "within --dist_timeout {} s",
+              env_.rank, env_.world_size, here, env_.world_size, timeout_.count());
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    // What is left of the deadline bounds the groups' own rendezvous through the store.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        timeout_ - (std::chrono::steady_clock::now() - start));
+    impl_->store->setTimeout(std::max(left, std::chrono::milliseconds(1000)));
     // Each group keeps its rendezvous keys under its own prefix, as PyTorch's groups do.
 #ifdef ENAS_WITH_NCCL
     if (backend_ == "nccl") {
       auto o = c10d::ProcessGroupNCCL::Options::create();
       o->timeout = timeout_;
       impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
-          c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store), env_.rank, env_.world_size,
-          o);
+          c10::make_intrusive<c10d::PrefixStore>("nccl" + env_.run_key, impl_->store), env_.rank,
+          env_.world_size, o);
     }
 #endif
     auto o = c10d::ProcessGroupGloo::Options::create(timeout_);
@@ -141,8 +168,9 @@ Dist::Dist(const DistEnv& env, const std::string& backend, std::chrono::seconds 
                              ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                              : c10d::ProcessGroupGloo::createDefaultDevice());
     impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        c10::make_intrusive<c10d::PrefixStore>("gloo", impl_->store), env_.rank, env_.world_size,
-        o);
+        c10::make_intrusive<c10d::PrefixStore>("gloo" + env_.run_key, impl_->store), env_.rank,
+        env_.world_size, o);
+    impl_->store->setTimeout(timeout_);
   });
 }
 

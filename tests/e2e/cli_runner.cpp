@@ -382,9 +382,10 @@ std::vector<std::unique_ptr<CliProcess>> start_two_ranks(const std::vector<std::
   std::vector<std::unique_ptr<CliProcess>> ranks;
   ::setenv("WORLD_SIZE", "2", 1);
   ::setenv("MASTER_PORT", port.c_str(), 1);
-  for (const auto* args : {&rank0, &rank1}) {
-    ::setenv("RANK", args == &rank0 ? "0" : "1", 1);
-    ranks.push_back(std::make_unique<CliProcess>(*args));
+  const std::vector<std::string>* args[] = {&rank0, &rank1};
+  for (int rank = 0; rank < 2; ++rank) {
+    ::setenv("RANK", std::to_string(rank).c_str(), 1);
+    ranks.push_back(std::make_unique<CliProcess>(*args[rank]));
   }
   ::unsetenv("WORLD_SIZE");
   ::unsetenv("RANK");

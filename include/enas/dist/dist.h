@@ -19,6 +19,10 @@ struct DistEnv {
   int local_rank = 0, local_world_size = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
+  // torchrun's agent already serves the store at MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE=True):
+  // every process, rank 0 included, connects to it as a client.
+  bool agent_store = false;
+  std::string run_key;  // keys of this start in a store that outlives it (torchrun's restarts)
 
   bool active() const { return world_size > 1; }
   /// Reads the environment; malformed or inconsistent values are an enas::Error naming the

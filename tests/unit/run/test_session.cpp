@@ -86,14 +86,16 @@ TEST(Session, ResumesOnlyAFolderWithACheckpoint) {
 }
 
 TEST(Session, AnOpeningThatFailsGivesWarningsBack) {
-  // A resume whose checkpoint is damaged fails after the session built its reporter: the
-  // warnings that follow are not the failed run's.
+  // A resume from a damaged checkpoint named with --resume_from fails after the session built
+  // its reporter (the newest checkpoint is checked before anything is written): the warnings
+  // that follow are not the failed run's.
   TempDir tmp;
   const std::string out = tmp.file("damaged");
   fs::create_directories(out);
   write_file_atomic(out + "/ckpt-1.pt", "not a checkpoint");
   SessionOptions o = train_options();
   o.resume = true;
+  o.resume_from = "ckpt-1.pt";
   EXPECT_PRED2(test::contains, test::error_of([&] { Session s(tiny_config(out), o); }),
                "ckpt-1.pt");
   ASSERT_TRUE(fs::exists(out + "/log.txt"));  // the reporter was built
