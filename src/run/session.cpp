@@ -67,15 +67,21 @@ namespace {
 /// Every process of a run must be given what defines it alike (a different --seed trained two
 /// models; a different --batch_size aborted one process inside Gloo): rank 0's values go to all,
 /// each compares them with its own, and all refuse together when any differs.
-void agree_on_config(const Team& team, const Config& c) {
+void agree_on_config(const Team& team, const Config& c, const std::string& command) {
   // Where each process runs and writes may differ: its device, threads and folder.
   static const std::set<std::string> kOwn = {"out", "device", "threads", "report"};
   nlohmann::json mine = to_json(c);
   for (const auto& key : kOwn) mine.erase(key);
+  mine["command"] = command;  // `enas train` beside `enas search` would never meet
   const nlohmann::json leaders = nlohmann::json::parse(team.from_leader(mine.dump()));
   std::string differs;
   for (auto it = mine.begin(); it != mine.end() && differs.empty(); ++it) {
     if (!leaders.contains(it.key()) || leaders[it.key()] != it.value()) {
+      if (it.key() == "command") {
+        differs = fmt::format("this process (rank {}) runs `enas {}`, rank 0 `enas {}`",
+                              team.rank(), command, leaders.value("command", std::string("?")));
+        break;
+      }
       differs = fmt::format(
           "this process (rank {}) has --{} {}, rank 0 has {}", team.rank(), it.key(),
           escaped(it.value().dump()),
@@ -96,7 +102,7 @@ void agree_on_config(const Team& team, const Config& c) {
 
 }  // namespace
 
-Team join_team(const Config& c, const torch::Device& device) {
+Team join_team(const Config& c, const torch::Device& device, const std::string& command) {
   const DistEnv env = DistEnv::from_environment();
   if (!env.active()) return Team();
   require(c.batch_size % env.world_size == 0,
@@ -106,7 +112,7 @@ Team join_team(const Config& c, const torch::Device& device) {
   auto dist = std::make_shared<Dist>(env, resolve_backend(c.dist_backend, device),
                                      std::chrono::seconds(c.dist_timeout));
   Team team(std::move(dist), c.sync_bn);
-  agree_on_config(team, c);
+  agree_on_config(team, c, command);
   return team;
 }
 
@@ -143,7 +149,7 @@ Session::Session(Config config, SessionOptions options)
     : config_(std::move(config)),
       options_(std::move(options)),
       compute_(setup_compute(config_)),
-      team_(join_team(config_, compute_.device)),
+      team_(join_team(config_, compute_.device, options_.command)),
       dir_(open_folder()) {
   if (!team_.leader()) return;
   open_reporter();

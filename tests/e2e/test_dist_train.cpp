@@ -163,6 +163,14 @@ TEST_F(DistTrain, RanksStartedWithDifferentFlagsAllRefuseNamingTheDifference) {
         r1, {"this process (rank 1) has " + std::string(flag) + " " + b + ", rank 0 has " + a});
     EXPECT_FALSE(fs::exists(out + "/ckpt-1.pt"));
   }
+  // The same flags under another command: their collectives would never meet.
+  auto args = tiny_train_args(data_, run("r-command"), {"--dist_timeout", "60"});
+  auto searching = args;
+  searching[0] = "search";
+  auto ranks = test::start_two_ranks(args, searching);
+  const CliResult r0 = ranks[0]->wait(), r1 = ranks[1]->wait();
+  expect_one_error_line(r0, {"the 2 processes were started with different flags"});
+  expect_one_error_line(r1, {"this process (rank 1) runs `enas search`, rank 0 `enas train`"});
 }
 
 TEST_F(DistTrain, ContiguousMemoryTrainsWithSyncBatchNormOrWithout) {

@@ -30,8 +30,9 @@ Compute setup_compute(const Config& config);
 
 /// The processes of a run: one alone, or with WORLD_SIZE > 1 the group torchrun's variables
 /// describe, met over --dist_backend within --dist_timeout (docs/distributed.md). A --batch_size
-/// the processes cannot split evenly is an enas::Error before anyone waits for the others.
-Team join_team(const Config& config, const torch::Device& device);
+/// the processes cannot split evenly is an enas::Error before anyone waits for the others; after
+/// the rendezvous, processes given another `command` or other flags than rank 0 all refuse.
+Team join_team(const Config& config, const torch::Device& device, const std::string& command = "");
 
 /// Where `enas run` is in its pipeline: stage `index` of `count` (0 of 0 outside it). The
 /// run's "stage" record and its progress display say so.
