@@ -175,8 +175,8 @@ Session::Session(Config config, SessionOptions options)
       format_config_summary(c, base, options_.command == "train" ? kTrainMode : kSearchMode));
   for (const auto& w : options_.warnings) warn(w);
   // A damaged checkpoint, or one of another command's run, is reported now, before minutes of
-  // loading data.
-  if (options_.resume) {
+  // loading data (open_folder has checked the newest one already, before anything was written).
+  if (options_.resume && !options_.resume_from.empty()) {
     expect_checkpoint_kind(dir_.checkpoint_to_resume(), options_.command, c.dataset);
   }
   dir_.set_config(to_json(c).dump(2) + "\n");

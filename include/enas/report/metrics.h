@@ -8,9 +8,8 @@
 
 namespace enas {
 
-/// The largest metrics.jsonl (and arcs.jsonl) a reader takes: about 200 times the authors' micro
-/// final training (630 epochs) at the default --log_every; a record in memory takes about ten
-/// times its line.
+/// The largest metrics.jsonl (and arcs.jsonl) a reader takes: a record in memory takes about ten
+/// times its line, so a larger file would cost gigabytes.
 inline constexpr uint64_t kMaxMetricsBytes = uint64_t{64} << 20;
 
 /// The records of a metrics.jsonl as a run that never stopped would have written them: at each
