@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <torch/version.h>
 
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -66,6 +67,11 @@ DistEnv DistEnv::from_environment() {
     e.agent_store = std::string(a) == "True";
   }
   if (const char* n = std::getenv("TORCHELASTIC_RESTART_COUNT")) e.run_key = n;
+  if (const char* f = std::getenv("ENAS_STORE_FILE"); f && *f && !e.agent_store) {
+    e.store_file = f;
+    require(e.store_file.front() == '/', "ENAS_STORE_FILE={} is not an absolute path",
+            e.store_file);
+  }
   return e;
 }
 
@@ -126,16 +132,25 @@ Dist::Dist(const DistEnv& env, const std::string& backend, std::chrono::seconds 
     : env_(env), backend_(backend), timeout_(timeout), impl_(std::make_unique<Impl>()) {
   guarded("rendezvous", [&] {
     const auto start = std::chrono::steady_clock::now();
-    c10d::TCPStoreOptions so;
-    so.port = static_cast<uint16_t>(env_.master_port);
-    so.isServer = env_.rank == 0 && !env_.agent_store;
-    so.numWorkers = env_.world_size;
-    // c10d's own wait for the workers gives up silently at the timeout, and Gloo's rendezvous
-    // then waits a whole timeout more: every process counts itself in and waits for all of
-    // them here, by one deadline.
-    so.waitWorkers = false;
-    so.timeout = timeout_;
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, so);
+    if (!env_.store_file.empty()) {
+      // A file per group this process opens (a pipeline opens one per stage, in the same order
+      // on every rank): a file store keeps its keys until every process has let go of it.
+      static int opened = 0;
+      impl_->store = c10::make_intrusive<c10d::FileStore>(
+          fmt::format("{}.{}", env_.store_file, opened++), env_.world_size);
+      impl_->store->setTimeout(timeout_);
+    } else {
+      c10d::TCPStoreOptions so;
+      so.port = static_cast<uint16_t>(env_.master_port);
+      so.isServer = env_.rank == 0 && !env_.agent_store;
+      so.numWorkers = env_.world_size;
+      // c10d's own wait for the workers gives up silently at the timeout, and Gloo's rendezvous
+      // then waits a whole timeout more: every process counts itself in and waits for all of
+      // them here, by one deadline.
+      so.waitWorkers = false;
+      so.timeout = timeout_;
+      impl_->store = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, so);
+    }
     const std::string joined = "enas/joined/" + env_.run_key;
     impl_->store->add(joined, 1);
     for (;;) {

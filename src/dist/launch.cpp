@@ -12,7 +12,9 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "enas/util/error.h"
@@ -62,6 +64,27 @@ bool drain(Child& c) {
     return false;
   }
 }
+
+/// A folder of mode 0700 under $TMPDIR (or /tmp), removed with what is in it at the end.
+struct PrivateFolder {
+  std::string path;
+  explicit PrivateFolder(bool wanted) {
+    if (!wanted) return;
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/enas-launch-XXXXXX";
+    require(::mkdtemp(pattern.data()) != nullptr,
+            "launch: cannot make a folder for the processes to meet in ({}): {}", pattern,
+            std::strerror(errno));
+    path = pattern;
+  }
+  ~PrivateFolder() {
+    if (path.empty()) return;
+    std::error_code ignored;  // the folder is ours alone and only temporary
+    std::filesystem::remove_all(path, ignored);
+  }
+  PrivateFolder(const PrivateFolder&) = delete;
+  PrivateFolder& operator=(const PrivateFolder&) = delete;
+};
 
 /// The environment of a process: ours, with `overrides` (NAME=value) in place of ours.
 std::vector<std::string> environment_with(const std::vector<std::string>& overrides) {
@@ -143,6 +166,9 @@ int launch(const LaunchOptions& o) {
           o.nproc_per_node, cores);
   const std::vector<std::string> argv = process_command(o);
   const int world = o.nnodes * o.nproc_per_node;
+  // On one machine the processes meet through a file in a folder only this user can enter,
+  // not rank 0's TCP store, which listens on every interface (libtorch 1.13 cannot bind one).
+  const PrivateFolder folder(o.nnodes == 1);
 
   struct sigaction sa {
   }, old_int{}, old_term{};
@@ -169,6 +195,7 @@ int launch(const LaunchOptions& o) {
         fmt::format("LOCAL_WORLD_SIZE={}", o.nproc_per_node),
         fmt::format("MASTER_ADDR={}", o.master_addr),
         fmt::format("MASTER_PORT={}", o.master_port),
+        "ENAS_STORE_FILE=" + (folder.path.empty() ? "" : folder.path + "/store"),
     });
     std::fflush(stdout);
     std::fflush(stderr);

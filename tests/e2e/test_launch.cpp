@@ -1,11 +1,15 @@
 // Several processes as one run: `enas launch` (torchrun's environment, output by rank, failures
 // and signals), and the collectives of src/dist/ between two processes on loopback, within a
 // bounded timeout. Only processes these tests start are ever signalled.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <thread>
@@ -101,6 +105,27 @@ TEST(Launch, ForwardsSigintToEveryProcess) {
   EXPECT_EQ(lines_of(r, "[1] "), (std::vector<std::string>{"ready 1", "stopped 1"}));
 }
 
+// Each process stops the launcher as soon as it runs, so the SIGTERM lands while the launcher is
+// still starting the other 63 (2 or 3 had started when it did, in 3 tries here): it starts no
+// more and passes the signal to those it started, which end at once instead of in 60 s.
+TEST(Launch, ASignalDuringStartUpStartsNoMoreAndStopsThoseStarted) {
+  const CliResult r =
+      run_cli({"launch", "--exec", "--oversubscribe", "--nproc_per_node", "64", "--master_port",
+               free_port(), "--", "sh", "-c",
+               "trap 'echo stopped; exit 9' TERM; echo started; kill -TERM $PPID; sleep 60 & wait"},
+              50);
+  ASSERT_EQ(r.signal, 0) << r.describe();  // not the test's SIGALRM: nobody waited the 60 s
+  EXPECT_TRUE(r.exit_code == 9 || r.exit_code == 128 + SIGTERM) << r.describe();
+  size_t started = 0, stopped = 0;
+  for (const auto& line : r.out_lines()) {
+    started += contains(line, "] started");
+    stopped += contains(line, "] stopped");
+  }
+  EXPECT_GE(started, 1u) << r.describe();
+  EXPECT_LT(started, 64u) << r.describe();
+  EXPECT_EQ(stopped, started) << r.describe();
+}
+
 TEST(Launch, AllReduceOfASearchStepsGradientsOnTwoRanks) {
   const CliResult r = run_cli(
       {"launch", "--nproc_per_node", "2", "--threads", "1", "--master_port", free_port(), "--",
@@ -118,6 +143,53 @@ TEST(Launch, AllReduceOfASearchStepsGradientsOnTwoRanks) {
   EXPECT_GT(j.at("bytes").get<int64_t>(), 1000000);
   EXPECT_GT(j.at("ms").get<double>(), 0.0);
   EXPECT_GT(j.at("sync_bn_message_us").get<double>(), 0.0);
+}
+
+// Rank 0's TCP store would listen on every interface (libtorch 1.13 cannot bind one address);
+// on one machine the processes meet through a file in a folder only this user can enter. The
+// port launch is given is held by someone else here, so a store on it could not even start.
+TEST(Launch, OnOneMachineTheProcessesMeetThroughAPrivateFileNotAPort) {
+  const int held = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(held, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(held, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(held, 4), 0);
+  ASSERT_EQ(::getsockname(held, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+
+  const CliResult r = run_cli(
+      {"launch", "--nproc_per_node", "2", "--threads", "1", "--master_port", port, "--", "bench",
+       "--only", "allreduce", "--steps", "1", "--warmup", "0", "--dist_timeout", "60"},
+      120);
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(lines_of(r, "[0] {").size(), 1u) << r.describe();
+
+  const CliResult where =
+      run_cli({"launch", "--exec", "--nproc_per_node", "2", "--master_port", port, "--", "sh", "-c",
+               "d=$(dirname \"$ENAS_STORE_FILE\"); echo \"$d\"; stat -c %a \"$d\""},
+              60);
+  ::close(held);
+  ASSERT_EQ(where.exit_code, 0) << where.describe();
+  const auto rank0 = lines_of(where, "[0] "), rank1 = lines_of(where, "[1] ");
+  ASSERT_EQ(rank0.size(), 2u) << where.describe();
+  EXPECT_EQ(rank1, rank0);  // one folder for both
+  EXPECT_PRED2(contains, rank0[0], "/enas-launch-");
+  EXPECT_EQ(rank0[1], "700");
+  EXPECT_FALSE(std::filesystem::exists(rank0[0])) << "left behind: " << rank0[0];
+}
+
+// Both processes made the pipeline's folder, and one of them then refused it as taken.
+TEST(Launch, ThePipelineIsOneProcesssAndSaysSoUnderLaunch) {
+  TempDir tmp;
+  const CliResult r = run_cli(test::launched({"run", "--out", tmp.file("p")}), 60);
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  const std::string both = r.out + r.err;
+  EXPECT_PRED2(contains, both, "[0] error: enas run is the pipeline of one process (WORLD_SIZE=2");
+  EXPECT_PRED2(contains, both, "train --from_search S");
+  EXPECT_FALSE(std::filesystem::exists(tmp.file("p"))) << r.describe();
 }
 
 /// A data-parallel step of `space`'s child on 2 processes against one process on the whole batch

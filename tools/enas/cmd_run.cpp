@@ -6,6 +6,7 @@
 // interrupted.
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "cli.h"
@@ -163,6 +164,15 @@ void banner(int stage, const std::string& what, const std::string& dir) {
 }
 
 int run_pipeline(RunOptions o) {
+  // Each process would make the pipeline's folder and record its own; the stages themselves run
+  // on several processes.
+  if (const char* w = std::getenv("WORLD_SIZE"); w && std::atoi(w) > 1) {
+    fail(
+        "enas run is the pipeline of one process (WORLD_SIZE={} here): run its stages under "
+        "enas launch instead, `enas launch ... -- search --out S`, then `enas launch ... -- "
+        "train --from_search S`",
+        escaped(w));
+  }
   const Preset& search = find_preset(o.preset);
   require(search.command == "search",
           "enas run: --preset {} is a preset for `{}`; the pipeline starts with a search preset "

@@ -211,5 +211,6 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   enas::retain_freed_memory();
   enas::install_stop_handlers();
+  enas::install_terminate_net();
   return check_stdout(run(argc, argv));
 }

@@ -23,6 +23,9 @@ struct DistEnv {
   // every process, rank 0 included, connects to it as a client.
   bool agent_store = false;
   std::string run_key;  // keys of this start in a store that outlives it (torchrun's restarts)
+  // ENAS_STORE_FILE: `enas launch` on one machine gives its processes a file in a folder of its
+  // own (mode 0700) to meet through (c10d's FileStore), so that no port is opened for the store.
+  std::string store_file;
 
   bool active() const { return world_size > 1; }
   /// Reads the environment; malformed or inconsistent values are an enas::Error naming the

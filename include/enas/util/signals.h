@@ -12,6 +12,12 @@ namespace enas {
 /// Installs the handlers (once per process; later calls do nothing).
 void install_stop_handlers();
 
+/// Makes an exception that escapes a thread of ours or of a library (Gloo's and c10d's workers
+/// throw on a peer that vanished or disagreed) end the process with one `error:` line naming it
+/// and exit status 1, instead of std::terminate's abort (status 134, "terminate called after
+/// throwing..."). Once per process; later calls do nothing.
+void install_terminate_net();
+
 /// The signal that asked the run to stop (SIGINT or SIGTERM), or 0.
 int stop_requested();
 
