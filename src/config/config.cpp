@@ -9,6 +9,7 @@
 #include <set>
 #include <type_traits>
 
+#include "enas/data/cifar100.h"
 #include "enas/space/space.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
@@ -189,7 +190,7 @@ void validate_ptb(const Config& c) {
 }  // namespace
 
 DataRequest data_request(const Config& c) {
-  return {c.dataset, c.data, c.train_limit, c.test_limit};
+  return {c.dataset, c.data, c.train_limit, c.test_limit, c.cifar100_labels, c.vocab_min_count};
 }
 
 void validate(const Config& c) {
@@ -218,6 +219,8 @@ void validate(const Config& c) {
           c.search_for, c.dataset, kRnnSpace, dataset_names(/*text=*/true),
           dataset_names(/*text=*/false));
   if (data.text) validate_ptb(c);
+  parse_cifar100_labels(c.cifar100_labels);
+  require(c.vocab_min_count >= 1, "--vocab_min_count must be >= 1, got {}", c.vocab_min_count);
   require(c.batch_size > 0, "--batch_size must be > 0, got {}", c.batch_size);
   require(c.eval_batch_size > 0, "--eval_batch_size must be > 0, got {}", c.eval_batch_size);
   require(c.num_epochs >= 1, "--num_epochs must be >= 1, got {}", c.num_epochs);
@@ -305,6 +308,8 @@ std::vector<std::string> resume_changes(const Config& saved, const Config& now,
   // What defines the model, its data and its random streams: a checkpoint cannot continue with
   // another value (its tensors, its data order or its position would mean something else).
   static const std::set<std::string> kLocked = {"dataset",
+                                                "cifar100_labels",
+                                                "vocab_min_count",
                                                 "search_for",
                                                 "seed",
                                                 "train_limit",

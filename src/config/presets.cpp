@@ -203,6 +203,18 @@ void default_search(Config& c) {
   c.derive_samples = 10;
 }
 
+// CIFAR-100 as CIFAR-10's scripts: the authors ran no CIFAR-100 script; only the data (and so
+// the head's 100 classes) differ.
+void cifar100_micro_search(Config& c) {
+  micro_search(c);
+  c.dataset = "cifar100";
+}
+
+void cifar100_micro_final(Config& c) {
+  micro_final(c);
+  c.dataset = "cifar100";
+}
+
 // ... and its final training: the default's network on the found cells, one epoch of 48,000
 // images, tested on the whole test split.
 void default_final(Config& c) {
@@ -230,6 +242,11 @@ const std::vector<Preset>& all_presets() {
        "scripts/cifar10_macro_search.sh", "search", macro_search, "cifar10_macro_final"},
       {"cifar10_micro_search", "ENAS search of the micro space, 6 layers, 20 filters",
        "scripts/cifar10_micro_search.sh", "search", micro_search, "cifar10_micro_final"},
+      {"cifar100_micro_search", "cifar10_micro_search on CIFAR-100 (--cifar100_labels coarse: 20)",
+       "scripts/cifar10_micro_search.sh with --dataset cifar100", "search", cifar100_micro_search,
+       "cifar100_micro_final"},
+      {"cifar100_micro_final", "cifar10_micro_final on CIFAR-100: the authors' cells, 100 classes",
+       "scripts/cifar10_micro_final.sh with --dataset cifar100", "train", cifar100_micro_final},
       {"ptb_search", "ENAS search of the recurrent cell on Penn Treebank, 9 nodes, hidden 200",
        "google-research enas_lm/src/{search,child,controller}.py", "search", ptb_search,
        "ptb_final"},
@@ -243,8 +260,14 @@ std::string final_preset_for(const Config& searched) {
   for (const auto& p : all_presets()) {
     if (p.name == searched.preset && !p.final_preset.empty()) return p.final_preset;
   }
-  if (searched.dataset == "cifar10") return "cifar10_" + searched.search_for + "_final";
-  if (searched.dataset == "ptb") return "ptb_final";
+  if (searched.dataset == "cifar100" && searched.search_for == kMicroSpace) {
+    return "cifar100_micro_final";
+  }
+  // The hand-off (--from_search) then puts the search's data set in the preset's place.
+  if (searched.dataset == "cifar10" || searched.dataset == "cifar100") {
+    return "cifar10_" + searched.search_for + "_final";
+  }
+  if (searched.search_for == kRnnSpace) return "ptb_final";
   return "default";
 }
 

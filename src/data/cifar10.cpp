@@ -25,14 +25,6 @@ constexpr int64_t kCifarFileRecords = 10000;  // in each official batch file
 constexpr int64_t kPixels = 3 * kSide * kSide;
 static_assert(kCifarRecordBytes == kPixels + 1);
 
-// Keeps the first `limit` examples (all when limit <= 0) in their own memory, so a small limit
-// does not pin the full 150 MB training tensor.
-ImageSplit keep_first(const ImageSplit& split, int64_t limit) {
-  if (limit <= 0 || limit >= split.size()) return split;
-  ImageSplit head = split.head(limit);
-  return {head.images.clone(), head.labels.clone()};
-}
-
 }  // namespace
 
 std::string find_cifar10_dir(const std::string& dir) {
@@ -144,8 +136,8 @@ ImageDataset load_cifar10(const std::string& dir, int64_t train_limit, int64_t t
   ImageDataset data;
   data.name = "cifar10";
   data.num_classes = 10;
-  data.train = keep_first(train, train_limit);
-  data.test = keep_first(test, test_limit);
+  data.train = train.head_copy(train_limit);
+  data.test = test.head_copy(test_limit);
   data.stats = channel_stats(data.train);
   return data;
 }

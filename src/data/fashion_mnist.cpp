@@ -22,6 +22,10 @@ namespace {
 constexpr const char* kHowToGet =
     "install Debian's dataset-fashion-mnist package (files in /usr/share/datasets/fashion-mnist) "
     "or pass --data <folder>";
+constexpr const char* kMnistHowToGet =
+    "MNIST is train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte"
+    "[.gz] and t10k-labels-idx1-ubyte[.gz] (https://yann.lecun.com/exdb/mnist/): put them in a "
+    "folder and pass --data <folder>";
 
 constexpr uint32_t kImageMagic = 0x00000803;
 constexpr uint32_t kLabelMagic = 0x00000801;
@@ -53,17 +57,18 @@ uint32_t big_endian(const uint8_t* p) {
 }
 
 // `dir/name.gz`, else `dir/name`; the error names both.
-std::string find_idx(const fs::path& dir, const std::string& name) {
+std::string find_idx(const fs::path& dir, const std::string& name, const char* how_to_get) {
   for (const fs::path& candidate : {dir / (name + ".gz"), dir / name}) {
     if (fs::is_regular_file(candidate)) return candidate.string();
   }
   fail("{} (or {}) does not exist; {}", (dir / (name + ".gz")).string(), (dir / name).string(),
-       kHowToGet);
+       how_to_get);
 }
 
-ImageSplit read_pair(const fs::path& dir, const std::string& prefix, int64_t limit) {
-  const std::string image_path = find_idx(dir, prefix + "-images-idx3-ubyte");
-  const std::string label_path = find_idx(dir, prefix + "-labels-idx1-ubyte");
+ImageSplit read_pair(const fs::path& dir, const std::string& prefix, int64_t limit,
+                     const char* how_to_get) {
+  const std::string image_path = find_idx(dir, prefix + "-images-idx3-ubyte", how_to_get);
+  const std::string label_path = find_idx(dir, prefix + "-labels-idx1-ubyte", how_to_get);
   torch::Tensor images = read_idx_file(image_path);
   torch::Tensor labels = read_idx_file(label_path);
   require(images.dim() == 3, "{}: holds labels, expected images (IDX magic 0x00000803)",
@@ -131,15 +136,35 @@ torch::Tensor read_idx_file(const std::string& path) {
   return out;
 }
 
-ImageDataset load_fashion_mnist(const std::string& dir, int64_t train_limit, int64_t test_limit) {
-  require(fs::is_directory(dir), "Fashion-MNIST folder {} does not exist; {}", dir, kHowToGet);
+namespace {
+
+ImageDataset load_idx_dataset(const std::string& dir, const char* name, const char* how_to_get,
+                              int64_t train_limit, int64_t test_limit) {
   ImageDataset data;
-  data.name = "fashion_mnist";
+  data.name = name;
   data.num_classes = 10;
-  data.train = read_pair(dir, "train", train_limit);
-  data.test = read_pair(dir, "t10k", test_limit);
+  data.train = read_pair(dir, "train", train_limit, how_to_get);
+  data.test = read_pair(dir, "t10k", test_limit, how_to_get);
   data.stats = channel_stats(data.train);
   return data;
+}
+
+}  // namespace
+
+ImageDataset load_fashion_mnist(const std::string& dir, int64_t train_limit, int64_t test_limit) {
+  require(fs::is_directory(dir), "Fashion-MNIST folder {} does not exist; {}", dir, kHowToGet);
+  return load_idx_dataset(dir, "fashion_mnist", kHowToGet, train_limit, test_limit);
+}
+
+ImageDataset load_mnist(const std::string& dir, int64_t train_limit, int64_t test_limit) {
+  require(fs::is_directory(dir), "MNIST folder {} does not exist; {}", dir, kMnistHowToGet);
+  // ENAS_DATA_DIR names the folder of every data set: MNIST may be in its mnist/.
+  const fs::path own = fs::path(dir) / "mnist";
+  const bool nested = !fs::exists(fs::path(dir) / "train-images-idx3-ubyte") &&
+                      !fs::exists(fs::path(dir) / "train-images-idx3-ubyte.gz") &&
+                      fs::is_directory(own);
+  return load_idx_dataset(nested ? own.string() : dir, "mnist", kMnistHowToGet, train_limit,
+                          test_limit);
 }
 
 }  // namespace enas

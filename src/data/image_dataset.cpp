@@ -15,6 +15,11 @@ ImageSplit ImageSplit::head(int64_t n) const {
   return slice(0, n);
 }
 
+ImageSplit ImageSplit::head_copy(int64_t n) const {
+  if (n <= 0 || n >= size()) return *this;
+  return {images.narrow(0, 0, n).clone(), labels.narrow(0, 0, n).clone()};
+}
+
 ImageSplit ImageSplit::slice(int64_t begin, int64_t end) const {
   require(0 <= begin && begin <= end && end <= size(),
           "cannot take examples [{}, {}) of a split of {} examples", begin, end, size());

@@ -48,7 +48,7 @@ class ImageTrainJob : public Job {
  public:
   explicit ImageTrainJob(const Config& c) : config_(c), arc_(fixed_architecture(c)) {
     torch::manual_seed(c.seed);
-    model_ = make_fixed_child(c, dataset_shape(c.dataset), arc_);
+    model_ = make_fixed_child(c, dataset_shape(data_request(c)), arc_);
   }
 
   std::string describe(const Compute& compute) const override {
@@ -102,7 +102,7 @@ class ImageSearchJob : public Job {
  public:
   explicit ImageSearchJob(const Config& c) {
     torch::manual_seed(c.seed);
-    child_ = make_shared_child(c, dataset_shape(c.dataset));
+    child_ = make_shared_child(c, dataset_shape(data_request(c)));
     controller_ = make_controller(c);
     if (use_channels_last(c)) to_channels_last(*child_);
   }

@@ -1,5 +1,9 @@
-// The Penn Treebank's jobs: enas_lm's recurrent cell, trained (fixed) or searched.
+// The language model's jobs (Penn Treebank or any corpus): enas_lm's recurrent cell, trained
+// (fixed) or searched.
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
 
 #include "enas/child/factory.h"
 #include "enas/child/layers.h"
@@ -9,17 +13,49 @@
 #include "enas/train/jobs_common.h"
 #include "enas/train/lm_search_trainer.h"
 #include "enas/train/lm_trainer.h"
+#include "enas/util/files.h"
 #include "enas/util/runtime.h"
 
 namespace enas {
 
 namespace {
 
-Corpus load_corpus(const Config& c, Reporter& reporter) {
+/// A vocabulary file is read whole: WikiText-103's 267,735 words take 2.5 MB.
+constexpr uint64_t kMaxVocabularyBytes = uint64_t{64} << 20;
+
+/// The corpus, checked against the vocabulary the run folder recorded (vocab.txt, one word a line
+/// in id order): a resumed or derived run whose data changed would give its ids other words.
+/// A new run records it.
+Corpus load_corpus(Session& session) {
+  const Config& c = session.config();
   Corpus corpus = load_corpus(data_request(c));
-  reporter.message(fmt::format("{}: vocabulary {}; train_size {}, valid_size {}, test_size {}",
-                               corpus.dir, corpus.vocab.size(), corpus.train.numel(),
-                               corpus.valid.numel(), corpus.test.numel()));
+  if (corpus.folded > 0) {
+    session.reporter().message(fmt::format(
+        "{} distinct training words seen fewer than {} times are {} (--vocab_min_count)",
+        corpus.folded, c.vocab_min_count, kUnk));
+  }
+  session.reporter().message(fmt::format(
+      "{}: vocabulary {}; train_size {}, valid_size {}, test_size {}", corpus.dir,
+      corpus.vocab.size(), corpus.train.numel(), corpus.valid.numel(), corpus.test.numel()));
+  const std::string text = vocabulary_text(corpus.vocab);
+  const std::string recorded = session.dir().file("vocab.txt");
+  if (std::filesystem::exists(recorded)) {
+    const std::string before = read_small_file(recorded, "vocabulary", kMaxVocabularyBytes);
+    if (before != text) {
+      size_t line = 1;
+      for (size_t i = 0; i < std::min(before.size(), text.size()) && before[i] == text[i]; ++i) {
+        line += before[i] == '\n';
+      }
+      fail(
+          "the corpus in {} no longer has the vocabulary this run was started with ({}: {} "
+          "words, now {}; they differ from line {}): the data changed, and the model's ids would "
+          "name other words; point --data at the run's corpus",
+          corpus.dir, recorded, std::count(before.begin(), before.end(), '\n'), corpus.vocab.size(),
+          line);
+    }
+  } else {
+    session.dir().write_file("vocab.txt", text);
+  }
   return corpus;
 }
 
@@ -42,7 +78,7 @@ class LmTrainJob : public Job {
   nlohmann::json run(Session& session) override {
     Reporter& reporter = session.reporter();
     session.draw(Architecture::of(rnn::space(), model_->arc().code), "arc");
-    const Corpus corpus = load_corpus(session.config(), reporter);
+    const Corpus corpus = load_corpus(session);
     // A corpus of another vocabulary: the model is rebuilt at its size.
     if (corpus.vocab.size() != kPtbVocabSize) build(corpus.vocab.size());
     reporter.message(model_->summary());
@@ -92,7 +128,7 @@ class LmSearchJob : public Job {
   }
 
   nlohmann::json run(Session& session) override {
-    const Corpus corpus = load_corpus(session.config(), session.reporter());
+    const Corpus corpus = load_corpus(session);
     if (corpus.vocab.size() != kPtbVocabSize) build(corpus.vocab.size());
     session.reporter().message(fmt::format("Shared child has {} params ({} per architecture), {}",
                                            child_->num_params(), child_->num_params_per_arc(),
@@ -102,7 +138,7 @@ class LmSearchJob : public Job {
   }
 
   nlohmann::json derive(Session& session, const std::string& checkpoint) override {
-    const Corpus corpus = load_corpus(session.config(), session.reporter());
+    const Corpus corpus = load_corpus(session);
     if (corpus.vocab.size() != kPtbVocabSize) build(corpus.vocab.size());
     LmSearchTrainer trainer(session, child_, controller_, corpus);
     return derive_in(session, trainer, checkpoint);

@@ -44,6 +44,15 @@ bool is_control(unsigned char c) { return c < 0x20 || c == 0x7F; }
 
 }  // namespace
 
+size_t first_invalid_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = utf8_length(text, i);
+    if (n == 0) return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
 std::string escaped(std::string_view text) {
   std::string out;
   for (size_t i = 0; i < text.size();) {

@@ -18,7 +18,7 @@ void load_model(torch::nn::Module& model, const std::string& path) {
 
 ImageChild load_child(const Config& config, const std::string& path) {
   torch::manual_seed(0);
-  ImageChild model = make_fixed_child(config, dataset_shape(config.dataset));
+  ImageChild model = make_fixed_child(config, dataset_shape(data_request(config)));
   load_model(*model, path);
   return model;
 }

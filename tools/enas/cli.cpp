@@ -121,6 +121,8 @@ State prescan(int argc, char** argv) {
     }
     s.config.dataset = searched.dataset;
     s.config.data = searched.data;
+    s.config.cifar100_labels = searched.cifar100_labels;
+    s.config.vocab_min_count = searched.vocab_min_count;
     s.config.child_fixed_arc_file = from + "/best_arc.txt";
   }
   std::string arc_file = scan(argc, argv, {"--child_fixed_arc_file"});

@@ -49,6 +49,8 @@ struct Config {
   std::string preset = "";
   std::string dataset = "fashion_mnist";
   std::string data = "";
+  std::string cifar100_labels = "fine";  // cifar100: fine (100 classes) | coarse (20)
+  int64_t vocab_min_count = 1;           // --dataset text: rarer training words become <unk>
   std::string out = "";
   std::string device = "cpu";
   int threads = 0;

@@ -9,9 +9,14 @@ template <typename V>
 void Config::visit(V&& v) {
   // ---------------------------------------------------------------- ours
   v("preset", preset, "apply a preset (see `enas presets`) before --config and flags", kAll);
-  v("dataset", dataset, "cifar10 | fashion_mnist | ptb", kAll);
+  v("dataset", dataset,
+    "images: cifar10 | cifar100 | fashion_mnist | mnist; text: ptb | text (docs/data.md)", kAll);
   v("data,data_path", data, "data folder (default: $ENAS_DATA_DIR, or Debian's fashion-mnist)",
     kAll);
+  v("cifar100_labels", cifar100_labels,
+    "cifar100: fine (100 classes) | coarse (the 20 superclasses)", kImage);
+  v("vocab_min_count", vocab_min_count,
+    "text: training words seen fewer times become <unk> (1 keeps every word)", kLm);
   v("out,output_dir", out, "run folder (default: runs/<command>-<date>-<time>)", kAll);
   v("device", device, "cpu | cuda | cuda:N", kAll);
   v("threads", threads, "intra-op threads (0 = every core available)", kAll);

@@ -7,25 +7,28 @@
 #include <string>
 #include <vector>
 
+#include "enas/data/corpus.h"
 #include "enas/data/image_dataset.h"
 #include "enas/data/image_shape.h"
-#include "enas/data/ptb.h"
 
 namespace enas {
+
+struct DataRequest;
 
 /// One data set of the registry.
 struct DatasetInfo {
   const char* name;         // the value of --dataset
   bool text;                // a corpus for the language model (the rnn space), else images
-  ImageShape shape;         // images: channels, height, width and classes, known unread (dry runs)
   const char* default_dir;  // where its files are when neither --data nor ENAS_DATA_DIR says
   const char* source;       // where to get it: the hint of the error of a missing folder
+  /// Images: channels, height, width and classes, known without reading the images (dry runs,
+  /// the network built before the data is loaded). Null for text.
+  ImageShape (*shape)(const DataRequest& request);
   /// Images: the whole training and test splits of folder `dir` (or a parent: each loader
-  /// looks for its files), the test split cut to `test_limit` (> 0). Null for text.
-  ImageDataset (*load_images)(const std::string& dir, int64_t test_limit);
-  /// Text: the corpus of `dir`, its streams cut to `train_limit` and `eval_limit` tokens (> 0).
-  /// Null for images.
-  Corpus (*load_text)(const std::string& dir, int64_t train_limit, int64_t eval_limit);
+  /// looks for its files), the test split cut to the request's test_limit (> 0). Null for text.
+  ImageDataset (*load_images)(const std::string& dir, const DataRequest& request);
+  /// Text: the corpus of `dir`, its streams cut to the request's limits (> 0). Null for images.
+  Corpus (*load_text)(const std::string& dir, const DataRequest& request);
 };
 
 /// Every data set, in registry order.
@@ -37,16 +40,19 @@ const DatasetInfo& dataset_named(const std::string& name);
 std::string dataset_names();
 std::string dataset_names(bool text);
 
-/// What a run asks of its data: the flags --dataset, --data, --train_limit and --test_limit.
+/// What a run asks of its data: the flags --dataset, --data, --train_limit, --test_limit and the
+/// options of particular data sets.
 struct DataRequest {
   std::string dataset;
-  std::string data;         // "": $ENAS_DATA_DIR, else the data set's default folder
-  int64_t train_limit = 0;  // images or tokens of training kept (0: all)
-  int64_t test_limit = 0;   // images or tokens of evaluation kept (0: all)
+  std::string data;                      // "": $ENAS_DATA_DIR, else the data set's default folder
+  int64_t train_limit = 0;               // images or tokens of training kept (0: all)
+  int64_t test_limit = 0;                // images or tokens of evaluation kept (0: all)
+  std::string cifar100_labels = "fine";  // cifar100: fine (100 classes) | coarse (20)
+  int64_t vocab_min_count = 1;           // text: training words seen fewer times become <unk>
 };
 
 /// Input shape and classes of an image data set, known without reading it (for --dry-run).
-ImageShape dataset_shape(const std::string& dataset);
+ImageShape dataset_shape(const DataRequest& request);
 
 /// The data folder: --data, else $ENAS_DATA_DIR, else the data set's default folder. Throws
 /// enas::Error saying how to provide it.

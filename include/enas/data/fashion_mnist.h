@@ -1,6 +1,7 @@
 #pragma once
 /// Fashion-MNIST in IDX format (optionally gzip-compressed), as Debian's dataset-fashion-mnist
-/// package installs it in /usr/share/datasets/fashion-mnist: the embedded default data set.
+/// package installs it in /usr/share/datasets/fashion-mnist: the embedded default data set. MNIST
+/// has the same four files, and so does any pair of 28x28 images and labels in that format.
 #include <string>
 
 #include "enas/data/image_dataset.h"
@@ -18,5 +19,8 @@ torch::Tensor read_idx_file(const std::string& path);
 /// from `dir` as 1-channel images; limits as load_cifar10.
 ImageDataset load_fashion_mnist(const std::string& dir, int64_t train_limit = 0,
                                 int64_t test_limit = 0);
+
+/// The same four files as MNIST: `dir`, or `dir`/mnist when `dir` lacks them.
+ImageDataset load_mnist(const std::string& dir, int64_t train_limit = 0, int64_t test_limit = 0);
 
 }  // namespace enas

@@ -14,6 +14,9 @@ struct ImageSplit {
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
   /// The first n examples (all when n <= 0 or n >= size()); shares memory.
   ImageSplit head(int64_t n) const;
+  /// The first n examples in memory of their own (all, shared, when n <= 0 or n >= size()), so
+  /// that a small limit does not pin a whole split.
+  ImageSplit head_copy(int64_t n) const;
   /// Examples [begin, end); shares memory.
   ImageSplit slice(int64_t begin, int64_t end) const;
 };
@@ -27,7 +30,7 @@ struct ChannelStats {
 /// A data set: train, (optional) valid and test splits plus normalisation statistics computed on
 /// the training split only, as the authors do (np.mean / np.std over N, H, W).
 struct ImageDataset {
-  std::string name;  // "cifar10", "fashion_mnist"
+  std::string name;  // the --dataset it was loaded as
   ImageSplit train, valid, test;
   ChannelStats stats;
   int64_t num_classes = 10;

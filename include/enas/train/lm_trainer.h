@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "enas/child/rnn_lm.h"
-#include "enas/data/ptb.h"
+#include "enas/data/corpus.h"
 #include "enas/train/lm_step.h"
 #include "enas/train/trainer_core.h"
 

@@ -11,6 +11,9 @@ namespace enas {
 /// `text` with every byte that is not printable UTF-8 written as \n, \t, \r or \xNN.
 std::string escaped(std::string_view text);
 
+/// The offset of the first byte of `text` that does not begin valid UTF-8, or npos.
+size_t first_invalid_utf8(std::string_view text);
+
 /// Throws enas::Error naming `what` (a flag, an argument) when `value` is not valid UTF-8 or
 /// holds a control character; `lines` allows tabs and line breaks (an architecture over lines).
 void require_text(const std::string& what, std::string_view value, bool lines = false);

@@ -165,7 +165,9 @@ TEST(Config, ValidateNamesTheBadFlag) {
   EXPECT_PRED2(contains, bad([](Config& c) { c.batch_size = 0; }), "--batch_size");
   EXPECT_PRED2(contains, bad([](Config& c) { c.child_out_filters = 3; }), "--child_out_filters");
   EXPECT_PRED2(contains, bad([](Config& c) { c.child_clip_mode = "bad"; }), "--child_clip_mode");
-  EXPECT_PRED2(contains, bad([](Config& c) { c.dataset = "mnist"; }), "--dataset");
+  EXPECT_PRED2(contains, bad([](Config& c) { c.dataset = "imagenet"; }), "--dataset");
+  EXPECT_PRED2(contains, bad([](Config& c) { c.cifar100_labels = "all"; }), "--cifar100_labels");
+  EXPECT_PRED2(contains, bad([](Config& c) { c.vocab_min_count = 0; }), "--vocab_min_count");
   EXPECT_PRED2(contains, bad([](Config& c) { c.child_keep_prob = 0; }), "--child_keep_prob");
 }
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "enas/data/corpus.h"
 #include "enas/data/lm_batches.h"
-#include "enas/data/ptb.h"
 #include "test_util.h"
 
 namespace enas {
