@@ -14,6 +14,7 @@ packages=(
   googletest          # GoogleTest's sources, built with the project
   libgloo-dev         # the headers c10d's Gloo process group includes
   zlib1g-dev          # zlib.h and libz.a (the checkpoint archive's CRC-32)
+  libturbojpeg0-dev libpng-dev  # turbojpeg.h, png.h and their static libraries (--dataset folder)
 )
 mkdir -p "$dest"
 rm -f "$dest"/*.deb

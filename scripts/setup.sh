@@ -12,6 +12,7 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev googletest
   libgloo-dev           # the headers of c10d's Gloo process group (distributed runs)
+  libturbojpeg0-dev libpng-dev  # JPEG and PNG decoding of --dataset folder
   dataset-fashion-mnist # the embedded default data set
   graphviz              # `dot`: drawings of architectures (enas draw, best_arc.svg)
   gnuplot-nox           # the curves of report.html

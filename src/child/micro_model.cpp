@@ -9,8 +9,10 @@ namespace enas {
 namespace F = torch::nn::functional;
 
 AuxHeadImpl::AuxHeadImpl(int64_t in_channels, int64_t in_size, int64_t num_classes) {
-  require(in_size >= 5, "the auxiliary head needs a map of at least 5x5, got {}x{}", in_size,
-          in_size);
+  require(in_size >= 5,
+          "the auxiliary head needs a map of at least 5x5 where it stands, got {}x{}: use larger "
+          "images (--image_size) or no auxiliary head (--nochild_use_aux_heads)",
+          in_size, in_size);
   int64_t k = (in_size - 5) / 3 + 1;  // size after the 5x5/3 VALID average pool
   pad_lo_ = (k - 1) / 2;              // TF "SAME" at stride 1 pads bottom/right more
   pad_hi_ = k - 1 - pad_lo_;

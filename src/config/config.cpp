@@ -190,7 +190,9 @@ void validate_ptb(const Config& c) {
 }  // namespace
 
 DataRequest data_request(const Config& c) {
-  return {c.dataset, c.data, c.train_limit, c.test_limit, c.cifar100_labels, c.vocab_min_count};
+  return {c.dataset,         c.data,       c.train_limit,    c.test_limit, c.cifar100_labels,
+          c.vocab_min_count, c.image_size, c.image_channels, c.data_cache, c.skip_bad_images,
+          c.max_image_pixels};
 }
 
 void validate(const Config& c) {
@@ -221,6 +223,12 @@ void validate(const Config& c) {
   if (data.text) validate_ptb(c);
   parse_cifar100_labels(c.cifar100_labels);
   require(c.vocab_min_count >= 1, "--vocab_min_count must be >= 1, got {}", c.vocab_min_count);
+  require(c.image_size == 0 || c.image_size >= 8,
+          "--image_size must be 0 (the images' own size) or at least 8, got {}", c.image_size);
+  require(c.image_channels == 0 || c.image_channels == 1 || c.image_channels == 3,
+          "--image_channels must be 1, 3 or 0 (3 unless every image is gray), got {}",
+          c.image_channels);
+  require(c.max_image_pixels >= 4, "--max_image_pixels must be >= 4, got {}", c.max_image_pixels);
   require(c.batch_size > 0, "--batch_size must be > 0, got {}", c.batch_size);
   require(c.eval_batch_size > 0, "--eval_batch_size must be > 0, got {}", c.eval_batch_size);
   require(c.num_epochs >= 1, "--num_epochs must be >= 1, got {}", c.num_epochs);
@@ -310,6 +318,10 @@ std::vector<std::string> resume_changes(const Config& saved, const Config& now,
   static const std::set<std::string> kLocked = {"dataset",
                                                 "cifar100_labels",
                                                 "vocab_min_count",
+                                                "image_size",
+                                                "image_channels",
+                                                "skip_bad_images",
+                                                "max_image_pixels",
                                                 "search_for",
                                                 "seed",
                                                 "train_limit",

@@ -5,6 +5,7 @@
 #include "enas/data/cifar10.h"
 #include "enas/data/cifar100.h"
 #include "enas/data/fashion_mnist.h"
+#include "enas/data/image_folder.h"
 #include "enas/util/error.h"
 
 namespace enas {
@@ -33,6 +34,22 @@ ImageDataset mnist_images(const std::string& dir, const DataRequest& r) {
   return load_mnist(dir, 0, r.test_limit);
 }
 
+ImageFolderOptions folder_options(const DataRequest& r) {
+  ImageFolderOptions o;
+  o.image_size = r.image_size;
+  o.image_channels = r.image_channels;
+  o.cache_dir = r.data_cache;
+  o.skip_bad_images = r.skip_bad_images;
+  o.max_image_pixels = r.max_image_pixels;
+  return o;
+}
+ImageShape folder_shape(const DataRequest& r) {
+  return image_folder_shape(resolve_data_dir(r), folder_options(r));
+}
+ImageDataset folder_images(const std::string& dir, const DataRequest& r) {
+  return load_image_folder(dir, folder_options(r), r.test_limit);
+}
+
 Corpus ptb_text(const std::string& dir, const DataRequest& r) {
   return load_ptb(dir, r.train_limit, r.test_limit);
 }
@@ -59,6 +76,10 @@ const std::vector<DatasetInfo>& all_datasets() {
        "MNIST is the four idx files of https://yann.lecun.com/exdb/mnist/ (train-images-idx3-"
        "ubyte, ...)",
        idx_shape, mnist_images, nullptr},
+      {"folder", false, "",
+       "an image folder holds train/<class>/ and test/<class>/ folders of JPEG or PNG images "
+       "(docs/data.md)",
+       folder_shape, folder_images, nullptr},
       {"ptb", true, "",
        "Penn Treebank is Mikolov's ptb.{train,valid,test}.txt (simple-examples/data)", nullptr,
        nullptr, ptb_text},
@@ -112,7 +133,7 @@ ImageDataset load_image_dataset(const DataRequest& r, int64_t num_valid) {
           d.name);
   // The limit applies to what training sees, so hold out the validation images first.
   ImageDataset data = d.load_images(resolve_data_dir(r), r);
-  if (num_valid > 0) hold_out_validation(data, num_valid);
+  if (num_valid > 0 && data.valid.size() == 0) hold_out_validation(data, num_valid);
   if (r.train_limit > 0 && r.train_limit < data.train.size()) {
     data.train = data.train.head(r.train_limit);
     data.stats = channel_stats(data.train);

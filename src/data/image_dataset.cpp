@@ -68,7 +68,8 @@ ChannelStats channel_stats(const ImageSplit& split) {
 void hold_out_validation(ImageDataset& data, int64_t num_valid) {
   const int64_t n = data.train.size();
   require(num_valid >= 0 && num_valid < n,
-          "cannot hold out {} validation images from a training split of {} (must be 0..{})",
+          "cannot hold out {} validation images from a training split of {}: pass --num_valids "
+          "0..{}",
           num_valid, n, n - 1);
   if (num_valid == 0) return;
   data.valid = data.train.slice(n - num_valid, n);

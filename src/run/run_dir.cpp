@@ -30,7 +30,7 @@ constexpr const char* kLockName = ".enas.lock";
 const std::set<std::string> kRunFiles = {
     "config.json",  "log.txt",       "metrics.jsonl", "arcs.jsonl",   "result.json",
     "best_arc.txt", "best_arc.json", "best_arc.svg",  "best_arc.dot", "arc.svg",
-    "arc.dot",      "report.html",   "vocab.txt",     kLockName};
+    "arc.dot",      "report.html",   "vocab.txt",     "data.json",    kLockName};
 
 /// Files that make a folder "hold a run" (a lone log is a run that died before its first step).
 bool marks_a_run(const std::string& name) {

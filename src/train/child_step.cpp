@@ -111,8 +111,9 @@ void EpochMeter::restore(const nlohmann::json& state) {
 }
 
 BatchLoaderOptions train_loader_options(const Config& config, torch::Device device,
-                                        const Team& team) {
+                                        const Team& team, int64_t pad) {
   BatchLoaderOptions o;
+  o.augment.pad = pad;
   o.batch_size = config.batch_size;
   o.shuffle = true;
   o.augment.cutout_size = config.child_cutout_size;

@@ -73,7 +73,8 @@ TrainResult FinalTrainer::run() {
   sgd_->on_gradients(team_.gradient_averager());
   const SyncBatchNorm sync_bn(team_, device_);
 
-  BatchLoader loader(data_.train, data_.stats, train_loader_options(config_, device_, team_));
+  BatchLoader loader(data_.train, data_.stats,
+                     train_loader_options(config_, device_, team_, data_.augment_pad));
   const DeviceSplit test = to_device(data_.test, data_.stats, device_, use_channels_last(config_));
   const DeviceSplit valid =
       to_device(data_.valid, data_.stats, device_, use_channels_last(config_));

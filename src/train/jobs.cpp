@@ -43,6 +43,20 @@ nlohmann::json search_result(const Session& session, const SearchResult& r, int6
 
 namespace {
 
+/// data.json: what the model was trained on (classes, input shape, the normalisation measured on
+/// the training split), so that a model taken out of the run is fed as it was trained.
+void record_data(const Session& session, const ImageDataset& data) {
+  nlohmann::json j = {{"dataset", data.name},
+                      {"num_classes", data.num_classes},
+                      {"channels", data.train.images.size(1)},
+                      {"height", data.train.images.size(2)},
+                      {"width", data.train.images.size(3)},
+                      {"mean", data.stats.mean},
+                      {"std", data.stats.std}};
+  if (!data.class_names.empty()) j["classes"] = data.class_names;
+  session.dir().write_file("data.json", j.dump(2) + "\n");
+}
+
 /// Final training of an image child (the authors' main.py with a child_fixed_arc).
 class ImageTrainJob : public Job {
  public:
@@ -72,6 +86,8 @@ class ImageTrainJob : public Job {
     reporter.message(fmt::format("Model has {} params (aux head {})", model_->num_params(),
                                  model_->num_aux_params()));
     const ImageDataset data = load_image_dataset(data_request(c));
+    if (!data.load_note.empty()) reporter.message(data.load_note);
+    record_data(session, data);
     reporter.message(fmt::format("{}: {} training, {} test images; mean {} std {}", data.name,
                                  data.train.size(), data.test.size(),
                                  fmt::join(data.stats.mean, ","), fmt::join(data.stats.std, ",")));
@@ -121,6 +137,8 @@ class ImageSearchJob : public Job {
   nlohmann::json run(Session& session) override {
     const Config& c = session.config();
     const ImageDataset data = load_image_dataset(data_request(c), c.num_valids);
+    if (!data.load_note.empty()) session.reporter().message(data.load_note);
+    record_data(session, data);
     session.reporter().message(fmt::format("{}: {} training, {} validation, {} test images",
                                            data.name, data.train.size(), data.valid.size(),
                                            data.test.size()));

@@ -105,7 +105,8 @@ ChildPass SearchTrainer::train_child(int64_t epoch, const RunProgress* from) {
           "changed?)",
           from ? from->batch : 0, batches_per_epoch());
   // (The loader is rebuilt per epoch; its order depends on (seed, epoch) only.)
-  BatchLoader loader(data_.train, data_.stats, train_loader_options(config_, device_, team_));
+  BatchLoader loader(data_.train, data_.stats,
+                     train_loader_options(config_, device_, team_, data_.augment_pad));
   sgd_->on_gradients(team_.gradient_averager());
   // Only the child pass syncs batch norm: the processes score different architectures on
   // different minibatches in the controller's phase.

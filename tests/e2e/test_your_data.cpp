@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli_runner.h"
+#include "image_files.h"
 #include "test_util.h"
 
 namespace enas {
@@ -146,6 +147,105 @@ TEST(YourData, ATextCorpusSearchesDerivesAndHandsOffWithItsVocabulary) {
                               120);
   expect_one_error_line(d, {"no longer has the vocabulary this run was started with", "vocab.txt",
                             "they differ from line"});
+}
+
+}  // namespace
+}  // namespace enas
+
+namespace enas {
+namespace {
+
+// ------------------------------------------------------------------------------ image folders
+
+/// `enas run` of the micro presets made tiny on an image folder: both stages one epoch.
+std::vector<std::string> tiny_folder_pipeline(const std::string& data, const std::string& out) {
+  // clang-format off
+  return {"run", "--preset", "cifar10_micro_search", "--dataset", "folder", "--data", data,
+          "--search_epochs", "1", "--final_epochs", "1", "--out", out,
+          "--child_out_filters", "4", "--batch_size", "16", "--child_num_layers", "1",
+          "--child_num_cells", "2", "--controller_train_steps", "2",
+          "--controller_num_aggregate", "2", "--derive_samples", "3", "--num_valids", "9",
+          "--log_every", "2", "--threads", "1", "--json"};
+  // clang-format on
+}
+
+TEST(YourData, AnImageFolderOfOddSizesSearchesAndTrainsThenComesFromItsCache) {
+  TempDir tmp;
+  const std::string data = tmp.file("pets");
+  // 3 classes of 40x30 images (JPEG and PNG), resized to 24x24 (shorter side, centre crop).
+  test::write_image_folder(data, 3, 12, 4, 40, 30);
+  const CliResult r =
+      run_cli(concat(tiny_folder_pipeline(data, tmp.file("p")), {"--image_size", "24"}), 600);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_PRED2(contains, r.out, "(3x24x24, 3 classes): test 12 images decoded");
+  EXPECT_PRED2(contains, r.out, "folder: 27 training, 9 validation, 12 test images");
+  const json final = json::parse(read_text(tmp.file("p/train/result.json")));
+  EXPECT_GE(final.value("test_acc", -1.0), 0.0);
+  const json config = json::parse(read_text(tmp.file("p/train/config.json")));
+  EXPECT_EQ(config.value("dataset", ""), "folder");
+  EXPECT_EQ(config.value("image_size", 0), 24);
+  // Both stages and the second run read the decoded images back (the first stage wrote them).
+  EXPECT_PRED2(contains, read_text(tmp.file("p/train/log.txt")),
+               "train 36 images read from the cache");
+  EXPECT_TRUE(fs::is_directory(data + "/.enas-cache"));
+  // What the model was trained on, for whoever feeds it later.
+  const json record = json::parse(read_text(tmp.file("p/train/data.json")));
+  EXPECT_EQ(record.at("classes"), json({"c00", "c01", "c02"}));
+  EXPECT_EQ(record.value("height", 0), 24);
+  EXPECT_EQ(record.at("mean").size(), 3u);
+}
+
+TEST(YourData, AFolderOfTwelveClassesAt64PixelsTrainsOnTwoProcessesAndResumesOnOne) {
+  TempDir tmp;
+  const std::string data = tmp.file("shapes");
+  test::write_image_folder(data, 12, 2, 1, 64, 64, /*gray=*/true);
+  const std::vector<std::string> train = concat(
+      test::tiny_train_args(data, tmp.file("t")),
+      {"--dataset", "folder", "--batch_size", "8", "--data_cache", tmp.file("cache"), "--json"});
+  const CliResult one = run_cli(concat(train, {"--dry-run"}), 60);
+  ASSERT_EQ(one.exit_code, 0) << one.describe();
+  const CliResult r = run_cli(test::launched(train), 300);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const json j = test::rank0_json(r);
+  EXPECT_EQ(j.value("params", int64_t{-1}), one.last_json().value("params", int64_t{-2}));
+  EXPECT_PRED2(contains, r.out, "(1x64x64, 12 classes)");  // gray images: one channel
+  EXPECT_FALSE(fs::exists(data + "/.enas-cache")) << "--data_cache names where the cache goes";
+  EXPECT_TRUE(fs::is_directory(tmp.file("cache")));
+  // The run goes on, on one process, one epoch more, from the cache.
+  const CliResult resumed =
+      run_cli({"train", "--resume", "--out", tmp.file("t"), "--num_epochs", "2", "--json"}, 300);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.describe();
+  EXPECT_EQ(resumed.last_json().value("epochs", 0), 2);
+  EXPECT_PRED2(contains, resumed.out, "train 24 images read from the cache");
+}
+
+// The README's own line, with its defaults (the embedded pipeline's presets).
+TEST(YourData, TheReadmesFolderCommandRunsThePipeline) {
+  TempDir tmp;
+  test::write_image_folder(tmp.file("my_images"), 2, 12, 3, 32, 32);
+  const CliResult r = run_cli({"run", "--dataset", "folder", "--data", tmp.file("my_images"),
+                               "--num_valids", "6", "--out", tmp.file("runs"), "--threads", "1"},
+                              600);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(fs::exists(tmp.file("runs/train/result.json"))) << r.describe();
+  EXPECT_EQ(json::parse(read_text(tmp.file("runs/train/data.json"))).value("num_classes", 0), 2);
+}
+
+TEST(YourData, AnImageFolderThatIsNotOneIsOneErrorLine) {
+  TempDir tmp;
+  fs::create_directories(tmp.file("flat"));
+  std::ofstream(tmp.file("flat/cat.jpg")) << "x";
+  expect_one_error_line(run_cli(concat(test::tiny_train_args(tmp.file("flat"), tmp.file("t")),
+                                       {"--dataset", "folder"}),
+                                60),
+                        {"image folder", "has no train/ folder", "docs/data.md"});
+  test::write_image_folder(tmp.file("mixed"), 2, 2, 1, 8, 8);
+  test::write_image_folder(tmp.file("mixed"), 2, 1, 1, 10, 10);  // 0.png of other sizes
+  expect_one_error_line(run_cli(concat(test::tiny_train_args(tmp.file("mixed"), tmp.file("t2")),
+                                       {"--dataset", "folder"}),
+                                60),
+                        {"images of different sizes", "--image_size N"});
+  EXPECT_FALSE(fs::exists(tmp.file("t2/config.json")));
 }
 
 }  // namespace

@@ -123,6 +123,11 @@ State prescan(int argc, char** argv) {
     s.config.data = searched.data;
     s.config.cifar100_labels = searched.cifar100_labels;
     s.config.vocab_min_count = searched.vocab_min_count;
+    s.config.image_size = searched.image_size;
+    s.config.image_channels = searched.image_channels;
+    s.config.data_cache = searched.data_cache;
+    s.config.skip_bad_images = searched.skip_bad_images;
+    s.config.max_image_pixels = searched.max_image_pixels;
     s.config.child_fixed_arc_file = from + "/best_arc.txt";
   }
   std::string arc_file = scan(argc, argv, {"--child_fixed_arc_file"});

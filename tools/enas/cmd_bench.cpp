@@ -2,9 +2,14 @@
 // the data loader, as one JSON line. bench/compare_reference.sh runs the PyTorch reference beside
 // it.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <functional>
 
 #include "cli.h"
@@ -15,6 +20,8 @@
 #include "enas/controller/controller.h"
 #include "enas/data/batch_loader.h"
 #include "enas/data/cifar10.h"
+#include "enas/data/image_codec.h"
+#include "enas/data/image_folder.h"
 #include "enas/dist/dist.h"
 #include "enas/space/arc_text.h"
 #include "enas/space/authors_arcs.h"
@@ -24,6 +31,7 @@
 #include "enas/train/reinforce.h"
 #include "enas/train/sgd.h"
 #include "enas/util/error.h"
+#include "enas/util/files.h"
 #include "enas/util/gemm.h"
 #include "enas/util/op_profile.h"
 #include "enas/util/runtime.h"
@@ -143,6 +151,60 @@ nlohmann::json bench_loader(const BenchOptions& o) {
           {"images_per_s", n / s},
           {"source", source},
           {"augment", "pad4-crop-flip-cutout16"}};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t);
+
+/// --dataset folder's reader on a folder it makes: 1,000 training and 200 test images of 64x48
+/// (smooth colour ramps, half JPEG, half PNG) resized to 32x32, decoded on every core, then read
+/// back from the cache.
+nlohmann::json bench_folder() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string root = std::string(tmp && *tmp ? tmp : "/tmp") + "/enas-bench-folder-XXXXXX";
+  require(::mkdtemp(root.data()) != nullptr, "bench: cannot make a folder under {}: {}", root,
+          std::strerror(errno));
+  struct Remove {
+    std::string path;
+    ~Remove() {
+      std::error_code ignored;  // our own temporary folder
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove{root};
+  constexpr int kClasses = 10, kWidth = 64, kHeight = 48;
+  int64_t bytes = 0;
+  for (const auto& [split, per_class] : {std::pair{"train", 100}, {"test", 20}}) {
+    for (int k = 0; k < kClasses; ++k) {
+      const std::string folder = fmt::format("{}/data/{}/class{}", root, split, k);
+      std::filesystem::create_directories(folder);
+      for (int i = 0; i < per_class; ++i) {
+        DecodedImage image{kWidth, kHeight, 3, {}};
+        for (int y = 0; y < kHeight; ++y)
+          for (int x = 0; x < kWidth; ++x)
+            for (int c = 0; c < 3; ++c)
+              image.pixels.push_back(
+                  static_cast<uint8_t>((25 * k + 2 * x + 3 * y + 40 * c + i) % 256));
+        const std::string file = i % 2 ? encode_jpeg(image) : encode_png(image);
+        bytes += static_cast<int64_t>(file.size());
+        write_file_atomic(fmt::format("{}/{}.{}", folder, i, i % 2 ? "jpg" : "png"), file);
+      }
+    }
+  }
+  ImageFolderOptions o;
+  o.image_size = 32;
+  o.cache_dir = root + "/cache";
+  nlohmann::json j = {{"source", "synthetic 64x48, half JPEG (q90), half PNG"},
+                      {"image_size", 32},
+                      {"file_bytes", bytes}};
+  for (const char* pass : {"decoded", "cached"}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const ImageDataset d = load_image_folder(root + "/data", o, 0);
+    const double s = seconds_since(t0);
+    const int64_t n = d.train.size() + d.test.size();
+    j["images"] = n;
+    j[fmt::format("{}_seconds", pass)] = s;
+    j[fmt::format("{}_images_per_s", pass)] = n / s;
+  }
+  return j;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -280,7 +342,10 @@ int run_bench(BenchOptions& o) {
     fmt::print(stderr, "macro: {:.1f} images/s; {}\n", j[kMacroSpace]["images_per_s"].get<double>(),
                roofline_summary(j[kMacroSpace]["roofline"]));
   }
-  if (o.only.empty() || o.only == "loader") j["loader"] = bench_loader(o);
+  if (o.only.empty() || o.only == "loader") {
+    j["loader"] = bench_loader(o);
+    j["loader"]["folder"] = bench_folder();
+  }
   if (o.only.empty() || o.only == "controller") {
     j["controller"] = {{kMicroSpace, bench_controller("cifar10_micro_search", o.steps)},
                        {kMacroSpace, bench_controller("cifar10_macro_search", o.steps)}};

@@ -51,6 +51,11 @@ struct Config {
   std::string data = "";
   std::string cifar100_labels = "fine";  // cifar100: fine (100 classes) | coarse (20)
   int64_t vocab_min_count = 1;           // --dataset text: rarer training words become <unk>
+  int64_t image_size = 0;                // --dataset folder: N x N (0: the images' own size)
+  int64_t image_channels = 0;            // --dataset folder: 1 | 3 (0: 3 unless all are gray)
+  std::string data_cache = "";           // --dataset folder: cache folder ("": DATA/.enas-cache)
+  bool skip_bad_images = false;          // --dataset folder: images that do not decode left out
+  int64_t max_image_pixels = 50000000;   // --dataset folder: larger images are refused
   std::string out = "";
   std::string device = "cpu";
   int threads = 0;

@@ -10,11 +10,21 @@ void Config::visit(V&& v) {
   // ---------------------------------------------------------------- ours
   v("preset", preset, "apply a preset (see `enas presets`) before --config and flags", kAll);
   v("dataset", dataset,
-    "images: cifar10 | cifar100 | fashion_mnist | mnist; text: ptb | text (docs/data.md)", kAll);
+    "images: cifar10 | cifar100 | fashion_mnist | mnist | folder; text: ptb | text (docs/data.md)",
+    kAll);
   v("data,data_path", data, "data folder (default: $ENAS_DATA_DIR, or Debian's fashion-mnist)",
     kAll);
   v("cifar100_labels", cifar100_labels,
     "cifar100: fine (100 classes) | coarse (the 20 superclasses)", kImage);
+  v("image_size", image_size,
+    "folder: images resized to N x N (shorter side to N, centre crop); 0: their own size", kImage);
+  v("image_channels", image_channels, "folder: 1 | 3 (0: 3 unless every image is gray)", kImage);
+  v("data_cache", data_cache, "folder: where decoded images are cached (default DATA/.enas-cache)",
+    kImage);
+  v("skip_bad_images", skip_bad_images,
+    "folder: leave out images that do not decode, with a warning (else an error)", kImage);
+  v("max_image_pixels", max_image_pixels,
+    "folder: images of more pixels are refused (decompression bombs)", kImage);
   v("vocab_min_count", vocab_min_count,
     "text: training words seen fewer times become <unk> (1 keeps every word)", kLm);
   v("out,output_dir", out, "run folder (default: runs/<command>-<date>-<time>)", kAll);

@@ -49,6 +49,11 @@ struct DataRequest {
   int64_t test_limit = 0;                // images or tokens of evaluation kept (0: all)
   std::string cifar100_labels = "fine";  // cifar100: fine (100 classes) | coarse (20)
   int64_t vocab_min_count = 1;           // text: training words seen fewer times become <unk>
+  int64_t image_size = 0;                // folder: N x N (0: the training images' own size)
+  int64_t image_channels = 0;            // folder: 1 or 3 (0: 3 unless every image is gray)
+  std::string data_cache;        // folder: where decoded images are cached ("": DIR/.enas-cache)
+  bool skip_bad_images = false;  // folder: leave out images that do not decode
+  int64_t max_image_pixels = 50000000;  // folder: larger images are refused
 };
 
 /// Input shape and classes of an image data set, known without reading it (for --dry-run).
@@ -60,7 +65,7 @@ std::string resolve_data_dir(const DataRequest& request);
 
 /// Loads an image data set with its limits applied; `num_valid` > 0 holds out the last
 /// `num_valid` training images as the validation split (search), before --train_limit cuts
-/// what training sees.
+/// what training sees, unless the data set has a validation split of its own.
 ImageDataset load_image_dataset(const DataRequest& request, int64_t num_valid = 0);
 
 /// Penn Treebank's vocabulary size, known without reading it (for --dry-run).

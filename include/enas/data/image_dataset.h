@@ -34,6 +34,9 @@ struct ImageDataset {
   ImageSplit train, valid, test;
   ChannelStats stats;
   int64_t num_classes = 10;
+  std::vector<std::string> class_names;  // an image folder's class folders; empty otherwise
+  int64_t augment_pad = 4;               // the crop's padding: the authors' 4, or N/8 of a folder
+  std::string load_note;                 // how it was loaded (decoded, or from a cache), or ""
 };
 
 /// Population mean and std per channel of `split`, on pixel / 255.

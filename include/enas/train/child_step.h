@@ -88,9 +88,10 @@ struct ImagePassHooks {
 
 /// The loader options of an image child's training split, as final training and the search read
 /// it: batches of batch_size (this process's shard of each), shuffled per (seed, epoch), the
-/// authors' augmentation with child_cutout_size, on `device` in the run's memory format.
+/// authors' augmentation with child_cutout_size (`pad` zeros around each image before its crop),
+/// on `device` in the run's memory format.
 BatchLoaderOptions train_loader_options(const Config& config, torch::Device device,
-                                        const Team& team);
+                                        const Team& team, int64_t pad);
 
 /// One epoch of an image child over `loader`: a step per batch from pass.first_batch on, a step
 /// record every log_every steps, and the epoch's record (returned and reported) at its end. On a

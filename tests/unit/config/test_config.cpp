@@ -246,10 +246,17 @@ TEST(Presets, EverySearchPresetNamesAFinalPresetOfItsSpaceAndData) {
   c.dataset = "cifar10";
   c.search_for = "macro";
   EXPECT_EQ(final_preset_for(c), "cifar10_macro_final");
-  c.dataset = "ptb";
-  EXPECT_EQ(final_preset_for(c), "ptb_final");
+  c.dataset = "cifar100";  // the hand-off then trains it on the search's data set
+  EXPECT_EQ(final_preset_for(c), "cifar10_macro_final");
+  c.search_for = "micro";
+  EXPECT_EQ(final_preset_for(c), "cifar100_micro_final");
   c.dataset = "fashion_mnist";
   EXPECT_EQ(final_preset_for(c), "default");
+  c.search_for = "rnn";
+  for (const char* text : {"ptb", "text"}) {
+    c.dataset = text;
+    EXPECT_EQ(final_preset_for(c), "ptb_final");
+  }
 }
 
 TEST(Presets, EveryPresetValidates) {

@@ -230,7 +230,7 @@ TEST(DataRegistry, EveryImageSetKnowsItsShapeAndClassesBeforeReading) {
   EXPECT_EQ(dataset_shape(r).channels, 1);
   EXPECT_EQ(dataset_shape(r).height, 28);
   EXPECT_EQ(dataset_names(/*text=*/true), "ptb, text");
-  EXPECT_EQ(dataset_names(/*text=*/false), "cifar10, cifar100, fashion_mnist, mnist");
+  EXPECT_EQ(dataset_names(/*text=*/false), "cifar10, cifar100, fashion_mnist, mnist, folder");
   for (const auto& d : all_datasets()) {
     EXPECT_EQ(d.text, d.load_text != nullptr) << d.name;
     EXPECT_EQ(!d.text, d.load_images != nullptr && d.shape != nullptr) << d.name;
