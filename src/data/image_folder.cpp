@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -17,8 +16,8 @@
 
 #include "enas/data/image_codec.h"
 #include "enas/util/error.h"
-#include "enas/util/files.h"
 #include "enas/util/text.h"
+#include "image_cache.h"
 
 namespace enas {
 
@@ -27,7 +26,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kMaxImageFileBytes = uint64_t{256} << 20;
-constexpr const char kCacheMagic[] = "enas image cache 1\n";
 
 struct Entry {
   std::string path;
@@ -86,6 +84,7 @@ void list_class(const fs::path& class_dir, int64_t label, std::vector<Entry>& fi
         e.path = p.string();
         e.label = label;
         e.bytes = fs::file_size(p, ec);
+        require(!ec, "{}: {}", p.string(), ec.message());
         const auto t = fs::last_write_time(p, ec);
         require(!ec, "{}: {}", p.string(), ec.message());
         e.mtime_ns =
@@ -199,22 +198,6 @@ struct Geometry {
   int64_t size = 0, channels = 0;
 };
 
-/// The cache's header: its geometry and image count, or nothing when the file is absent or not
-/// this folder's (a warning when it is damaged).
-std::optional<nlohmann::json> cache_header(const std::string& path, const std::string& key) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in.good()) return std::nullopt;
-  std::string magic(sizeof(kCacheMagic) - 1, '\0'), line;
-  in.read(magic.data(), static_cast<std::streamsize>(magic.size()));
-  if (magic != kCacheMagic || !std::getline(in, line) || line.size() > (1u << 20)) {
-    warn(fmt::format("{}: not an image cache of this version; decoding again", path));
-    return std::nullopt;
-  }
-  nlohmann::json h = parse_json(line, path, /*lenient=*/true);
-  if (h.is_discarded() || h.value("key", "") != key) return std::nullopt;
-  return h;
-}
-
 Geometry decide_geometry(const Listing& l, const ImageFolderOptions& o) {
   const auto& files = l.splits.at("train");
   std::vector<ImageHeader> headers(files.size());
@@ -272,7 +255,7 @@ Geometry geometry(const Listing& l, const ImageFolderOptions& o, const std::stri
   if (auto it = known.find(train_key); it != known.end()) return it->second;
   Geometry g;
   const std::string cached = (fs::path(cache_folder(l, o)) / ("train-" + train_key + ".bin"));
-  if (auto h = cache_header(cached, train_key)) {
+  if (auto h = image_cache::header(cached, train_key)) {
     g = {h->value("size", int64_t{0}), h->value("channels", int64_t{0})};
   }
   if (g.size <= 0 || (g.channels != 1 && g.channels != 3)) g = decide_geometry(l, o);
@@ -353,53 +336,6 @@ ImageSplit decode_split(const std::vector<Entry>& files, const Geometry& g,
   return {images, torch::tensor(labels, torch::kInt64)};
 }
 
-void write_cache(const std::string& path, const std::string& key, const ImageSplit& split,
-                 const Geometry& g, const std::vector<std::string>& classes) {
-  const nlohmann::json header = {{"key", key},
-                                 {"images", split.size()},
-                                 {"channels", g.channels},
-                                 {"size", g.size},
-                                 {"classes", classes}};
-  std::string bytes = kCacheMagic + header.dump() + "\n";
-  const torch::Tensor images = split.images.contiguous(), labels = split.labels.contiguous();
-  bytes.append(reinterpret_cast<const char*>(images.data_ptr<uint8_t>()), images.nbytes());
-  bytes.append(reinterpret_cast<const char*>(labels.data_ptr<int64_t>()), labels.nbytes());
-  try {
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    require(!ec, "cannot make {}: {}", fs::path(path).parent_path().string(), ec.message());
-    write_file_atomic(path, bytes);
-  } catch (const Error& e) {
-    warn(fmt::format("the image cache was not written ({}); the next run decodes again", e.what()));
-  }
-}
-
-std::optional<ImageSplit> read_cache(const std::string& path, const std::string& key,
-                                     const Geometry& g) {
-  const auto header = cache_header(path, key);
-  if (!header) return std::nullopt;
-  const int64_t n = header->value("images", int64_t{-1});
-  if (n <= 0 || header->value("size", int64_t{0}) != g.size ||
-      header->value("channels", int64_t{0}) != g.channels) {
-    return std::nullopt;
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string line;
-  in.ignore(static_cast<std::streamsize>(sizeof(kCacheMagic) - 1));
-  std::getline(in, line);
-  ImageSplit split{torch::empty({n, g.channels, g.size, g.size}, torch::kUInt8),
-                   torch::empty({n}, torch::kInt64)};
-  for (torch::Tensor* t : {&split.images, &split.labels}) {
-    const auto bytes = static_cast<std::streamsize>(t->nbytes());
-    in.read(static_cast<char*>(t->data_ptr()), bytes);
-    if (in.gcount() != bytes) {
-      warn(fmt::format("{}: a cut image cache; decoding again", path));
-      return std::nullopt;
-    }
-  }
-  return split;
-}
-
 }  // namespace
 
 ImageShape image_folder_shape(const std::string& dir, const ImageFolderOptions& options) {
@@ -431,11 +367,11 @@ ImageDataset load_image_folder(const std::string& dir, const ImageFolderOptions&
         split == "train" ? train_key
                          : split_key(l, split, options, fmt::format("{}x{}", g.channels, g.size));
     const std::string cache = (fs::path(cache_folder(l, options)) / (split + "-" + key + ".bin"));
-    std::optional<ImageSplit> loaded = read_cache(cache, key, g);
+    std::optional<ImageSplit> loaded = image_cache::read(cache, key, g.size, g.channels);
     const bool hit = loaded.has_value();
     if (!hit) {
       loaded = decode_split(files, g, options, dir + "/" + split);
-      write_cache(cache, key, *loaded, g, l.classes);
+      image_cache::write(cache, key, *loaded, g.size, g.channels, l.classes);
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
