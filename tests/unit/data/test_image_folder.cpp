@@ -113,6 +113,16 @@ TEST(ImageCodec, DamagedTinyHugeAndCmykFilesAreOneErrorNamingTheFile) {
   write_jpeg(dir.file("cmyk.jpg"), 8, 8, 4, flat_image(8, 8, {10, 20, 30, 40}));
   msg = error_of([&] { decode_file(dir.file("cmyk.jpg"), 3); });
   EXPECT_PRED2(contains, msg, "cmyk.jpg: a CMYK JPEG") << msg;
+  // A 12-bit JPEG: the same file with its frame marked extended sequential at 12-bit precision
+  // (SOF1, precision byte after the segment's length); TurboJPEG 2.1 reads 8-bit samples only.
+  std::string twelve = whole;
+  const size_t sof = twelve.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  twelve[sof + 1] = '\xc1';
+  twelve[sof + 4] = 12;
+  msg = error_of([&] { decode_image(twelve, "deep.jpg", 3, kMaxPixels); });
+  EXPECT_PRED2(contains, msg, "deep.jpg: not a readable JPEG") << msg;
+  EXPECT_PRED2(contains, msg, "precision 12") << msg;
   const std::string png = bytes_of(dir.file("dot.png"));
   msg = error_of([&] { decode_image(png.substr(0, 20), "short.png", 3, kMaxPixels); });
   EXPECT_PRED2(contains, msg, "short.png") << msg;
@@ -223,6 +233,11 @@ TEST(ImageFolder, ALayoutThatIsNotAnImageFolderIsOneErrorNamingIt) {
   TempDir dir;
   std::string msg = error_of([&] { load_image_folder(dir.file("absent"), options(), 0); });
   EXPECT_PRED2(contains, msg, "does not exist") << msg;
+  fs::create_directories(dir.file("a/train"));
+  fs::create_directories(dir.file("a/test"));
+  msg = error_of([&] { load_image_folder(dir.file("a"), options(), 0); });
+  EXPECT_PRED2(contains, msg, "a/train holds no class folders") << msg;
+  fs::remove(dir.file("a/test"));
   fs::create_directories(dir.file("a/train/cat"));
   msg = error_of([&] { load_image_folder(dir.file("a"), options(), 0); });
   EXPECT_PRED2(contains, msg, "has no test/ folder") << msg;
