@@ -10,8 +10,8 @@ namespace enas::test {
 
 /// A PNG of `width` x `height`, `channels` 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA),
 /// `pixels` interleaved row by row; with `sixteen_bit` the samples are stored as 16-bit (each
-/// byte v written as v * 257, so that it reads back as v; no alpha then). `palette` writes RGB as a colour-mapped
-/// PNG (at most 256 colours).
+/// byte v written as v * 257, so that it reads back as v). `palette` writes RGB as a
+/// colour-mapped PNG (at most 256 colours).
 void write_png(const std::string& path, int width, int height, int channels,
                const std::vector<uint8_t>& pixels, bool sixteen_bit = false, bool palette = false);
 

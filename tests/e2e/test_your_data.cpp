@@ -222,11 +222,10 @@ TEST(YourData, AFolderOfTwelveClassesAt64PixelsTrainsOnTwoProcessesAndResumesOnO
 TEST(YourData, TheMacroSpaceSearchesAFolderToo) {
   TempDir tmp;
   test::write_image_folder(tmp.file("d"), 3, 8, 2, 20, 20, /*gray=*/true);
-  const CliResult r =
-      run_cli(concat(test::search_flags(tmp.file("d"), "macro"),
-                     {"--dataset", "folder", "--num_valids", "6", "--num_epochs", "1",
-                      "--batch_size", "6", "--out", tmp.file("s")}),
-              300);
+  const CliResult r = run_cli(concat(test::search_flags(tmp.file("d"), "macro"),
+                                     {"--dataset", "folder", "--num_valids", "6", "--num_epochs",
+                                      "1", "--batch_size", "6", "--out", tmp.file("s")}),
+                              300);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_PRED2(contains, r.out, "(1x20x20, 3 classes)");
   EXPECT_PRED2(contains, r.out, "folder: 18 training, 6 validation, 6 test images");
