@@ -159,9 +159,11 @@ configure() {
       2>/dev/null || true)
     torch_args=(-DCMAKE_PREFIX_PATH="$tp" -DENAS_WITH_NCCL=ON -DENAS_NCCL_INCLUDE_DIR="$nccl")
   fi
-  # One CTest entry per unit test: the unit_tests phase leaves out the Cuda ones by name.
+  # One CTest entry per unit test: the unit_tests phase leaves out the Cuda ones by name. No ONNX
+  # export there (docs/gpu.md): the wheel's libtorch carries its own protobuf, and the export is
+  # the CPU build's.
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DENAS_DEPS_PREFIX="$prefix" \
-    -DENAS_UNIT_TESTS_PER_PROCESS=ON "${torch_args[@]}"
+    -DENAS_UNIT_TESTS_PER_PROCESS=ON -DENAS_WITH_ONNX=OFF "${torch_args[@]}"
 }
 phase configure configure
 targets=(enas enas_unit_tests)

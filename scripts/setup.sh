@@ -13,6 +13,7 @@ packages=(
   libgtest-dev googletest
   libgloo-dev           # the headers of c10d's Gloo process group (distributed runs)
   libturbojpeg0-dev libpng-dev  # JPEG and PNG decoding of --dataset folder
+  libonnx-dev libprotobuf-dev   # enas export: the ONNX graph built and checked by ONNX's library
   dataset-fashion-mnist # the embedded default data set
   graphviz              # `dot`: drawings of architectures (enas draw, best_arc.svg)
   gnuplot-nox           # the curves of report.html

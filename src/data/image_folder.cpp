@@ -396,4 +396,35 @@ ImageDataset load_image_folder(const std::string& dir, const ImageFolderOptions&
   return data;
 }
 
+DecodedFiles decode_image_files(const std::vector<std::string>& paths, int64_t size,
+                                int64_t channels, const ImageFolderOptions& options) {
+  std::vector<Entry> files;
+  DecodedFiles out;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    const uint64_t bytes = fs::file_size(p, ec);
+    require(!ec, "cannot read image {}: {}", p, ec.message());
+    require(bytes <= kMaxImageFileBytes, "image {} is {} bytes, over the {} a file may have", p,
+            bytes, kMaxImageFileBytes);
+    files.push_back({p, 0, bytes, 0});
+    try {
+      const ImageHeader h =
+          read_image_header(read_file_bytes(p, bytes), p, options.max_image_pixels);
+      if (h.gray != (channels == 1)) ++out.converted;
+    } catch (const Error&) {
+      // decode_split says what is wrong with it, or leaves it out.
+    }
+  }
+  // The label of each file is its index, so that the kept ones can be named.
+  for (size_t i = 0; i < files.size(); ++i) files[i].label = static_cast<int64_t>(i);
+  Geometry g;
+  g.size = size;
+  g.channels = channels;
+  const ImageSplit split = decode_split(files, g, options, "the images given");
+  out.images = split.images;
+  const auto* index = split.labels.data_ptr<int64_t>();
+  for (int64_t i = 0; i < split.size(); ++i) out.files.push_back(files[index[i]].path);
+  return out;
+}
+
 }  // namespace enas

@@ -113,6 +113,9 @@ RunData load(const std::string& dir, std::vector<std::string>& warnings) {
   if (run_file(dir, "result.json", warnings)) {
     run.result = read_json(dir + "/result.json", "result file", warnings);
   }
+  if (run_file(dir, "eval.json", warnings)) {
+    run.eval = read_json(dir + "/eval.json", "evaluation file", warnings);
+  }
   if (run_file(dir, "best_arc.txt", warnings)) {
     try {
       const std::string text = read_small_file(dir + "/best_arc.txt", "architecture file", 1 << 20);
@@ -296,7 +299,8 @@ std::string page(const std::string& run_dir, std::vector<std::string>& warnings)
   // Each section notes what it leaves out in place (and in `warnings`); the notes at the top
   // are those of files that could not be read.
   const std::string body = plots_section(run, warnings) + drawings_section(run, warnings) +
-                           (run.search ? top_arcs_section(run) : "") + config_section(run);
+                           (run.search ? top_arcs_section(run) : "") + confusion_section(run) +
+                           config_section(run);
   char stamp[64] = "";
   const std::time_t now = std::time(nullptr);
   std::tm tm{};

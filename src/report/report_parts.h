@@ -36,6 +36,7 @@ struct RunData {
   bool search = false;                               // a search (else a final training run)
   bool language = false;                             // the Penn Treebank cell (perplexities)
   const Space* space = nullptr;                      // config's search_for, when registered
+  std::optional<nlohmann::json> eval;                // eval.json: `enas eval` on its own data
 
   /// config[key] as text ("" when absent), and as a number (`fallback` when not one).
   std::string text(const std::string& key) const;
@@ -84,6 +85,8 @@ Rows summary_rows(const RunData& run);
 /// the whole validation split when there are any, else those the controller sampled (scored on
 /// one minibatch); each architecture once, with its best score and how often it was scored.
 std::string top_arcs_section(const RunData& run);
+/// The confusion matrix of `enas eval` on the run's own data (eval.json), or "" without one.
+std::string confusion_section(const RunData& run);
 
 /// A finite number at `record[key]`, if any (NaN and infinities are written as null in JSON).
 /// These accessors never throw: a record of unexpected types is read as one without the field.

@@ -168,4 +168,41 @@ std::string top_arcs_section(const RunData& run) {
   return s + "</table>\n</section>\n";
 }
 
+std::string confusion_section(const RunData& run) {
+  if (!run.eval) return "";
+  const nlohmann::json& e = *run.eval;
+  std::string s = "<section id=\"confusion\">\n<h2>Confusion matrix</h2>\n";
+  try {
+    const auto classes = e.at("classes").get<std::vector<std::string>>();
+    const auto m = e.at("confusion").get<std::vector<std::vector<int64_t>>>();
+    if (m.size() != classes.size()) throw std::runtime_error("rows and classes differ");
+    s += fmt::format(
+        "<p><code>enas eval</code> on the {} split of {}: {} images, accuracy {}. A row is the "
+        "true class, a column the predicted one; the shade is the row's share.</p>\n",
+        html_escape(e.value("split", "")), html_escape(e.value("dataset", "")),
+        e.value("images", int64_t{0}), number_text(e.value("accuracy", 0.0)));
+    s += "<table id=\"confusion-matrix\" class=\"confusion\">\n<tr><th></th>";
+    for (const auto& c : classes) s += "<th>" + html_escape(c) + "</th>";
+    s += "</tr>\n";
+    for (size_t r = 0; r < m.size(); ++r) {
+      if (m[r].size() != classes.size()) throw std::runtime_error("a row of another length");
+      int64_t total = 0;
+      for (int64_t v : m[r]) total += v;
+      s += "<tr><th>" + html_escape(classes[r]) + "</th>";
+      for (size_t c = 0; c < m[r].size(); ++c) {
+        const double share = total > 0 ? static_cast<double>(m[r][c]) / total : 0.0;
+        // Correct predictions shade green, errors red, by their share of the row.
+        s += fmt::format("<td style=\"background:rgba({},{:.3f})\">{}</td>",
+                         r == c ? "40,160,60" : "210,50,40", share * 0.8, m[r][c]);
+      }
+      s += "</tr>\n";
+    }
+    s += "</table>\n";
+  } catch (const std::exception& ex) {
+    s += fmt::format("<p class=\"note\">eval.json could not be read: {}</p>\n",
+                     html_escape(ex.what()));
+  }
+  return s + "</section>\n";
+}
+
 }  // namespace enas::report

@@ -28,9 +28,9 @@ constexpr const char* kLockName = ".enas.lock";
 // What a run writes: deleted by --reset_output_dir and by the clean-up of a run that never
 // started; nothing else in a run folder is ever touched.
 const std::set<std::string> kRunFiles = {
-    "config.json",  "log.txt",       "metrics.jsonl", "arcs.jsonl",   "result.json",
-    "best_arc.txt", "best_arc.json", "best_arc.svg",  "best_arc.dot", "arc.svg",
-    "arc.dot",      "report.html",   "vocab.txt",     "data.json",    kLockName};
+    "config.json",   "log.txt",      "metrics.jsonl", "arcs.jsonl", "result.json", "best_arc.txt",
+    "best_arc.json", "best_arc.svg", "best_arc.dot",  "arc.svg",    "arc.dot",     "report.html",
+    "vocab.txt",     "data.json",    "model.onnx",    "eval.json",  kLockName};
 
 /// Files that make a folder "hold a run" (a lone log is a run that died before its first step).
 bool marks_a_run(const std::string& name) {

@@ -59,6 +59,10 @@ TEST(Pipeline, SearchesDerivesAndTrainsWhatItFound) {
   EXPECT_EQ(result.at("test_acc"), trained.at("test_acc"));
   EXPECT_EQ(result.at("search_dir"), out + "/search");
   EXPECT_EQ(json::parse(read_text(out + "/result.json")), result);
+  // It ends with the trained model exported, and says where.
+  EXPECT_EQ(result.at("model"), out + "/model.onnx");
+  EXPECT_GT(fs::file_size(out + "/model.onnx"), 1000u);
+  EXPECT_NE(r.out.find("model: " + out + "/model.onnx"), std::string::npos) << r.out;
   // The second stage trained the derived architecture with the search's final preset.
   const json config = json::parse(read_text(out + "/train/config.json"));
   EXPECT_EQ(config.at("child_fixed_arc_file"), out + "/search/best_arc.txt");

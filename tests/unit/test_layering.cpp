@@ -15,10 +15,10 @@ namespace {
 namespace fs = std::filesystem;
 
 /// docs/architecture.md: util < dist < space < report < data < config < child, controller < run <
-/// train. Rooms of one rank (child, controller) do not include each other.
+/// train < deploy. Rooms of one rank (child, controller) do not include each other.
 const std::map<std::string, int> kRank = {
-    {"util", 0},   {"dist", 1},  {"space", 2},      {"report", 3}, {"data", 4},
-    {"config", 5}, {"child", 6}, {"controller", 6}, {"run", 7},    {"train", 8}};
+    {"util", 0},  {"dist", 1},       {"space", 2}, {"report", 3}, {"data", 4},  {"config", 5},
+    {"child", 6}, {"controller", 6}, {"run", 7},   {"train", 8},  {"deploy", 9}};
 
 struct Include {
   std::string file, from, to;  // the including file, its room, the included room

@@ -31,8 +31,9 @@ struct State {
 };
 
 /// The subcommands, for messages and suggestions.
-inline const std::vector<std::string> kCommands = {"run",    "train",   "search", "derive", "draw",
-                                                   "report", "presets", "bench",  "launch"};
+inline const std::vector<std::string> kCommands = {"run",    "train",  "search",  "derive",
+                                                   "draw",   "report", "presets", "bench",
+                                                   "launch", "export", "predict", "eval"};
 
 /// Parses `args` (a subcommand and its flags, as after `enas`) and runs that command: what
 /// main() does, and how `enas run` runs its stages. Bad flags print their error and return 2;
@@ -65,6 +66,12 @@ void add_presets_command(CLI::App& app, State& state);
 void add_bench_command(CLI::App& app, State& state);
 void add_search_command(CLI::App& app, State& state);
 void add_launch_command(CLI::App& app, State& state);
+/// `enas export`, `enas predict` and `enas eval` (cmd_deploy.cpp).
+void add_deploy_commands(CLI::App& app, State& state);
+
+/// Writes the ONNX model of the trained run in `run_path` to `out` ("": RUN/model.onnx);
+/// returns its path (what `enas run` does at its end).
+std::string export_run_model(const std::string& run_path, const std::string& out = "");
 
 /// Controller speed at a search preset's settings: one architecture at a time (as the child
 /// phase samples), a batch of num_aggregate, and one REINFORCE update (cmd_bench.cpp).
@@ -75,6 +82,10 @@ nlohmann::json bench_controller(const std::string& preset, int steps);
 /// their rates against `limits`.
 nlohmann::json bench_lm(const std::string& only, int steps, int warmup, torch::Device device,
                         bool profile, const MachineLimits& limits);
+
+/// Inference latency of the exported micro final child in ONNX Runtime against enas predict's
+/// forward, at batch 1 and 64, `rounds` alternating rounds (bench_export.cpp).
+nlohmann::json bench_export(int threads, int rounds);
 
 /// The machine's roofs at the configured threads, measured (bench_roofline.cpp): the peak is the
 /// faster of an SGEMM and oneDNN's 1x1 convolutions, the bandwidth a triad's, the best of a few

@@ -300,6 +300,11 @@ int run_bench(BenchOptions& o) {
       {"steps", o.steps},
       {"warmup", o.warmup},
       {"products", onednn_gemm_available() ? "oneDNN sgemm" : "libtorch"}};  // util/gemm.h
+  if (o.only == "export") {  // only when asked: it needs node and ONNX Runtime
+    j["export"] = bench_export(threads, std::max(3, o.steps / 3));
+    print_json_line(j);
+    return 0;
+  }
   if (o.only != "loader" && o.only != "controller" && o.only != "lm_controller") {
     nlohmann::json machine;
     o.limits = measure_machine(device, &machine);
@@ -412,7 +417,8 @@ void add_bench_command(CLI::App& app, State& state) {
                 "print where the timed steps' time goes, per operator and input shape (stderr)");
   sub->add_option("--only", o.only,
                   "machine | micro | macro | loader | controller | shared | lm (lm_shared, "
-                  "lm_final, lm_controller) | allreduce (under enas launch)");
+                  "lm_final, lm_controller) | allreduce (under enas launch) | export (ONNX "
+                  "Runtime against enas predict; only when named)");
   sub->add_option("--dist_backend", o.dist_backend, "allreduce: auto | gloo | nccl")
       ->capture_default_str();
   sub->add_option("--dist_timeout", o.dist_timeout,

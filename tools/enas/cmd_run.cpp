@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "enas/config/presets.h"
+#include "enas/deploy/onnx_export.h"
 #include "enas/run/run_dir.h"
 #include "enas/util/error.h"
 #include "enas/util/files.h"
@@ -259,9 +260,25 @@ int run_pipeline(RunOptions o) {
   const std::string score = t.contains("test_acc")
                                 ? fmt::format("test accuracy {:.4f}", t.value("test_acc", 0.0))
                                 : fmt::format("test perplexity {:.2f}", t.value("test_ppl", 0.0));
+  // The found model out (docs/export.md). The training is saved whatever happens here: a failed
+  // export is said, and `enas export` retries it.
+  std::string model = o.out + "/model.onnx";
+  if (!onnx_export_available()) {
+    model = "none (this build has no ONNX export)";
+  } else {
+    try {
+      export_run_model(train_dir, o.out + "/model.onnx");
+      result["model"] = model;
+    } catch (const Error& e) {
+      warn(fmt::format("the trained model was not exported: {} (`enas export {}` retries)",
+                       e.what(), o.out));
+      model = "not exported";
+    }
+  }
   write_stdout(
-      fmt::format("==== found {}\n     trained: {}; reports: {}/report.html, {}/report.html\n",
-                  result["best_arc"].get<std::string>(), score, search_dir, train_dir));
+      fmt::format("==== found {}\n     trained: {}; model: {}\n     reports: {}/report.html, "
+                  "{}/report.html\n",
+                  result["best_arc"].get<std::string>(), score, model, search_dir, train_dir));
   write_file_atomic(o.out + "/result.json", result.dump(2) + "\n");
   if (o.json) print_json_line(result);
   return 0;

@@ -154,6 +154,7 @@ int run_subcommand(const std::vector<std::string>& args) {
   add_presets_command(app, state);
   add_bench_command(app, state);
   add_launch_command(app, state);
+  add_deploy_commands(app, state);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

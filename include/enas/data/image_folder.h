@@ -36,4 +36,15 @@ ImageShape image_folder_shape(const std::string& dir, const ImageFolderOptions& 
 ImageDataset load_image_folder(const std::string& dir, const ImageFolderOptions& options,
                                int64_t test_limit);
 
+/// Image files (`paths`) as the folder reader reads them: decoded, converted to `channels`,
+/// resized (shorter side to `size`, centre crop) with the same code. A file that does not decode
+/// is an enas::Error naming it, or with `options.skip_bad_images` left out with one warning.
+struct DecodedFiles {
+  torch::Tensor images;            // (N, channels, size, size) uint8
+  std::vector<std::string> files;  // the files kept, in order
+  int64_t converted = 0;           // files of another channel count (gray to RGB or back)
+};
+DecodedFiles decode_image_files(const std::vector<std::string>& paths, int64_t size,
+                                int64_t channels, const ImageFolderOptions& options);
+
 }  // namespace enas
