@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "enas/child/factory.h"
 #include "enas/data/class_names.h"
@@ -132,17 +134,6 @@ TEST(OnnxExport, TheLanguageModelIsOneStepOfTheCell) {
   for (const auto& init : m.graph().initializer()) embeddings += init.name() == "w_emb";
   EXPECT_EQ(embeddings, 1);
   EXPECT_EQ(nlohmann::json::parse(metadata(m).at("vocab")), nlohmann::json(run.vocab));
-}
-
-TEST(ClassNames, BuiltInDataSetsNameEveryClass) {
-  EXPECT_EQ(builtin_class_names("cifar10").size(), 10u);
-  EXPECT_EQ(builtin_class_names("cifar10")[9], "truck");
-  EXPECT_EQ(builtin_class_names("cifar100", "fine").size(), 100u);
-  EXPECT_EQ(builtin_class_names("cifar100", "fine")[99], "worm");
-  EXPECT_EQ(builtin_class_names("cifar100", "coarse").size(), 20u);
-  EXPECT_EQ(builtin_class_names("fashion_mnist")[9], "Ankle boot");
-  EXPECT_EQ(builtin_class_names("mnist")[3], "3");
-  EXPECT_TRUE(builtin_class_names("folder").empty());
 }
 
 }  // namespace
